@@ -1,0 +1,54 @@
+"""grader: grade free-text answers and multi-step challenges in several languages, with evidence.
+
+The library API (the CLI uses only this)::
+
+    from grader import load_bank, read_submissions, grade, GradeOptions, write_results
+
+    bank = load_bank("banks/transformer-triad.yaml")
+    submissions = read_submissions("banks/examples/submissions.csv")
+    results = grade(bank, submissions.rows, GradeOptions(model="auto"), submissions.problems)
+    write_results(results, Path("reports/example"))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "GraderError": "grader.errors",
+    "ValidationError": "grader.errors",
+    "Problem": "grader.errors",
+    "load_bank": "grader.loader",
+    "load_rubric": "grader.loader",
+    "validate_paths": "grader.loader",
+    "read_submissions": "grader.submissions",
+    "Submission": "grader.submissions",
+    "grade": "grader.grading",
+    "check_answer": "grader.grading",
+    "GradeOptions": "grader.grading",
+    "Results": "grader.results",
+    "load_results": "grader.results",
+    "write_results": "grader.export",
+    "grades_csv": "grader.export",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from grader.errors import GraderError, Problem, ValidationError
+    from grader.export import grades_csv, write_results
+    from grader.grading import GradeOptions, check_answer, grade
+    from grader.loader import load_bank, load_rubric, validate_paths
+    from grader.results import Results, load_results
+    from grader.submissions import Submission, read_submissions
+
+
+def __getattr__(name: str) -> Any:
+    """Import lazily so that ``import grader`` stays light (no torch, no analysers)."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'grader' has no attribute {name!r}")

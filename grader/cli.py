@@ -1,0 +1,292 @@
+"""The command line: parse options, call one library function, report GraderError as a clean error.
+
+Exit codes: 0 ok, 1 user error (bad input), 2 usage error (bad options), 3 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from grader.errors import GraderError
+
+T = TypeVar("T")
+INTERNAL_ERROR = 3
+
+
+def _fail(error: GraderError) -> click.ClickException:
+    exception = click.ClickException(str(error))
+    exception.exit_code = 1
+    return exception
+
+
+def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a library function; a GraderError becomes a click error (exit 1, no traceback)."""
+    try:
+        return function(*args, **kwargs)
+    except GraderError as error:
+        raise _fail(error) from None
+
+
+def emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=1))
+
+
+def warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@contextmanager
+def interruptible(out_dir: Path | None) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: stop cleanly, say that earlier outputs are intact."""
+
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        where = f" in {out_dir}" if out_dir else ""
+        warn(f"Interrupted: nothing half-written; earlier outputs{where} are intact.")
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+model_option = click.option(
+    "--model",
+    default=None,
+    help="Embedding model: auto, minilm, use-multilingual, none (keywords only), "
+    "or a sentence-transformers id or folder. Default: the bank's setting (auto).",
+)
+device_option = click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+)
+cache_options = [
+    click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Embedding cache folder."),
+    click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache."),
+]
+rubrics_option = click.option(
+    "--rubrics",
+    "rubric_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Another folder to look for rubrics in (repeatable).",
+)
+
+
+def with_cache_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(cache_options):
+        function = option(function)
+    return function
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="grader")
+def cli() -> None:
+    """Grade free-text answers and multi-step challenges in several languages, offline."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@rubrics_option
+@json_option
+def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Check banks and rubrics (files or folders) and list every problem."""
+    from grader.loader import validate_paths
+
+    problems = call(validate_paths, paths, rubric_dirs)
+    if as_json:
+        emit_json({"ok": not problems, "problems": [problem.__dict__ for problem in problems]})
+    else:
+        for problem in problems:
+            warn(f"Error: {problem}")
+        if not problems:
+            click.echo(f"OK: {', '.join(paths)}")
+    if problems:
+        if not as_json:
+            warn(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("bank", type=click.Path(path_type=Path))
+@click.argument("submissions")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@model_option
+@device_option
+@with_cache_options
+@rubrics_option
+@click.option("--calibration", type=click.Path(path_type=Path), default=None, help="A calibration.yaml.")
+@click.option(
+    "--reveal",
+    type=click.Choice(["none", "missed", "all"]),
+    default="missed",
+    show_default=True,
+    help="What student pages reveal: model answers and missed criteria's wording.",
+)
+@click.option("--timestamp", is_flag=True, help="Record the time in results.json (off: identical reruns).")
+@json_option
+def grade(
+    bank: Path,
+    submissions: str,
+    out_dir: Path,
+    model: str | None,
+    device: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    rubric_dirs: tuple[Path, ...],
+    calibration: Path | None,
+    reveal: str,
+    timestamp: bool,
+    as_json: bool,
+) -> None:
+    """Grade SUBMISSIONS (CSV or JSON Lines, - for stdin) against BANK; write results to --out."""
+    from grader.pipeline import GradeRequest, grade_to_folder
+
+    request = GradeRequest(
+        bank=bank,
+        submissions=submissions,
+        out_dir=out_dir,
+        model=model,
+        device=device,
+        cache_dir=cache_dir,
+        use_cache=not no_cache,
+        rubric_dirs=rubric_dirs,
+        calibration=calibration,
+        reveal=reveal,
+        timestamp=timestamp,
+    )
+    with interruptible(out_dir), _progress_bar() as progress:
+        outcome = call(grade_to_folder, request, progress)
+    for problem in outcome.results.problems:
+        warn(f"Warning: {problem.file}:{problem.line}: {problem.message}" + (f" ({problem.fix})" if problem.fix else ""))
+    summary = outcome.results.summary
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "students": summary.students,
+                "answers": summary.answers,
+                "flagged": summary.flagged,
+                "problems": summary.problems,
+                "files": [str(path) for path in outcome.written],
+            }
+        )
+        return
+    click.echo(
+        f"Graded {summary.answers} answers from {summary.students} students "
+        f"({summary.flagged} flagged for review, {summary.problems} row problems)."
+    )
+    for path in outcome.written:
+        click.echo(f"Wrote {path}")
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
+    if not sys.stderr.isatty():
+        yield None
+        return
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label="Grading", file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(done - state.get("done", 0))
+        state["done"] = done
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+
+@cli.command()
+@click.argument("bank", type=click.Path(path_type=Path))
+@click.argument("question")
+@click.option("--answer", default=None, help="The answer text, or - to read it from stdin.")
+@click.option("--lang", "language", default=None, help="The answer's language (detected if omitted).")
+@model_option
+@device_option
+@with_cache_options
+@rubrics_option
+@json_option
+def check(
+    bank: Path,
+    question: str,
+    answer: str | None,
+    language: str | None,
+    model: str | None,
+    device: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    rubric_dirs: tuple[Path, ...],
+    as_json: bool,
+) -> None:
+    """Self-check one answer to QUESTION: score, what was met, what is missing."""
+    from grader.pipeline import check_one, describe_check
+
+    if answer == "-":
+        answer = sys.stdin.read()
+    elif answer is None:
+        answer = click.prompt("Your answer", err=True)
+    outcome = call(
+        check_one, bank, question, answer or "", language, model, device, cache_dir, not no_cache, rubric_dirs
+    )
+    if as_json:
+        click.echo(json.dumps(outcome, ensure_ascii=False))
+    else:
+        click.echo(describe_check(outcome))
+
+
+@cli.command()
+@json_option
+def models(as_json: bool) -> None:
+    """List the embedding models available here (packaged, cached, configured)."""
+    from grader.embedding import auto_model_for, available_models
+
+    found = call(available_models)
+    if as_json:
+        emit_json([{**model.__dict__, "languages": model.languages} for model in found])
+        return
+    for model in found:
+        languages = ", ".join(model.languages) if model.languages else "any"
+        click.echo(
+            f"{model.name:<24} {model.backend:<22} {model.source:<10} dim={model.dimension or '?':<5} "
+            f"languages: {languages}"
+        )
+    auto = ", ".join(f"{lang}->{auto_model_for(lang)}" for lang in ("en", "ko", "ja", "ru", "zh"))
+    click.echo(f"auto picks: {auto}")
+
+
+def main() -> None:
+    """Entry point: exit 3 with a short message for anything unexpected."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        warn("Aborted.")
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        warn("Interrupted.")
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence
+        warn(f"Internal error: {type(error).__name__}: {error}")
+        warn("This is a bug in grader; please report it with the command you ran.")
+        sys.exit(INTERNAL_ERROR)
+    sys.exit(0)

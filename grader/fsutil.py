@@ -1,0 +1,90 @@
+"""Writing files safely: atomic replacement, safe file names, spreadsheet-safe cells."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from grader.errors import GraderError
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename it over ``path``."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    ensure_folder(path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise GraderError.at(path.parent, None, f"cannot write here: {error.strerror}", "choose another --out folder") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise GraderError.at(path, None, f"cannot write: {error.strerror}", "check the folder's permissions and free space") from None
+        raise
+
+
+def ensure_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise GraderError.at(folder, None, "exists and is not a folder", "choose another --out folder") from None
+    except OSError as error:
+        raise GraderError.at(folder, None, f"cannot create the folder: {error.strerror}", "choose another --out folder") from None
+    if not os.access(folder, os.W_OK):
+        raise GraderError.at(folder, None, "the folder is not writable", "choose another --out folder or fix its permissions")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return text
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([safe_cell(cell) for cell in header])
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def safe_file_names(ids: Iterable[str]) -> dict[str, str]:
+    """A file-name stem per id: readable, no path parts, and never the same for two ids."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for identifier in ids:
+        base = _readable_stem(identifier)
+        name = base
+        if name != identifier or name.lower() in used:
+            digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:8]
+            name = f"{base}-{digest}"
+        used.add(name.lower())
+        names[identifier] = name
+    return names
+
+
+def _readable_stem(identifier: str) -> str:
+    text = unicodedata.normalize("NFKC", identifier)
+    text = _UNSAFE.sub("_", text).strip("._-")
+    return text[:60] or "student"

@@ -1,0 +1,117 @@
+"""Checks for answers built to fool the grader. Each returns a Penalty (score scaled down + flag)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from grader.scoring import KeywordSignal, Penalty
+
+SALAD_FACTOR = 0.2
+COPY_FACTOR = 0.0
+OTHER_ANSWER_FACTOR = 0.2
+FOREIGN_FACTOR = 0.3
+PADDING_RATIO = 8  # an answer may be this many times longer than the longest model answer
+PADDING_MINIMUM = 150  # words
+
+# Frequent function words of Latin-script languages, to tell them from English.
+_LATIN_STOPWORDS = {
+    "en": {"the", "is", "and", "of", "to", "a", "in", "that", "it", "for", "are", "with", "not"},
+    "de": {"der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "zu", "den", "von", "auf"},
+    "fr": {"le", "la", "les", "et", "est", "des", "une", "un", "du", "dans", "pas", "que", "pour"},
+    "es": {"el", "la", "los", "las", "y", "es", "de", "que", "en", "una", "un", "por", "con", "no"},
+    "it": {"il", "lo", "la", "gli", "e", "è", "di", "che", "non", "una", "un", "per", "con"},
+    "pt": {"o", "a", "os", "as", "e", "é", "de", "que", "não", "uma", "um", "para", "com"},
+    "nl": {"de", "het", "een", "en", "is", "niet", "van", "dat", "met", "voor", "op"},
+}
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def guess_latin_language(text: str) -> str | None:
+    """The Latin-script language whose function words the text uses most (None if too few words)."""
+    words = [word.lower() for word in _WORD.findall(text)]
+    if len(words) < 6:
+        return None
+    counts = {
+        language: sum(word in stopwords for word in words)
+        for language, stopwords in _LATIN_STOPWORDS.items()
+    }
+    best = max(counts, key=lambda language: counts[language])
+    if counts[best] < 2 or counts[best] <= counts["en"]:
+        return "en" if counts["en"] else None
+    return best
+
+
+def keyword_salad(
+    token_count: int, function_count: int, matched_spans: Sequence[tuple[int, int]], text_length: int
+) -> Penalty | None:
+    """Rubric terms strung together with no sentence around them."""
+    if len(matched_spans) < 3 or token_count < 3:
+        return None
+    covered = sum(end - start for start, end in _merge(matched_spans))
+    letters = max(1, text_length)
+    if covered / letters >= 0.45 and function_count / token_count < 0.12:
+        return Penalty(
+            "keyword-salad",
+            SALAD_FACTOR,
+            "the answer lists rubric terms without saying anything about them",
+        )
+    return None
+
+
+def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def copied_question(answer_words: frozenset[str], prompt_words: Sequence[frozenset[str]]) -> Penalty | None:
+    """The answer repeats the question back."""
+    if len(answer_words) < 3:
+        return None
+    for words in prompt_words:
+        if words and len(answer_words & words) / len(answer_words) >= 0.8:
+            return Penalty("copied-question", COPY_FACTOR, "the answer repeats the question")
+    return None
+
+
+def other_question_answer(own_best: float, other_best: float, other_id: str, ceiling: float) -> Penalty | None:
+    """The answer is much closer to another question's model answer than to this one's."""
+    if other_best >= ceiling and other_best > own_best + 0.1:
+        return Penalty(
+            "answers-another-question",
+            OTHER_ANSWER_FACTOR,
+            f"the answer matches the model answer of '{other_id}' better than this question's",
+        )
+    return None
+
+
+def padded(answer_words: int, longest_model_answer_words: int) -> Penalty | None:
+    """A right answer buried in a great deal of irrelevant text."""
+    allowed = max(PADDING_RATIO * longest_model_answer_words, PADDING_MINIMUM)
+    if answer_words <= allowed:
+        return None
+    factor = round(allowed / answer_words, 4)
+    return Penalty(
+        "padded",
+        factor,
+        f"the answer has {answer_words} words, far more than the question needs ({allowed} at most)",
+    )
+
+
+def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | None:
+    if not language or language in bank_languages:
+        return None
+    return Penalty(
+        "unexpected-language",
+        FOREIGN_FACTOR,
+        f"the answer is in '{language}', which this bank does not use ({', '.join(bank_languages)})",
+    )
+
+
+def contradicted(signals: Sequence[KeywordSignal]) -> bool:
+    return any(signal.contradicted for signal in signals)

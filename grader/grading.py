@@ -1,0 +1,561 @@
+"""Grade a class: gather each answer's signals, embed everything in one pass, score, aggregate."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grader import gaming
+from grader.errors import GraderError, Problem
+from grader.model import Bank, Gradable, QuestionType
+from grader.results import (
+    AnswerResult,
+    BankInfo,
+    Flag,
+    ProblemRecord,
+    QuestionResult,
+    Results,
+    StudentResult,
+    Summary,
+)
+from grader.scoring import (
+    KeywordSignal,
+    Match,
+    Penalty,
+    ScoringParams,
+    Signals,
+    keyword_signal_from,
+    score_answer,
+)
+from grader.submissions import Submission
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from grader.analysis import Analysis
+
+MAX_SENTENCES = 64  # sentences of one answer compared one by one
+MAX_EMBED_CHARS = 4000  # the whole answer is embedded from its first characters
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    model: str | None = None  # None: the bank's setting; "none": keywords only
+    device: str = "auto"
+    cache_dir: Path | None = None  # None: the default cache folder
+    use_cache: bool = True
+    calibration: Any = None  # grader.calibration.Calibration
+    timestamp: bool = False
+    progress: Progress | None = None
+
+
+@dataclass
+class _Answer:
+    """One submission on its way through the stages."""
+
+    row: Submission
+    gradable: Gradable
+    language: str
+    analysis: Analysis | None = None
+    model: str | None = None
+    units: list[tuple[str, tuple[int, int] | None]] = field(default_factory=list)
+    notes: list[Flag] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- stage 1: rows
+
+
+def _route_rows(
+    bank: Bank, rows: Iterable[Submission], source: str
+) -> tuple[list[_Answer], list[Problem]]:
+    gradables = bank.gradables()
+    answers, problems = [], []
+    for row in rows:
+        gradable = gradables.get(row.question)
+        if gradable is None:
+            problems.append(_unknown_question(bank, row, source, list(gradables)))
+            continue
+        answers.append(_Answer(row, gradable, ""))
+    return answers, problems
+
+
+def _unknown_question(bank: Bank, row: Submission, source: str, known: list[str]) -> Problem:
+    question = bank.question(row.question)
+    if question is not None and question.type is QuestionType.CHALLENGE:
+        steps = ", ".join(step.id for step in question.steps)
+        return Problem(
+            source, row.line, f"'{row.question}' is a challenge", f"address a step: {steps}"
+        )
+    close = difflib.get_close_matches(row.question, known, n=1)
+    fix = f"did you mean '{close[0]}'?" if close else "known: " + ", ".join(known)
+    return Problem(source, row.line, f"unknown question '{row.question}'", fix)
+
+
+# ---------------------------------------------------------------- stage 2: language and analysis
+
+
+def _analyse(bank: Bank, answers: Sequence[_Answer]) -> None:
+    from grader.analysis import analyze, detect_language
+
+    for answer in answers:
+        text = answer.row.answer
+        if answer.gradable.closed is not None:
+            answer.language = answer.row.language or ""
+            continue
+        if not text.strip():
+            answer.language = answer.row.language or ""
+            continue
+        language = answer.row.language or detect_language(text, bank.languages) or bank.languages[0]
+        if language == "en" and not answer.row.language:
+            language = gaming.guess_latin_language(text) or language
+        answer.language = language
+        answer.analysis = analyze(text, language)
+
+
+# ---------------------------------------------------------------- stage 3: embeddings
+
+
+@dataclass
+class _Space:
+    """Everything embedded with one model: the answers' pieces and the references they meet."""
+
+    name: str
+    embedder: Any
+    texts: dict[str, int] = field(default_factory=dict)
+    vectors: Any = None
+
+    def add(self, text: str) -> None:
+        if text not in self.texts:
+            self.texts[text] = len(self.texts)
+
+    def vector(self, text: str) -> np.ndarray:
+        return self.vectors[self.texts[text]]
+
+
+def _model_for(answer: _Answer, requested: str) -> str | None:
+    from grader.embedding import auto_model_for
+
+    if requested == "none":
+        return None
+    if requested == "auto":
+        return auto_model_for(answer.language or "en")
+    return requested
+
+
+def _answer_units(answer: _Answer) -> list[tuple[str, tuple[int, int] | None]]:
+    text = answer.row.answer
+    units: list[tuple[str, tuple[int, int] | None]] = [(text[:MAX_EMBED_CHARS].strip(), None)]
+    sentences = list(answer.analysis.sentences) if answer.analysis else []
+    if len(sentences) > 1:
+        if len(sentences) > MAX_SENTENCES:
+            answer.notes.append(
+                Flag(
+                    "long-answer",
+                    f"only the first {MAX_SENTENCES} of {len(sentences)} sentences were compared",
+                )
+            )
+        for start, end in sentences[:MAX_SENTENCES]:
+            sentence = text[start:end].strip()
+            if sentence:
+                units.append((sentence[:MAX_EMBED_CHARS], (start, end)))
+    return units
+
+
+def _references(gradable: Gradable) -> Iterable[tuple[str, str]]:
+    """(language, text) of every reference text a gradable's answers are compared with."""
+    yield from gradable.model_answers()
+    if gradable.rubric:
+        for criterion in gradable.rubric.criteria:
+            yield from criterion.concept.by_language.items()
+        for misconception in gradable.rubric.misconceptions:
+            yield from misconception.statement.by_language.items()
+
+
+def _embed(
+    bank: Bank, answers: Sequence[_Answer], options: GradeOptions
+) -> dict[str, _Space]:
+    requested = options.model or bank.settings.model
+    spaces: dict[str, _Space] = {}
+    if requested == "none":
+        return spaces
+    from grader.embedding import EmbeddingCache, embed_texts, load_embedder
+
+    every_gradable = list(bank.gradables().values())
+    for answer in answers:
+        if answer.analysis is None:
+            continue
+        model = _model_for(answer, requested)
+        if model is None:
+            continue
+        if model not in spaces:
+            space = _Space(model, load_embedder(model, options.device))
+            for gradable in every_gradable:
+                for _language, text in _references(gradable):
+                    space.add(text)
+            spaces[model] = space
+        answer.model = model
+        answer.units = _answer_units(answer)
+        for text, _span in answer.units:
+            spaces[model].add(text)
+    cache = EmbeddingCache(options.cache_dir) if options.use_cache else None
+    for space in spaces.values():
+        space.vectors = embed_texts(space.embedder, list(space.texts), cache)
+    return spaces
+
+
+def _best_match(
+    space: _Space, units: Sequence[tuple[str, tuple[int, int] | None]], references: Iterable[tuple[str, str]]
+) -> Match | None:
+    import numpy as np
+
+    references = [(language, text) for language, text in references if text.strip()]
+    if not references or not units:
+        return None
+    unit_matrix = np.stack([space.vector(text) for text, _ in units])
+    reference_matrix = np.stack([space.vector(text) for _, text in references])
+    cosines = unit_matrix @ reference_matrix.T
+    unit_index, reference_index = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
+    language, text = references[int(reference_index)]
+    return Match(float(cosines[unit_index, reference_index]), text, language, units[int(unit_index)][1])
+
+
+def _covered(references: Iterable[tuple[str, str]], languages: Sequence[str] | None) -> list[tuple[str, str]]:
+    """References a monolingual model can read; all of them for a multilingual one."""
+    references = list(references)
+    if languages is None:
+        return references
+    readable = [(language, text) for language, text in references if language in languages]
+    return readable or references
+
+
+# ---------------------------------------------------------------- stage 4: signals
+
+
+def _signals(
+    bank: Bank, answer: _Answer, spaces: Mapping[str, _Space], params: ScoringParams
+) -> Signals:
+    from grader.analysis import content_words
+    from grader.keywords import match_keywords
+
+    gradable, analysis = answer.gradable, answer.analysis
+    if analysis is None:
+        return Signals(answer.language, answered=False)
+    rubric = gradable.rubric
+    keywords = {
+        criterion.id: keyword_signal_from(match_keywords(criterion.keywords, analysis))
+        for criterion in (rubric.criteria if rubric else ())
+        if criterion.keywords
+    }
+    misconception_keywords = {
+        item.id: keyword_signal_from(match_keywords(item.keywords, analysis))
+        for item in (rubric.misconceptions if rubric else ())
+        if item.keywords
+    }
+    answer_words = content_words(analysis)
+    overlap = None if rubric and rubric.criteria else _overlap(answer_words, gradable)
+    signals = Signals(
+        answer.language,
+        answered=True,
+        keywords=keywords,
+        misconception_keywords=misconception_keywords,
+        overlap=overlap,
+        notes=tuple(answer.notes),
+    )
+    space = spaces.get(answer.model or "")
+    if space is not None:
+        signals = _with_similarities(signals, bank, answer, space)
+    penalties = _penalties(bank, answer, analysis, answer_words, signals, space, params)
+    return replace(signals, penalties=penalties, notes=(*signals.notes, *_language_notes(answer, space)))
+
+
+def _overlap(answer_words: frozenset[str], gradable: Gradable) -> float | None:
+    from grader.analysis import analyze, content_words
+
+    best = None
+    for language, text in gradable.model_answers():
+        words = content_words(analyze(text, language))
+        if words:
+            recall = len(answer_words & words) / len(words)
+            best = recall if best is None else max(best, recall)
+    return best
+
+
+def _with_similarities(signals: Signals, bank: Bank, answer: _Answer, space: _Space) -> Signals:
+    gradable, units = answer.gradable, answer.units
+    languages = space.embedder.info.languages
+    answer_match = _best_match(space, units, _covered(gradable.model_answers(), languages))
+    concept_matches = {}
+    statement_matches = {}
+    if gradable.rubric:
+        for criterion in gradable.rubric.criteria:
+            match = _best_match(space, units, _covered(criterion.concept.by_language.items(), languages))
+            if match:
+                concept_matches[criterion.id] = match
+        for misconception in gradable.rubric.misconceptions:
+            match = _best_match(
+                space, units, _covered(misconception.statement.by_language.items(), languages)
+            )
+            if match:
+                statement_matches[misconception.id] = match
+    return replace(
+        signals,
+        answer_match=answer_match,
+        concept_matches=concept_matches,
+        statement_matches=statement_matches,
+    )
+
+
+def _language_notes(answer: _Answer, space: _Space | None) -> tuple[Flag, ...]:
+    if space is None:
+        return ()
+    languages = space.embedder.info.languages
+    if languages is not None and answer.language not in languages:
+        return (
+            Flag(
+                "language-not-covered",
+                f"the model '{space.name}' was not made for '{answer.language}' answers",
+            ),
+        )
+    return ()
+
+
+def _penalties(
+    bank: Bank,
+    answer: _Answer,
+    analysis: Analysis,
+    answer_words: frozenset[str],
+    signals: Signals,
+    space: _Space | None,
+    params: ScoringParams,
+) -> tuple[Penalty, ...]:
+    from grader.analysis import analyze, content_words
+
+    gradable = answer.gradable
+    found: list[Penalty | None] = [gaming.foreign_language(answer.language, bank.languages)]
+    spans = [
+        (group.match.start, group.match.end)
+        for signal in signals.keywords.values()
+        for group in signal.groups
+        if group.match
+    ]
+    words = [token for token in analysis.tokens if token.norm.strip()]
+    function_words = sum(1 for token in words if not token.content)
+    found.append(gaming.keyword_salad(len(words), function_words, spans, len(analysis.text.strip())))
+    prompt_words = [
+        content_words(analyze(text, language)) for language, text in gradable.prompt.by_language.items()
+    ]
+    found.append(gaming.copied_question(answer_words, prompt_words))
+    longest = max(
+        (len(analyze(text, language).tokens) for language, text in gradable.model_answers()), default=0
+    )
+    found.append(gaming.padded(len(words), longest))
+    if space is not None and signals.answer_match is not None:
+        found.append(_other_question(bank, answer, space, signals.answer_match.cosine, params))
+    return tuple(penalty for penalty in found if penalty is not None)
+
+
+def _other_question(
+    bank: Bank, answer: _Answer, space: _Space, own_best: float, params: ScoringParams
+) -> Penalty | None:
+    languages = space.embedder.info.languages
+    whole = answer.units[:1]
+    best: tuple[float, str] = (-1.0, "")
+    for other in bank.gradables().values():
+        if other.id == answer.gradable.id:
+            continue
+        match = _best_match(space, whole, _covered(other.model_answers(), languages))
+        if match and match.cosine > best[0]:
+            best = (match.cosine, other.id)
+    return gaming.other_question_answer(own_best, best[0], best[1], params.ceiling)
+
+
+# ---------------------------------------------------------------- stage 5: score and aggregate
+
+
+def _params_for(answer: _Answer, spaces: Mapping[str, _Space], bank: Bank, options: GradeOptions) -> ScoringParams:
+    params = ScoringParams(review_margin=bank.settings.review_margin)
+    if bank.settings.rubric_weight is not None:
+        params = replace(params, rubric_weight=bank.settings.rubric_weight)
+    space = spaces.get(answer.model or "")
+    if space is not None:
+        info = space.embedder.info
+        params = replace(
+            params,
+            floor=bank.settings.similarity_floor if bank.settings.similarity_floor is not None else info.similarity_floor,
+            ceiling=bank.settings.similarity_ceiling
+            if bank.settings.similarity_ceiling is not None
+            else info.similarity_ceiling,
+        )
+    if options.calibration is not None:
+        params = options.calibration.params_for(answer.gradable.id, answer.model, params)
+    return params
+
+
+def _closed_result(answer: _Answer, bank: Bank) -> AnswerResult:
+    from grader.closed import score_closed
+
+    languages = (answer.language, *bank.languages) if answer.language else bank.languages
+    answered = bool(answer.row.answer.strip())
+    score, criteria = score_closed(answer.gradable, answer.row.answer, languages)
+    return AnswerResult(
+        id=answer.gradable.id,
+        points=answer.gradable.points,
+        score=score,
+        auto_score=score,
+        answer=answer.row.answer,
+        language=answer.language,
+        answered=answered,
+        criteria=criteria,
+        feedback=answer.gradable.feedback.get(answer.language, bank.languages),
+        human_score=answer.row.score,
+        line=answer.row.line,
+    )
+
+
+def _answer_result(answer: _Answer, bank: Bank, spaces: Mapping[str, _Space], options: GradeOptions) -> AnswerResult:
+    if answer.gradable.closed is not None:
+        return _closed_result(answer, bank)
+    params = _params_for(answer, spaces, bank, options)
+    signals = _signals(bank, answer, spaces, params)
+    languages = (answer.language, *bank.languages) if answer.language else bank.languages
+    scored = score_answer(answer.gradable, signals, params, languages)
+    return AnswerResult(
+        id=answer.gradable.id,
+        points=answer.gradable.points,
+        score=scored.score,
+        auto_score=scored.score,
+        answer=answer.row.answer,
+        language=answer.language,
+        answered=signals.answered,
+        model=answer.model,
+        criteria=scored.criteria,
+        misconceptions=scored.misconceptions,
+        similarity=signals.answer_match.evidence(params) if signals.answer_match else None,
+        overlap=None if signals.overlap is None else round(signals.overlap, 4),
+        flags=scored.flags,
+        feedback=answer.gradable.feedback.get(answer.language, bank.languages),
+        human_score=answer.row.score,
+        line=answer.row.line,
+    )
+
+
+def _missing(gradable: Gradable) -> AnswerResult:
+    return AnswerResult(
+        id=gradable.id,
+        points=gradable.points,
+        score=0.0,
+        auto_score=0.0,
+        answer="",
+        language="",
+        answered=False,
+    )
+
+
+def _student(bank: Bank, student: str, file_name: str, answers: Mapping[str, AnswerResult]) -> StudentResult:
+    questions = []
+    for question in bank.questions:
+        parts = tuple(answers.get(g.id) or _missing(g) for g in question.gradables)
+        score = round(sum(part.score for part in parts), 4)
+        questions.append(QuestionResult(question.id, question.type.value, question.points, score, parts))
+    total = round(sum(q.score for q in questions), 4)
+    return StudentResult(student, file_name, total, bank.points, tuple(questions))
+
+
+def bank_info(bank: Bank) -> BankInfo:
+    path = bank.source
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path and path.is_file() else ""
+    return BankInfo(
+        bank.id,
+        bank.title.get(None, bank.languages),
+        str(path or ""),
+        digest,
+        bank.languages,
+        bank.points,
+    )
+
+
+def grade(
+    bank: Bank,
+    rows: Sequence[Submission],
+    options: GradeOptions = GradeOptions(),
+    problems: Sequence[Problem] = (),
+    source: str = "submissions",
+) -> Results:
+    """Grade every submission against the bank. Bad rows become problems; the rest are graded."""
+    from grader.fsutil import safe_file_names
+
+    answers, routing_problems = _route_rows(bank, rows, source)
+    all_problems = [*problems, *routing_problems]
+    _analyse(bank, answers)
+    spaces = _embed(bank, answers, options)
+    by_student: dict[str, dict[str, AnswerResult]] = defaultdict(dict)
+    for index, answer in enumerate(answers, start=1):
+        by_student[answer.row.student][answer.gradable.id] = _answer_result(answer, bank, spaces, options)
+        if options.progress:
+            options.progress(index, len(answers))
+    student_ids = sorted(by_student)
+    file_names = safe_file_names(student_ids)
+    students = tuple(
+        _student(bank, student, file_names[student], by_student[student]) for student in student_ids
+    )
+    return _results(bank, students, all_problems, spaces, options)
+
+
+def _results(
+    bank: Bank,
+    students: tuple[StudentResult, ...],
+    problems: Sequence[Problem],
+    spaces: Mapping[str, _Space],
+    options: GradeOptions,
+) -> Results:
+    answers = [a for s in students for q in s.questions for a in q.answers if a.answered]
+    flagged = sum(1 for a in answers if a.flags)
+    mean = sum(s.total for s in students) / len(students) if students else 0.0
+    models = {
+        name: {
+            "backend": space.embedder.info.backend,
+            "dimension": space.embedder.info.dimension,
+            "languages": list(space.embedder.info.languages) if space.embedder.info.languages else None,
+            "similarity_floor": space.embedder.info.similarity_floor,
+            "similarity_ceiling": space.embedder.info.similarity_ceiling,
+        }
+        for name, space in sorted(spaces.items())
+    }
+    settings = {
+        "model": options.model or bank.settings.model,
+        "rubric_weight": bank.settings.rubric_weight or ScoringParams().rubric_weight,
+        "review_margin": bank.settings.review_margin,
+        "similarity_floor": bank.settings.similarity_floor,
+        "similarity_ceiling": bank.settings.similarity_ceiling,
+        "calibration": getattr(options.calibration, "source", None),
+    }
+    created = datetime.now(UTC).isoformat(timespec="seconds") if options.timestamp else None
+    return Results(
+        bank=bank_info(bank),
+        settings=settings,
+        models=models,
+        students=students,
+        problems=tuple(ProblemRecord(p.file, p.line, p.message, p.fix) for p in problems),
+        summary=Summary(len(students), len(answers), flagged, len(problems), round(mean, 4)),
+        created=created,
+    )
+
+
+def check_answer(
+    bank: Bank, question_id: str, answer: str, language: str | None, options: GradeOptions
+) -> AnswerResult:
+    """Grade one answer (a learner's self-check)."""
+    gradables = bank.gradables()
+    if question_id not in gradables:
+        problem = _unknown_question(bank, Submission("you", question_id, answer), "the bank", list(gradables))
+        raise GraderError(f"{problem.message} ({problem.fix})")
+    results = grade(bank, [Submission("you", question_id, answer, language, None, 0)], options)
+    question = results.students[0].questions
+    return next(a for q in question for a in q.answers if a.id == question_id)

@@ -1,0 +1,234 @@
+"""The results model: what was graded, the score of every answer, and the evidence behind it.
+
+Serialised as ``results.json`` (schema ``grader.results/1``, documented in docs/formats.md). Every
+class round-trips through ``to_dict`` / ``results_from_dict`` so reports and exports can be re-made
+from a saved file without re-grading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.errors import GraderError
+
+SCHEMA = "grader.results/1"
+
+
+@dataclass(frozen=True)
+class TermEvidence:
+    term: str  # as written in the rubric ("re:..." for a regex)
+    matched: str  # the answer's text that matched
+    start: int  # character span in the answer
+    end: int
+    fuzzy: bool = False  # matched with misspelling tolerance
+    negated: bool = False  # inside a negated clause: earns nothing
+
+
+@dataclass(frozen=True)
+class GroupEvidence:
+    terms: tuple[str, ...]  # the group's alternatives
+    met: bool
+    match: TermEvidence | None = None
+    negated: TermEvidence | None = None  # found only inside a negated clause
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """How close (part of) the answer came to a reference text, and the credit that earned."""
+
+    cosine: float
+    credit: float  # the cosine through the model's floor..ceiling ramp, 0..1
+    reference: str  # the model answer, concept or statement it was compared with
+    reference_language: str
+    answer_start: int | None = None  # the matching sentence's span; None: the whole answer
+    answer_end: int | None = None
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    id: str
+    points: float
+    credit: float  # 0..1 share of the criterion's points earned
+    score: float  # points * credit
+    met: bool  # credit >= 0.5
+    keyword_language: str | None = None
+    keyword_credit: float | None = None  # share of keyword groups met; None: no keywords
+    groups: tuple[GroupEvidence, ...] = ()
+    concept: Similarity | None = None  # semantic evidence; None without a concept or a model
+    feedback: str = ""
+    feedback_language: str = ""
+    reason: str = ""  # one line: how the credit was reached
+
+
+@dataclass(frozen=True)
+class MisconceptionResult:
+    id: str
+    penalty: float
+    groups: tuple[GroupEvidence, ...] = ()  # keyword evidence, when keywords found it
+    similarity: Similarity | None = None  # semantic evidence, when the statement matched
+    feedback: str = ""
+    feedback_language: str = ""
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str  # e.g. "signals-disagree", "near-boundary", "language-not-covered", "keyword-salad"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Override:
+    score: float
+    comment: str = ""
+    source: str = ""  # the overrides file and line
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """One answer to one gradable (a short-answer question or a challenge step)."""
+
+    id: str  # "q" or "q/step"
+    points: float
+    score: float  # the final score (after an override, if any)
+    auto_score: float  # the automatic score
+    answer: str
+    language: str  # declared or detected; "" when empty
+    answered: bool
+    model: str | None = None  # the embedding model used; None: keywords only
+    criteria: tuple[CriterionResult, ...] = ()
+    misconceptions: tuple[MisconceptionResult, ...] = ()
+    similarity: Similarity | None = None  # best match with a model answer
+    overlap: float | None = None  # content-word recall of the best model answer (no rubric)
+    flags: tuple[Flag, ...] = ()
+    feedback: str = ""  # the question's general feedback
+    human_score: float | None = None  # from the submissions' score column
+    override: Override | None = None
+    line: int = 0  # the submission's line
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    type: str  # "short_answer" | "challenge"
+    points: float
+    score: float
+    answers: tuple[AnswerResult, ...]  # one, or one per challenge step in order
+
+    @property
+    def flagged(self) -> bool:
+        return any(answer.flags for answer in self.answers)
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    id: str
+    file_name: str  # a safe, unique file name stem for the student's page
+    total: float
+    max: float
+    questions: tuple[QuestionResult, ...]
+
+
+@dataclass(frozen=True)
+class ProblemRecord:
+    file: str
+    line: int | None
+    message: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    id: str
+    title: str
+    path: str
+    sha256: str
+    languages: tuple[str, ...]
+    points: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    students: int
+    answers: int
+    flagged: int
+    problems: int
+    mean_total: float
+
+
+@dataclass(frozen=True)
+class Results:
+    bank: BankInfo
+    settings: dict[str, Any]  # the effective scoring settings
+    models: dict[str, dict[str, Any]]  # per model used: backend, dimension, floor, ceiling
+    students: tuple[StudentResult, ...]
+    problems: tuple[ProblemRecord, ...]
+    summary: Summary
+    created: str | None = None  # the only time-dependent field; None unless asked for
+    schema: str = SCHEMA
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def to_dict(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [to_dict(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_dict(item) for key, item in value.items()}
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def results_to_json(results: Results) -> str:
+    return json.dumps(to_dict(results), ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+
+
+def _build(kind: Any, value: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [option for option in typing.get_args(kind) if option is not type(None)]
+        if value is None:
+            return None
+        return _build(options[0], value)
+    if origin is tuple:
+        (item_kind, *_rest) = typing.get_args(kind)
+        return tuple(_build(item_kind, item) for item in value)
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        hints = typing.get_type_hints(kind)
+        names = {f.name for f in dataclasses.fields(kind)}
+        return kind(**{key: _build(hints[key], item) for key, item in value.items() if key in names})
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def results_from_dict(data: Any, source: str = "results.json") -> Results:
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise GraderError.at(
+            source, None, f"not a grader results file (schema {found!r})", f"expected {SCHEMA}"
+        )
+    try:
+        built = _build(Results, data)
+    except (TypeError, KeyError, ValueError, AttributeError) as error:
+        raise GraderError.at(source, None, f"damaged results file: {error}", "re-run grader grade") from None
+    assert isinstance(built, Results)
+    return built
+
+
+def load_results(path: str | Path) -> Results:
+    from grader.yamlread import read_text
+
+    text = read_text(Path(path))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise GraderError.at(path, error.lineno, f"not valid JSON: {error.msg}") from None
+    return results_from_dict(data, str(path))
