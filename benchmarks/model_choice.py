@@ -166,6 +166,26 @@ def thresholds(model: str) -> tuple[float, float]:
     return spec.floor, spec.ceiling
 
 
+def suggest_thresholds(
+    data_sets: Sequence[DataSet], cosines: dict[tuple[str, str], np.ndarray]
+) -> None:
+    """Per model: the mean over data sets of the median cosine at score 0 and at full marks."""
+    print("suggested thresholds (mean over the data sets in the model's languages)")
+    for model in (*MODELS, AVERAGE):
+        suited = [d for d in data_sets if model == "use-multilingual" or d.language == "en"]
+        zeros, fulls = [], []
+        for data_set in suited:
+            shares = np.array([item.share for item in data_set.items])
+            values = cosines[data_set.name, model]
+            zeros.append(float(np.median(values[shares == 0])))
+            fulls.append(float(np.median(values[shares == 1])))
+        print(
+            f"  {model:<17} floor {np.mean(zeros):.3f} (median cos at score 0)  "
+            f"ceiling {np.mean(fulls):.3f} (median cos at full marks)"
+        )
+    print()
+
+
 def report(data_sets: Sequence[DataSet], cosines: dict[tuple[str, str], np.ndarray]) -> None:
     header = (
         f"{'data set':<20} {'lang':<4} {'n':>5}  {'model':<17} {'r':>6} {'r(credit)':>9}  "
@@ -189,27 +209,44 @@ def report(data_sets: Sequence[DataSet], cosines: dict[tuple[str, str], np.ndarr
 
 # ---------------------------------------------------------------- cross-lingual sanity check
 
-# (reference, correct paraphrase, fluent but wrong answer), in the answer's language.
+# (reference, correct paraphrase, fluent wrong answer, near-copy of the reference with one fact
+# flipped), in the answer's language. The flipped copies are what rubric keywords and negation
+# handling are for: a sentence embedding alone is expected to rate them close to the reference.
 SANITY = {
     "ko": (
-        "디코더 전용 모델은 규모를 키울수록 계속 좋아진다.",
-        "디코더만 쓰는 모델은 크기를 늘리면 성능이 꾸준히 향상된다.",
-        "디코더 전용 모델은 문장을 양방향으로 동시에 읽는다.",
+        ("물을 증발시키면 소금이 남는다.", "물이 다 증발하고 나면 소금만 남게 된다.",
+         "소금을 물에 넣고 오래 저으면 설탕이 된다.", "물을 증발시키면 소금도 함께 사라진다."),
+        ("스택은 마지막에 넣은 원소를 가장 먼저 꺼낸다.",
+         "스택에서는 가장 나중에 들어간 데이터가 제일 먼저 나온다.",
+         "스택은 원소들을 크기 순서대로 정렬해서 저장한다.",
+         "스택은 처음에 넣은 원소를 가장 먼저 꺼낸다."),
+        ("디코더 전용 모델은 규모를 키울수록 계속 좋아진다.",
+         "디코더만 쓰는 모델은 크기를 늘리면 성능이 꾸준히 향상된다.",
+         "인코더 모델은 문장 전체를 양방향으로 읽어서 번역에 더 적합하다.",
+         "디코더 전용 모델은 규모를 키워도 전혀 좋아지지 않는다."),
     ),
     "ja": (
-        "水を蒸発させると、塩が残る。",
-        "水分を蒸発させれば、あとに塩が残ります。",
-        "水を冷やすと、塩は氷になる。",
+        ("水を蒸発させると、塩が残る。", "水分を蒸発させれば、あとに塩が残ります。",
+         "塩を水に入れてよくかき混ぜると砂糖になる。", "水を蒸発させると、塩も一緒に消えてしまう。"),
+        ("スタックは最後に入れた要素を最初に取り出す。",
+         "スタックでは一番最後に追加したデータが一番先に出てくる。",
+         "スタックは要素を大きさの順に並べて保存する。",
+         "スタックは最初に入れた要素を最初に取り出す。"),
     ),
     "ru": (
-        "Стек работает по принципу «последним пришёл — первым ушёл».",
-        "Последний добавленный в стек элемент извлекается первым.",
-        "Стек работает по принципу «первым пришёл — первым ушёл», как очередь.",
+        ("Если выпарить воду, останется соль.", "После испарения воды на дне остаётся соль.",
+         "Если долго размешивать соль в воде, она превратится в сахар.",
+         "Если выпарить воду, соль тоже исчезнет."),
+        ("Из стека первым извлекается элемент, добавленный последним.",
+         "Последний добавленный в стек элемент извлекается первым.",
+         "Стек хранит элементы, отсортированные по размеру.",
+         "Из стека первым извлекается элемент, добавленный первым."),
     ),
-}
+}  # fmt: skip
 CROSS_LINGUAL = (
     ("ko", "디코더 전용 모델은 규모를 키울수록 계속 좋아진다.",
      "Decoder-only models keep improving as they are scaled up."),
+    ("ko", "물을 증발시키면 소금이 남는다.", "When the water evaporates, the salt is left behind."),
     ("ja", "水を蒸発させると、塩が残る。", "When the water evaporates, the salt is left behind."),
     ("ru", "Последний добавленный в стек элемент извлекается первым.",
      "The last element pushed onto a stack is the first one popped."),
@@ -218,16 +255,21 @@ UNRELATED_EN = "The French Revolution began in 1789."
 
 
 def sanity_check(embedder: Embedder) -> None:
-    print(f"cross-lingual sanity check ({embedder.info.name})")
-    for language, (reference, paraphrase, wrong) in SANITY.items():
-        vectors = embedder.encode([reference, paraphrase, wrong])
-        right, mistaken = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
-        verdict = "ok" if right > mistaken else "WRONG ORDER"
-        print(f"  {language}: paraphrase {right:.3f}  fluent wrong answer {mistaken:.3f}  {verdict}")
+    print(f"sanity check ({embedder.info.name}): cosine with the reference")
+    print(f"  {'lang':<4} {'paraphrase':>10} {'wrong':>7} {'flipped':>8}  paraphrase ranked first?")
+    for language, triples in SANITY.items():
+        for reference, paraphrase, wrong, flipped in triples:
+            vectors = embedder.encode([reference, paraphrase, wrong, flipped])
+            right, mistaken, copy = (float(vectors[0] @ vectors[row]) for row in (1, 2, 3))
+            verdict = (
+                f"{'yes' if right > mistaken else 'NO'} over the wrong answer, "
+                f"{'yes' if right > copy else 'no'} over the flipped copy"
+            )
+            print(f"  {language:<4} {right:>10.3f} {mistaken:>7.3f} {copy:>8.3f}  {verdict}")
     for language, answer, english in CROSS_LINGUAL:
         vectors = embedder.encode([answer, english, UNRELATED_EN])
         same, other = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
-        print(f"  {language} answer vs en reference: {same:.3f}  (vs unrelated en: {other:.3f})")
+        print(f"  {language} answer vs its en reference {same:.3f}  (vs unrelated en {other:.3f})")
 
 
 # ---------------------------------------------------------------- main
@@ -259,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cosines[data_set.name, AVERAGE] = sum(pair) / len(pair)
     if data_sets:
         report(data_sets, cosines)
+        suggest_thresholds(data_sets, cosines)
     sanity_check(embedders["use-multilingual"])
     return 0
 

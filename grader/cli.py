@@ -270,6 +270,23 @@ def models(as_json: bool) -> None:
     click.echo(f"auto picks: {auto}")
 
 
+@cli.command()
+@click.argument("results_file", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--bank", type=click.Path(path_type=Path), default=None, help="The bank (default: the one recorded in the results).")
+@click.option("--reveal", type=click.Choice(["none", "missed", "all"]), default="missed", show_default=True)
+@json_option
+def report(results_file: Path, out_dir: Path, bank: Path | None, reveal: str, as_json: bool) -> None:
+    """Re-render the HTML pages from a saved results.json, without re-grading."""
+    from grader.pipeline import rerender
+
+    written = call(rerender, results_file, out_dir, bank, reveal)
+    if as_json:
+        emit_json({"ok": True, "files": [str(path) for path in written]})
+        return
+    click.echo(f"Wrote {len(written)} pages to {out_dir}")
+
+
 def main() -> None:
     """Entry point: exit 3 with a short message for anything unexpected."""
     try:

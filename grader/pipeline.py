@@ -137,3 +137,19 @@ def describe_check(outcome: dict[str, Any]) -> str:
     for flag in outcome["flags"]:
         lines.append(f"  [{labels['review']}] {flag['reason']}")
     return "\n".join(lines)
+
+
+def rerender(results_path: Path, out_dir: Path, bank_path: Path | None, reveal: str) -> list[Path]:
+    """Write the HTML pages again from a results file (the bank adds prompts; optional)."""
+    from grader.report import write_reports
+    from grader.results import load_results
+
+    results = load_results(results_path)
+    bank = None
+    source = bank_path or (Path(results.bank.path) if results.bank.path else None)
+    if source is not None and source.is_file():
+        bank = load_bank(source)
+    elif bank_path is not None:
+        load_bank(bank_path)  # raises the clear "no such file" error
+    written: list[Path] = write_reports(results, bank, out_dir, reveal=reveal)
+    return written

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from grader.cli import cli
+from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
+from tests.test_loader import make_bank
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_help_lists_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("validate", "grade", "check", "models", "report"):
+        assert command in result.output
+
+
+def test_validate_ok_and_errors(write):
+    path = make_bank(write)
+    ok = run("validate", str(path))
+    assert ok.exit_code == 0 and ok.output == f"OK: {path}\n"
+    broken = make_bank(write, bank=(path.read_text().replace("points: 2", "pionts: 2", 1)))
+    result = run("validate", str(broken))
+    assert result.exit_code == 1
+    assert f"Error: {broken}:7: unknown key 'pionts' in question 'q1' (did you mean 'points'?)\n" in result.output
+    assert result.output.endswith("problems found.\n")
+
+
+def test_validate_json(write):
+    path = make_bank(write)
+    result = run("validate", str(path), "--json")
+    assert json.loads(result.output) == {"ok": True, "problems": []}
+
+
+def test_usage_error_exits_2():
+    assert run("grade").exit_code == 2
+
+
+def test_grade_missing_bank_is_a_clean_error(tmp_path):
+    result = run("grade", str(tmp_path / "none.yaml"), str(EXAMPLE_SUBMISSIONS), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'none.yaml'}: no such file (check the path)\n"
+
+
+def test_grade_keywords_only_writes_files_and_reports_bad_rows(write, tmp_path):
+    bank = make_bank(write)
+    subs = write(
+        "subs.csv",
+        "student,question,answer\ns1,q1,BERT uses bidirectional context\ns1,q9,x\ns2,ch,y\ns2,ch/s1,a\n",
+    )
+    out = tmp_path / "out"
+    result = run("grade", str(bank), str(subs), "--out", str(out), "--model", "none", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert f"Warning: {subs}:3: unknown question 'q9' (did you mean 'q1'?)" in result.output
+    assert f"Warning: {subs}:4: 'ch' is a challenge (address a step: ch/s1, ch/s2)" in result.output
+    assert "Graded 2 answers from 2 students" in result.output
+    grades = (out / "grades.csv").read_text()
+    assert grades.splitlines()[0] == "student,q1,ch,total,max"
+    data = json.loads((out / "results.json").read_text())
+    assert data["schema"] == "grader.results/1" and data["created"] is None
+    assert len(data["problems"]) == 2
+
+
+def test_check_json_single_line(write):
+    bank = make_bank(write)
+    result = run("check", str(bank), "q1", "--answer", "BERT uses bidirectional context", "--model", "none", "--json")
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    document = json.loads(lines[0])
+    assert document["question"] == "q1" and document["met"] == ["bidir"] and document["score"] == 2
+
+
+def test_check_reads_answer_interactively(write):
+    bank = make_bank(write)
+    result = run("check", str(bank), "q1", "--model", "none", input="양방향 문맥을 본다\n")
+    assert result.exit_code == 0 and "점수: 2 / 2" in result.output
+
+
+def test_check_unknown_question(write):
+    bank = make_bank(write)
+    result = run("check", str(bank), "q2", "--answer", "x", "--model", "none")
+    assert result.exit_code == 1 and result.output == "Error: unknown question 'q2' (did you mean 'q1'?)\n"
+
+
+def test_python_m_grader_and_help_do_not_import_torch():
+    code = "import sys, runpy; sys.argv=['grader','--help']\ntry:\n runpy.run_module('grader', run_name='__main__')\nexcept SystemExit: pass\nprint('torch' in sys.modules, 'kiwipiepy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False False")
+
+
+def test_validate_does_not_import_torch():
+    code = (
+        "import sys\nfrom grader.loader import validate_paths\n"
+        f"validate_paths([{str(ROOT / 'banks')!r}])\nprint('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_seed_bank_exists():
+    assert SEED_BANK.is_file() and EXAMPLE_SUBMISSIONS.is_file()
