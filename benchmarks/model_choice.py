@@ -198,10 +198,12 @@ def report(data_sets: Sequence[DataSet], cosines: dict[tuple[str, str], np.ndarr
         for model in (*MODELS, AVERAGE):
             values = cosines[data_set.name, model]
             floor, ceiling = thresholds(model)
+            clipped = credit(values, floor, ceiling)
             print(
                 f"{data_set.name:<20} {data_set.language:<4} {len(shares):>5}  {model:<17} "
-                f"{pearson(shares, values):>6.3f} {pearson(shares, credit(values, floor, ceiling)):>9.3f}  "
-                f"{quartiles(values[shares == 0]):<19} {quartiles(values[shares <= LOW_SHARE]):<19} "
+                f"{pearson(shares, values):>6.3f} {pearson(shares, clipped):>9.3f}  "
+                f"{quartiles(values[shares == 0]):<19} "
+                f"{quartiles(values[shares <= LOW_SHARE]):<19} "
                 f"{quartiles(values[shares == 1]):<19}"
             )
         print()
@@ -227,7 +229,8 @@ SANITY = {
     ),
     "ja": (
         ("水を蒸発させると、塩が残る。", "水分を蒸発させれば、あとに塩が残ります。",
-         "塩を水に入れてよくかき混ぜると砂糖になる。", "水を蒸発させると、塩も一緒に消えてしまう。"),
+         "塩を水に入れてよくかき混ぜると砂糖になる。",
+         "水を蒸発させると、塩も一緒に消えてしまう。"),
         ("スタックは最後に入れた要素を最初に取り出す。",
          "スタックでは一番最後に追加したデータが一番先に出てくる。",
          "スタックは要素を大きさの順に並べて保存する。",
@@ -298,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{model}: {time.perf_counter() - started:.1f}s", file=sys.stderr)
     for data_set in data_sets:
         pair = [cosines[data_set.name, model] for model in MODELS]
-        cosines[data_set.name, AVERAGE] = sum(pair) / len(pair)
+        cosines[data_set.name, AVERAGE] = np.mean(np.stack(pair), axis=0)
     if data_sets:
         report(data_sets, cosines)
         suggest_thresholds(data_sets, cosines)

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     import numpy as np
+
+    Values: TypeAlias = Sequence[float] | np.ndarray
 
 NAN = float("nan")
 STEP_CANDIDATES = (1.0, 0.5, 0.25, 0.2, 0.1)  # tried from coarse to fine
 MAX_CATEGORIES = 101
 _TOLERANCE = 1e-6
-
-Values = Sequence[float] | "np.ndarray"
 
 
 def _pair(human: Values, machine: Values) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +37,8 @@ def _pair(human: Values, machine: Values) -> tuple[np.ndarray, np.ndarray]:
     first = np.asarray(human, dtype=np.float64).ravel()
     second = np.asarray(machine, dtype=np.float64).ravel()
     if first.shape != second.shape:
-        raise ValueError(f"human and machine scores differ in length ({first.size} vs {second.size})")
+        sizes = f"{first.size} vs {second.size}"
+        raise ValueError(f"human and machine scores differ in length ({sizes})")
     return first, second
 
 
@@ -128,16 +129,14 @@ def confusion_matrix(human_steps: Values, machine_steps: Values, categories: int
     return counts
 
 
-def quadratic_weighted_kappa(
-    human: Values, machine: Values, step: float, points: float
-) -> float:
-    """Cohen's kappa with quadratic weights on the grid 0, step, ..., points (see the module doc)."""
+def quadratic_weighted_kappa(human: Values, machine: Values, step: float, points: float) -> float:
+    """Cohen's kappa, quadratic weights, on the grid 0, step, ..., points (see the module doc)."""
     import numpy as np
 
     x, y = _pair(human, machine)
     if x.size == 0:
         return NAN
-    categories = int(round(points / step)) + 1
+    categories = round(points / step) + 1
     observed = confusion_matrix(to_steps(x, step, points), to_steps(y, step, points), categories)
     return kappa_from_confusion(observed.astype(np.float64), quadratic=True)
 

@@ -58,7 +58,7 @@ def test_grade_keywords_only_writes_files_and_reports_bad_rows(write, tmp_path):
     out = tmp_path / "out"
     result = run("grade", str(bank), str(subs), "--out", str(out), "--model", "none", "--no-cache")
     assert result.exit_code == 0, result.output
-    assert f"Warning: {subs}:3: unknown question 'q9' (did you mean 'q1'?)" in result.output
+    assert f"Warning: {subs}:3: unknown question 'q9' (known: q1, ch/s1, ch/s2)" in result.output
     assert f"Warning: {subs}:4: 'ch' is a challenge (address a step: ch/s1, ch/s2)" in result.output
     assert "Graded 2 answers from 2 students" in result.output
     grades = (out / "grades.csv").read_text()
@@ -86,8 +86,8 @@ def test_check_reads_answer_interactively(write):
 
 def test_check_unknown_question(write):
     bank = make_bank(write)
-    result = run("check", str(bank), "q2", "--answer", "x", "--model", "none")
-    assert result.exit_code == 1 and result.output == "Error: unknown question 'q2' (did you mean 'q1'?)\n"
+    result = run("check", str(bank), "q11", "--answer", "x", "--model", "none")
+    assert result.exit_code == 1 and result.output == "Error: unknown question 'q11' (did you mean 'q1'?)\n"
 
 
 def test_python_m_grader_and_help_do_not_import_torch():

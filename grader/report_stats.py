@@ -1,0 +1,190 @@
+"""Class statistics for the HTML reports: item analysis, the score histogram, similar answer pairs.
+
+Pure functions over ``grader.results`` objects; no HTML here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from grader.results import AnswerResult, Results, StudentResult
+
+MIN_PAIR_WORDS = 8  # shorter answers are too alike by nature to suggest copying
+PAIR_THRESHOLD = 90.0  # rapidfuzz ratio (0..100) at or above which two answers count as near-identical
+MAX_PAIRS = 50  # the most pairs listed on the class page
+MOST_MISSED = 3  # criteria listed per question
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class MissedCriterion:
+    id: str  # "criterion" or "step/criterion" for a challenge step
+    missed: int  # answers that missed it
+    answered: int  # answers graded against it
+
+
+@dataclass(frozen=True)
+class QuestionStats:
+    id: str
+    type: str
+    points: float
+    answered: int  # students who answered at least part of it
+    mean: float | None  # None: no students
+    difficulty: float | None  # mean / points (1 = everyone earned full marks)
+    discrimination: float | None  # item-rest correlation; None: too few students or no spread
+    flagged: int  # flagged answers (a challenge counts each flagged step)
+    overridden: int
+    most_missed: tuple[MissedCriterion, ...]
+
+
+@dataclass(frozen=True)
+class Bin:
+    low: float  # share of the maximum, 0..1
+    high: float
+    count: int
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    question: str  # the answer id: "q" or "q/step"
+    first: str  # student ids, first < second
+    second: str
+    similarity: float  # 0..100
+    excerpt: str  # the start of the first answer
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson's r; None when there are fewer than three pairs or either side has no spread."""
+    if len(xs) != len(ys) or len(xs) < 3:
+        return None
+    mean_x = sum(xs) / len(xs)
+    mean_y = sum(ys) / len(ys)
+    dx = [x - mean_x for x in xs]
+    dy = [y - mean_y for y in ys]
+    sxx = sum(d * d for d in dx)
+    syy = sum(d * d for d in dy)
+    if sxx <= 1e-12 or syy <= 1e-12:
+        return None
+    r = sum(a * b for a, b in zip(dx, dy, strict=True)) / math.sqrt(sxx * syy)
+    return max(-1.0, min(1.0, r))
+
+
+def item_rest(results: Results, question_index: int) -> float | None:
+    """Discrimination: the correlation of a question's score with the rest of the total."""
+    items = [s.questions[question_index].score for s in results.students]
+    rests = [s.total - s.questions[question_index].score for s in results.students]
+    return pearson(items, rests)
+
+
+def question_stats(results: Results) -> list[QuestionStats]:
+    if not results.students:
+        return []
+    first = results.students[0]
+    return [_one_question(results, index) for index in range(len(first.questions))]
+
+
+def _one_question(results: Results, index: int) -> QuestionStats:
+    questions = [s.questions[index] for s in results.students if index < len(s.questions)]
+    template = questions[0]
+    mean = sum(q.score for q in questions) / len(questions)
+    answers = [a for q in questions for a in q.answers]
+    return QuestionStats(
+        id=template.id,
+        type=template.type,
+        points=template.points,
+        answered=sum(1 for q in questions if any(a.answered for a in q.answers)),
+        mean=mean,
+        difficulty=mean / template.points if template.points > 0 else None,
+        discrimination=item_rest(results, index),
+        flagged=sum(1 for a in answers if a.flags),
+        overridden=sum(1 for a in answers if a.override is not None),
+        most_missed=_most_missed(answers, template.type == "challenge"),
+    )
+
+
+def _most_missed(answers: Sequence[AnswerResult], prefix_step: bool) -> tuple[MissedCriterion, ...]:
+    missed: Counter[str] = Counter()
+    graded: Counter[str] = Counter()
+    for answer in answers:
+        if not answer.answered:
+            continue
+        for criterion in answer.criteria:
+            name = f"{answer.id.split('/', 1)[-1]}/{criterion.id}" if prefix_step else criterion.id
+            graded[name] += 1
+            if not criterion.met:
+                missed[name] += 1
+    ranked = sorted(missed.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(MissedCriterion(name, count, graded[name]) for name, count in ranked[:MOST_MISSED])
+
+
+def histogram(results: Results, bins: int = 10) -> list[Bin]:
+    """Students per band of the maximum score; a full score falls in the top band."""
+    counts = [0] * bins
+    for student in results.students:
+        share = student.total / student.max if student.max > 0 else 0.0
+        counts[min(bins - 1, max(0, int(share * bins + 1e-9)))] += 1
+    return [Bin(i / bins, (i + 1) / bins, count) for i, count in enumerate(counts)]
+
+
+def normalise(text: str) -> str:
+    """Text for near-duplicate comparison: NFKC, case-folded, punctuation and spacing collapsed."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
+
+
+def word_count(text: str) -> int:
+    """Words separated by spaces, or for Chinese and Japanese script about one word per two characters."""
+    spaced = len(text.split())
+    return max(spaced, len(_CJK.findall(text)) // 2)
+
+
+def similar_pairs(
+    results: Results,
+    threshold: float = PAIR_THRESHOLD,
+    min_words: int = MIN_PAIR_WORDS,
+    limit: int = MAX_PAIRS,
+) -> tuple[list[SimilarPair], int]:
+    """Near-identical answers to the same question from different students, most alike first.
+
+    Returns the pairs (at most ``limit``) and how many were found in all.
+    """
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    by_question: dict[str, list[tuple[StudentResult, AnswerResult, str]]] = {}
+    for student in results.students:
+        for question in student.questions:
+            for answer in question.answers:
+                text = normalise(answer.answer)
+                if answer.answered and word_count(text) >= min_words:
+                    by_question.setdefault(answer.id, []).append((student, answer, text))
+    pairs: list[SimilarPair] = []
+    for question_id in sorted(by_question):
+        entries = sorted(by_question[question_id], key=lambda entry: entry[0].id)
+        if len(entries) < 2:
+            continue
+        texts = [text for _, _, text in entries]
+        scores = process.cdist(texts, texts, scorer=fuzz.ratio, score_cutoff=threshold, workers=1)
+        close = np.argwhere(np.triu(scores >= threshold, k=1))
+        for i, j in close.tolist():
+            pairs.append(_pair(question_id, entries[i], entries[j], float(scores[i][j])))
+    pairs.sort(key=lambda pair: (-pair.similarity, pair.question, pair.first, pair.second))
+    return pairs[:limit], len(pairs)
+
+
+def _pair(
+    question_id: str,
+    first: tuple[StudentResult, AnswerResult, str],
+    second: tuple[StudentResult, AnswerResult, str],
+    score: float,
+) -> SimilarPair:
+    excerpt = " ".join(first[1].answer.split())
+    if len(excerpt) > 120:
+        excerpt = excerpt[:119] + "…"
+    return SimilarPair(question_id, first[0].id, second[0].id, round(score, 1), excerpt)

@@ -1,0 +1,377 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.analysis import (
+    Analysis,
+    Token,
+    analyze,
+    clear_cache,
+    content_words,
+    detect_language,
+    split_sentences,
+)
+
+
+def _token(analysis: Analysis, surface: str) -> Token:
+    return next(token for token in analysis.tokens if token.surface == surface)
+
+
+def _negated(analysis: Analysis) -> dict[str, bool]:
+    return {token.surface: token.negated for token in analysis.tokens}
+
+
+def _assert_spans(analysis: Analysis) -> None:
+    for token in analysis.tokens:
+        assert analysis.text[token.start : token.end] == token.surface
+        assert token.surface.strip() == token.surface and token.surface
+
+
+# --- language detection ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "candidates", "expected"),
+    [
+        ("디코더는 자기회귀 모델이다", (), "ko"),
+        ("BERT는 encoder를 사용하고 GPT는 decoder를 사용한다", (), "ko"),
+        ("BERTは双方向の文脈を使う", (), "ja"),
+        ("双方向注意力", (), "zh"),
+        ("双方向", ("ja", "en"), "ja"),
+        ("双方向", ("zh", "ja"), "zh"),
+        ("Кодировщик читает текст", (), "ru"),
+        ("Кодировщик читает текст", ("uk",), "uk"),
+        ("The encoder reads the text", (), "en"),
+        ("Der Kodierer liest den Text", ("ko", "de", "en"), "de"),
+        ("The decoder (디코더) predicts the next token", (), "en"),
+        ("Ο κωδικοποιητής", (), "el"),
+    ],
+)
+def test_detect_language(text: str, candidates: tuple[str, ...], expected: str) -> None:
+    assert detect_language(text, candidates) == expected
+
+
+@pytest.mark.parametrize("text", ["", "   ", "123 + 456 = 579", "!!! ???"])
+def test_detect_language_without_letters(text: str) -> None:
+    assert detect_language(text) is None
+
+
+def test_analyze_uses_the_declared_or_detected_language() -> None:
+    assert analyze("디코더").language == "ko"
+    assert analyze("双方向", "ja").language == "ja"
+    assert analyze("双方向", "JA").language == "ja"
+    assert analyze("123").language == "und"
+
+
+# --- analysers ---------------------------------------------------------------------------------
+
+
+def test_korean_particles_are_split_off() -> None:
+    analysis = analyze("디코더는 다음 토큰을 예측하고 디코더가 빠르다")
+    decoders = [token for token in analysis.tokens if token.norm == "디코더"]
+    assert [token.surface for token in decoders] == ["디코더", "디코더"]
+    assert all(token.language == "ko" and token.content for token in decoders)
+    assert "는" not in {token.norm for token in analysis.tokens}
+    assert "을" not in {token.norm for token in analysis.tokens}
+    _assert_spans(analysis)
+
+
+def test_korean_verbs_use_the_morpheme_form() -> None:
+    analysis = analyze("규모를 키울수록 좋아진다")
+    grow = next(token for token in analysis.tokens if token.norm == "키우")
+    assert grow.surface == "키울" and grow.content
+
+
+def test_russian_inflections_share_a_lemma() -> None:
+    analysis = analyze("кодировщик кодировщика кодировщиками кодировщику")
+    assert {token.norm for token in analysis.tokens} == {"кодировщик"}
+    assert all(token.language == "ru" for token in analysis.tokens)
+
+
+def test_russian_unknown_words_share_a_stem() -> None:
+    analysis = analyze("трансформер трансформеры трансформером")
+    assert len({token.norm for token in analysis.tokens}) == 1
+
+
+def test_russian_function_words_are_not_content() -> None:
+    analysis = analyze("Модель работает без рекуррентности и с вниманием")
+    assert not _token(analysis, "без").content
+    assert not _token(analysis, "и").content
+    assert _token(analysis, "рекуррентности").content
+
+
+def test_japanese_without_spaces_is_segmented() -> None:
+    analysis = analyze("BERTは双方向の文脈を使う")
+    assert [token.surface for token in analysis.tokens] == ["BERT", "双方向", "文脈", "使う"]
+    assert _token(analysis, "BERT").language == "en"
+    assert _token(analysis, "双方向").language == "ja"
+    _assert_spans(analysis)
+
+
+def test_japanese_keys_are_dictionary_forms() -> None:
+    analysis = analyze("文脈を使わない", "ja")
+    assert _token(analysis, "使わ").norm == "使う"
+
+
+def test_english_words_are_stemmed() -> None:
+    analysis = analyze("Encoders encode; the encoder is encoding")
+    assert {token.norm for token in analysis.tokens if token.content} == {"encod"}
+    assert not _token(analysis, "the").content
+
+
+def test_chinese_characters_are_tokens() -> None:
+    analysis = analyze("双向注意力", "zh")
+    assert [token.norm for token in analysis.tokens] == ["双", "向", "注", "意", "力"]
+
+
+def test_other_latin_languages_use_their_snowball_stemmer() -> None:
+    analysis = analyze("Die Kodierer lesen Kodierern vor", "de")
+    assert _token(analysis, "Kodierer").norm == _token(analysis, "Kodierern").norm
+    assert _token(analysis, "Kodierer").norm != "kodierer"
+    assert _token(analysis, "Kodierer").language == "de"
+
+
+def test_mixed_korean_and_english_answer() -> None:
+    analysis = analyze("BERT는 encoder를 사용하고 GPT는 decoders를 쓴다")
+    assert analysis.language == "ko"
+    assert set(analysis.languages_present) == {"ko", "en"}
+    encoder = _token(analysis, "encoder")
+    assert (encoder.norm, encoder.language) == ("encod", "en")
+    assert _token(analysis, "decoders").norm == "decod"
+    assert _token(analysis, "사용").language == "ko"
+    _assert_spans(analysis)
+
+
+def test_zero_width_and_full_width_answers_keep_original_spans() -> None:
+    answer = "ＢＥＲＴ uses enc\u200boders and 디코\u200b더는"
+    analysis = analyze(answer)
+    encoders = next(token for token in analysis.tokens if token.norm == "encod")
+    assert encoders.surface == "enc\u200boders"
+    assert _token(analysis, "ＢＥＲＴ").norm == "bert"
+    assert any(token.surface == "디코\u200b더" for token in analysis.tokens)
+    _assert_spans(analysis)
+
+
+def test_content_words() -> None:
+    assert content_words(analyze("The encoders are not bidirectional")) == frozenset(
+        {"encod", "bidirect"}
+    )
+    assert content_words(analyze("디코더는 다음 토큰을 예측한다")) >= {"디코더", "토큰", "예측"}
+    assert content_words(analyze("")) == frozenset()
+
+
+def test_analysis_is_cached() -> None:
+    clear_cache()
+    first = analyze("Decoders scale well.", "en")
+    assert analyze("Decoders scale well.", "en") is first
+    assert analyze("Decoders scale well.", "ko") is not first
+
+
+# --- sentences ---------------------------------------------------------------------------------
+
+
+def test_split_sentences() -> None:
+    text = "First one, e.g. still first! Second?\nThird line。次の文です。  Last"
+    spans = split_sentences(text)
+    assert [text[start:end] for start, end in spans] == [
+        "First one, e.g. still first!",
+        "Second?",
+        "Third line。",
+        "次の文です。",
+        "Last",
+    ]
+    assert split_sentences("   ") == []
+    assert split_sentences("Pi is 3.14 today. Yes") == [(0, 17), (18, 21)]
+
+
+def test_analysis_sentences_cover_the_answer() -> None:
+    analysis = analyze("디코더는 빠르다. 인코더는 느리다.")
+    assert [analysis.text[s:e] for s, e in analysis.sentences] == [
+        "디코더는 빠르다.",
+        "인코더는 느리다.",
+    ]
+
+
+# --- negation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "GPT is not bidirectional.",
+        "GPT isn't bidirectional.",
+        "GPT is never bidirectional.",
+        "GPT is no longer bidirectional.",
+        "GPT works without bidirectional attention.",
+        "GPT has no bidirectional attention.",
+    ],
+)
+def test_english_negation(answer: str) -> None:
+    assert _token(analyze(answer), "bidirectional").negated
+
+
+def test_english_negation_controls() -> None:
+    negated = _negated(analyze("GPT is not causal only, but BERT is bidirectional."))
+    assert negated["causal"] and not negated["bidirectional"] and not negated["BERT"]
+    negated = _negated(analyze("It is not only bidirectional but also deep."))
+    assert not negated["bidirectional"] and not negated["deep"]
+    negated = _negated(analyze("Without doubt, BERT is bidirectional."))
+    assert not negated["bidirectional"]
+    assert not _negated(analyze("GPT is unidirectional. BERT is bidirectional."))["bidirectional"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "GPT는 양방향이 아니다.",
+        "GPT는 양방향이 아님",
+        "GPT는 양방향이지 않다",
+        "GPT는 양방향 아닌 모델이다",
+        "GPT는 양방향 문맥을 안 본다",
+        "GPT는 양방향 문맥을 못 본다",
+        "GPT는 양방향 문맥을 보지 않는다",
+    ],
+)
+def test_korean_negation(answer: str) -> None:
+    analysis = analyze(answer)
+    words = [token for token in analysis.tokens if token.norm in ("방향", "양방향")]
+    assert words and all(token.negated for token in words)
+
+
+def test_korean_negation_controls() -> None:
+    analysis = analyze("BERT는 양방향이지만 GPT는 양방향이 아니다")
+    directions = [token.negated for token in analysis.tokens if token.norm == "방향"]
+    assert directions == [False, True]
+    analysis = analyze("양방향이 아니라 단방향이다")
+    assert [token.negated for token in analysis.tokens if token.norm == "방향"] == [True, False]
+    analysis = analyze("양방향일 뿐만 아니라 빠르다")
+    assert not any(token.negated for token in analysis.tokens)
+    assert not any(token.negated for token in analyze("BERT는 양방향 모델이다").tokens)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "GPTは双方向ではない。",
+        "GPTは双方向じゃない",
+        "GPTは双方向ではありません",
+        "GPTは双方向の文脈を使わない",
+        "GPTは双方向の文脈を使わず",
+        "GPTは双方向の文脈を使いません",
+    ],
+)
+def test_japanese_negation(answer: str) -> None:
+    assert _token(analyze(answer), "双方向").negated
+
+
+def test_japanese_negation_controls() -> None:
+    analysis = analyze("BERTは双方向だが、GPTは双方向ではない")
+    assert [token.negated for token in analysis.tokens if token.norm == "双方向"] == [False, True]
+    analysis = analyze("双方向ではなく一方向だ")
+    assert _token(analysis, "双方向").negated and not _token(analysis, "方向").negated
+    assert not _token(analyze("双方向だけでなく高速だ"), "双方向").negated
+    assert not _token(analyze("BERTは双方向の文脈を使う"), "双方向").negated
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "GPT не двунаправленный.",
+        "GPT не является двунаправленной моделью.",
+        "У GPT нет двунаправленного внимания.",
+        "GPT работает без двунаправленного внимания.",
+    ],
+)
+def test_russian_negation(answer: str) -> None:
+    analysis = analyze(answer)
+    assert next(
+        token for token in analysis.tokens if token.surface.startswith("двунаправл")
+    ).negated
+
+
+def test_russian_negation_controls() -> None:
+    analysis = analyze("GPT не двунаправленный, а BERT двунаправленный")
+    flags = [token.negated for token in analysis.tokens if token.surface.startswith("двунаправл")]
+    assert flags == [True, False]
+    analysis = analyze("BERT не только двунаправленный, но и глубокий")
+    assert not any(token.negated for token in analysis.tokens)
+
+
+def test_negation_covers_english_words_inside_a_korean_clause() -> None:
+    analysis = analyze("GPT는 bidirectional attention을 쓰지 않는다. BERT는 bidirectional이다")
+    flags = [token.negated for token in analysis.tokens if token.surface == "bidirectional"]
+    assert flags == [True, False]
+
+
+# --- size ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_one_megabyte_answer_is_analysed_quickly() -> None:
+    sentence = "Decoder-only models scale better, and GPT is not bidirectional; BERT is. "
+    answer = sentence * (1_000_000 // len(sentence) + 1)
+    analyze("warm up", "en")
+    started = time.perf_counter()
+    analysis = analyze(answer, "en")
+    elapsed = time.perf_counter() - started
+    print(f"1 MB English answer analysed in {elapsed:.2f}s")
+    assert len(analysis.tokens) > 100_000
+    assert elapsed < 10
+    last = analysis.tokens[-1]
+    assert answer[last.start : last.end] == last.surface
+
+
+@pytest.mark.slow
+def test_one_megabyte_korean_answer_is_analysed() -> None:
+    sentence = "디코더 전용 모델은 규모를 키울수록 좋아지며 GPT는 양방향이 아니다. "
+    answer = sentence * (1_000_000 // len(sentence.encode()) + 1)
+    analyze("준비", "ko")
+    started = time.perf_counter()
+    analysis = analyze(answer, "ko")
+    elapsed = time.perf_counter() - started
+    print(f"1 MB Korean answer analysed in {elapsed:.2f}s")
+    assert len(analysis.tokens) > 50_000
+    assert elapsed < 30
+
+
+_PIECES = st.sampled_from(
+    [
+        "GPT",
+        "는",
+        "양방향이",
+        "아니다",
+        " ",
+        ".",
+        "\n",
+        "双方向",
+        "ではない",
+        "。",
+        "не",
+        "кодировщика",
+        "isn't",
+        "encoders",
+        "\u200b",
+        "ＢＥＲＴ",
+        "e\u0301",
+        "…",
+        "3.5",
+        ",",
+        "ㅋㅋ",
+        "ｶﾞ",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, max_size=25).map("".join), st.sampled_from([None, "en", "ko", "ja"]))
+def test_any_text_is_analysed_with_valid_spans(text: str, language: str | None) -> None:
+    analysis = analyze(text, language)
+    _assert_spans(analysis)
+    starts = [token.start for token in analysis.tokens]
+    assert starts == sorted(starts)
+    for start, end in analysis.sentences:
+        assert 0 <= start < end <= len(text) and text[start:end].strip() == text[start:end]

@@ -1,0 +1,834 @@
+"""The HTML reports: golden pages, inert hostile text, no external requests, reveal levels, stats."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from grader import report, report_stats
+from grader.errors import GraderError
+from grader.model import (
+    Bank,
+    Closed,
+    Gradable,
+    LocalText,
+    Option,
+    Question,
+    QuestionType,
+)
+from grader.results import (
+    AnswerResult,
+    BankInfo,
+    CriterionResult,
+    Flag,
+    GroupEvidence,
+    MisconceptionResult,
+    Override,
+    ProblemRecord,
+    QuestionResult,
+    Results,
+    Similarity,
+    StudentResult,
+    Summary,
+    TermEvidence,
+    load_results,
+    results_to_json,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE_GOLDENS = os.environ.get("UPDATE_GOLDENS") == "1"
+
+# ---------------------------------------------------------------- a small hand-made class
+
+BANK = Bank(
+    id="triad",
+    title=LocalText({"en": "The Transformer triad", "ko": "트랜스포머 삼각형"}),
+    languages=("en", "ko"),
+    questions=(
+        Question(
+            "decoder-shift",
+            QuestionType.SHORT_ANSWER,
+            4,
+            LocalText(
+                {"en": "Why did the industry move to decoders?", "ko": "업계는 왜 디코더로 옮겨 갔는가?"}
+            ),
+            answers={
+                "en": ("Decoder-only models scale better and show zero-shot abilities.",),
+                "ko": ("디코더 전용 모델은 확장이 잘 되고 제로샷 능력을 보인다.",),
+            },
+            feedback=LocalText({"en": "Scaling and generation are the two big reasons."}),
+        ),
+        Question(
+            "long-doc",
+            QuestionType.CHALLENGE,
+            5,
+            LocalText({"en": "A model must read 100k-token documents.", "ko": "모델이 10만 토큰 문서를 읽어야 한다."}),
+            steps=(
+                Gradable(
+                    "long-doc/bottleneck",
+                    3,
+                    LocalText({"en": "What is the bottleneck?", "ko": "병목은 무엇인가?"}),
+                    {"en": ("Attention cost grows quadratically with the length.",)},
+                ),
+                Gradable(
+                    "long-doc/fix",
+                    2,
+                    LocalText({"en": "Name a fix.", "ko": "해결책을 하나 쓰시오."}),
+                    {"en": ("Sparse or sliding-window attention.",)},
+                ),
+            ),
+        ),
+        Question(
+            "which-arch",
+            QuestionType.MULTIPLE_CHOICE,
+            1,
+            LocalText({"en": "Which model is text-to-text?", "ko": "텍스트-투-텍스트 모델은?"}),
+            closed=Closed(
+                options=(
+                    Option("a", LocalText({"en": "BERT"}), 0.0),
+                    Option("b", LocalText({"en": "T5"}), 1.0),
+                )
+            ),
+        ),
+    ),
+)
+
+ALICE_DECODER = "Decoder-only models follow scaling laws, so they scale better, and large ones show zero-shot abilities."
+ALICE_BOTTLENECK = (
+    "Self-attention compares every token with every other token, so its cost grows quadratically "
+    "with the length of the document."
+)
+ERIN_BOTTLENECK = (
+    "Self attention compares every token with every other token so its cost grows quadratically "
+    "with the length of the document"
+)
+BOB_DECODER = "디코더 모델은 확장 법칙을 따르지만 양방향이 아니다."
+SCALING_CONCEPT = "Decoder-only models keep improving as they are scaled up."
+
+
+def span(text: str, part: str, **flags: bool) -> TermEvidence:
+    start = text.index(part)
+    return TermEvidence(part, part, start, start + len(part), **flags)
+
+
+def answer(
+    answer_id: str, points: float, score: float, text: str, language: str = "en", **fields: object
+) -> AnswerResult:
+    return AnswerResult(
+        id=answer_id,
+        points=points,
+        score=score,
+        auto_score=fields.pop("auto_score", score),  # type: ignore[arg-type]
+        answer=text,
+        language=language if text else "",
+        answered=bool(text),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def model_answer_criterion(points: float, credit: float, overlap: float) -> CriterionResult:
+    return CriterionResult(
+        "model-answer",
+        points,
+        credit,
+        round(points * credit, 4),
+        credit >= 0.5,
+        keyword_credit=overlap,
+        reason=f"keywords {overlap:.0%}",
+    )
+
+
+def closed_answer(choice: str, language: str = "en") -> AnswerResult:
+    credit = 1.0 if choice in ("b", "T5") else 0.0
+    criterion = CriterionResult("choice", 1, credit, credit, credit >= 0.5, reason=f"chose {choice} (+{credit:.0%})")
+    return answer("which-arch", 1, credit, choice, language, criteria=(criterion,))
+
+
+def decoder_answer_alice() -> AnswerResult:
+    scaling = CriterionResult(
+        "scaling",
+        2,
+        1.0,
+        2.0,
+        True,
+        keyword_language="en",
+        keyword_credit=1.0,
+        groups=(
+            GroupEvidence(("scaling law", "scales better"), True, span(ALICE_DECODER, "scaling laws")),
+        ),
+        concept=Similarity(0.81, 1.0, SCALING_CONCEPT, "en", 0, 60),
+        feedback="Right - scaling laws favour decoders.",
+        feedback_language="en",
+        reason="keywords 100%; concept similarity 100%",
+    )
+    zero_shot = CriterionResult(
+        "zero-shot",
+        2,
+        1.0,
+        2.0,
+        True,
+        keyword_language="en",
+        keyword_credit=1.0,
+        groups=(GroupEvidence(("zero-shot", "few-shot"), True, span(ALICE_DECODER, "zero-shot", fuzzy=True)),),
+        feedback="Yes: emergent zero-shot abilities.",
+        feedback_language="en",
+        reason="keywords 100%",
+    )
+    return answer(
+        "decoder-shift",
+        4,
+        4.0,
+        ALICE_DECODER,
+        model="minilm",
+        criteria=(scaling, zero_shot),
+        similarity=Similarity(0.84, 1.0, BANK.questions[0].answers["en"][0], "en"),
+        feedback="Scaling and generation are the two big reasons.",
+    )
+
+
+def decoder_answer_bob() -> AnswerResult:
+    scaling = CriterionResult(
+        "scaling",
+        2,
+        1.0,
+        2.0,
+        True,
+        keyword_language="ko",
+        keyword_credit=1.0,
+        groups=(GroupEvidence(("확장 법칙", "스케일링"), True, span(BOB_DECODER, "확장 법칙")),),
+        concept=Similarity(0.62, 0.64, "디코더 전용 모델은 규모를 키울수록 계속 좋아진다.", "ko"),
+        feedback="맞습니다 - 확장 법칙은 디코더에 유리합니다.",
+        feedback_language="ko",
+        reason="keywords 100%; concept similarity 64%",
+    )
+    zero_shot = CriterionResult(
+        "zero-shot",
+        2,
+        0.0,
+        0.0,
+        False,
+        keyword_language="ko",
+        keyword_credit=0.0,
+        groups=(
+            GroupEvidence(("제로샷", "퓨샷"), False),
+            GroupEvidence(("양방향",), False, None, span(BOB_DECODER, "양방향", negated=True)),
+        ),
+        feedback="제로샷 능력을 언급하세요.",
+        feedback_language="ko",
+        reason="keywords 0%",
+    )
+    misconception = MisconceptionResult(
+        "encoder-generates",
+        0.5,
+        groups=(GroupEvidence(("디코더 모델",), True, span(BOB_DECODER, "디코더 모델")),),
+        feedback="인코더는 텍스트를 직접 생성하지 않습니다.",
+        feedback_language="ko",
+    )
+    return answer(
+        "decoder-shift",
+        4,
+        3.0,
+        BOB_DECODER,
+        "ko",
+        auto_score=1.5,
+        model="use-multilingual",
+        criteria=(scaling, zero_shot),
+        misconceptions=(misconception,),
+        similarity=Similarity(0.55, 0.5, BANK.questions[0].answers["ko"][0], "ko"),
+        flags=(Flag("near-boundary", "1.5 of 4 is close to the pass mark"),),
+        feedback="",
+        override=Override(3.0, "Partial credit for the Korean wording", "overrides.csv:2"),
+    )
+
+
+def question(question_id: str, kind: str, points: float, *answers: AnswerResult) -> QuestionResult:
+    return QuestionResult(question_id, kind, points, round(sum(a.score for a in answers), 4), answers)
+
+
+def student(student_id: str, file_name: str, *questions: QuestionResult) -> StudentResult:
+    return StudentResult(student_id, file_name, round(sum(q.score for q in questions), 4), 10.0, questions)
+
+
+def unanswered(answer_id: str, points: float) -> AnswerResult:
+    return answer(answer_id, points, 0.0, "")
+
+
+def make_students() -> list[StudentResult]:
+    alice = student(
+        "alice",
+        "alice",
+        question("decoder-shift", "short_answer", 4, decoder_answer_alice()),
+        question(
+            "long-doc",
+            "challenge",
+            5,
+            answer(
+                "long-doc/bottleneck",
+                3,
+                2.7,
+                ALICE_BOTTLENECK,
+                criteria=(model_answer_criterion(3, 0.9, 0.8),),
+                overlap=0.8,
+                similarity=Similarity(0.77, 0.94, "Attention cost grows quadratically with the length.", "en"),
+            ),
+            answer(
+                "long-doc/fix",
+                2,
+                2.0,
+                "Use sparse attention or a sliding window.",
+                criteria=(model_answer_criterion(2, 1.0, 1.0),),
+                overlap=1.0,
+            ),
+        ),
+        question("which-arch", "multiple_choice", 1, closed_answer("b")),
+    )
+    bob = student(
+        "bob",
+        "bob",
+        question("decoder-shift", "short_answer", 4, decoder_answer_bob()),
+        question(
+            "long-doc",
+            "challenge",
+            5,
+            answer(
+                "long-doc/bottleneck",
+                3,
+                0.6,
+                "메모리",
+                "ko",
+                criteria=(model_answer_criterion(3, 0.2, 0.0),),
+                overlap=0.0,
+                flags=(Flag("signals-disagree", "keywords and meaning disagree on model-answer"),),
+            ),
+            unanswered("long-doc/fix", 2),
+        ),
+        question("which-arch", "multiple_choice", 1, closed_answer("a", "ko")),
+    )
+    dave = student(
+        "dave",
+        "dave",
+        question("decoder-shift", "short_answer", 4, unanswered("decoder-shift", 4)),
+        question("long-doc", "challenge", 5, unanswered("long-doc/bottleneck", 3), unanswered("long-doc/fix", 2)),
+        question("which-arch", "multiple_choice", 1, unanswered("which-arch", 1)),
+    )
+    erin = student(
+        "erin",
+        "erin",
+        question(
+            "decoder-shift",
+            "short_answer",
+            4,
+            answer(
+                "decoder-shift",
+                4,
+                1.0,
+                "Because GPT is newer.",
+                criteria=(
+                    dataclasses.replace(decoder_answer_alice().criteria[0], credit=0.25, score=0.5, met=False, groups=(), concept=None, feedback="Mention how decoder-only models scale.", reason="whole-answer similarity 25%"),
+                    dataclasses.replace(decoder_answer_alice().criteria[1], credit=0.25, score=0.5, met=False, groups=(), feedback="Mention zero-shot abilities.", reason="whole-answer similarity 25%"),
+                ),
+            ),
+        ),
+        question(
+            "long-doc",
+            "challenge",
+            5,
+            answer(
+                "long-doc/bottleneck",
+                3,
+                2.7,
+                ERIN_BOTTLENECK,
+                criteria=(model_answer_criterion(3, 0.9, 0.8),),
+                overlap=0.8,
+            ),
+            answer("long-doc/fix", 2, 1.0, "Chunk the document.", criteria=(model_answer_criterion(2, 0.5, 0.5),), overlap=0.5),
+        ),
+        question("which-arch", "multiple_choice", 1, closed_answer("T5")),
+    )
+    return [alice, bob, dave, erin]
+
+
+def make_results(students: list[StudentResult] | None = None, **fields: object) -> Results:
+    chosen = tuple(students if students is not None else make_students())
+    answered = [a for s in chosen for q in s.questions for a in q.answers if a.answered]
+    mean = sum(s.total for s in chosen) / len(chosen) if chosen else 0.0
+    values: dict[str, object] = {
+        "bank": BankInfo("triad", "The Transformer triad", "banks/triad.yaml", "ab" * 32, ("en", "ko"), 10.0),
+        "settings": {"model": "auto", "rubric_weight": 0.7},
+        "models": {"minilm": {"backend": "sentence-transformers"}, "use-multilingual": {"backend": "tf"}},
+        "students": chosen,
+        "problems": (
+            ProblemRecord("submissions.csv", 9, "unknown question 'decoder-shfit'", "did you mean 'decoder-shift'?"),
+            ProblemRecord("submissions.csv", 4, "duplicate row for (bob, which-arch)", "the last row wins"),
+        ),
+        "summary": Summary(len(chosen), len(answered), sum(1 for a in answered if a.flags), 2, round(mean, 4)),
+    }
+    values.update(fields)
+    return Results(**values)  # type: ignore[arg-type]
+
+
+HOSTILE_ID = '<script>alert(1)</script>\u202eevil"'
+HOSTILE_ANSWER = (
+    'Decoders scale. "><img src=x onerror=alert(1)> {{ 7*7 }} {% if true %}X{% endif %} '
+    "\u202edesrever <script>alert(1)</script> zero-shot"
+)
+HOSTILE_FEEDBACK = "<b>bold</b> {{ 7*7 }} \u202e<script>alert(2)</script>"
+
+
+def hostile_results() -> Results:
+    criterion = CriterionResult(
+        "scaling",
+        4,
+        0.5,
+        2.0,
+        True,
+        keyword_credit=0.5,
+        groups=(GroupEvidence(("scale",), True, span(HOSTILE_ANSWER, "scale")),),
+        concept=Similarity(0.7, 0.8, "<script>alert(3)</script>", "en", 0, 16),
+        feedback=HOSTILE_FEEDBACK,
+        feedback_language='en" onmouseover="alert(4)',
+        reason="<i>reason</i>",
+    )
+    hostile_answer = answer(
+        "decoder-shift",
+        4,
+        2.0,
+        HOSTILE_ANSWER,
+        'en"><script>alert(5)</script>',
+        criteria=(criterion,),
+        flags=(Flag("x", "<script>alert(6)</script>\u202e"),),
+        feedback=HOSTILE_FEEDBACK,
+        override=Override(2.0, HOSTILE_FEEDBACK, "o.csv:1"),
+    )
+    hostile = student(
+        HOSTILE_ID,
+        "evil",
+        question("decoder-shift", "short_answer", 4, hostile_answer),
+        question("long-doc", "challenge", 5, unanswered("long-doc/bottleneck", 3), unanswered("long-doc/fix", 2)),
+        question("which-arch", "multiple_choice", 1, closed_answer("b")),
+    )
+    copy = dataclasses.replace(hostile, id=HOSTILE_ID + "2", file_name="evil2")
+    return make_results(
+        [*make_students(), hostile, copy],
+        problems=(ProblemRecord("<script>x.csv", 1, HOSTILE_FEEDBACK, HOSTILE_FEEDBACK),),
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class Inventory(HTMLParser):
+    """Every start tag with its attributes, and the text inside <script> elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+        if self._in_script:
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def inventory(page: str) -> Inventory:
+    parser = Inventory()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+EXTERNAL = re.compile(r"""(?:src|href|action|xlink:href|poster|data)\s*=\s*["']?\s*(?:https?:|//)""", re.I)
+
+
+def assert_self_contained(page: str) -> None:
+    assert not EXTERNAL.search(page), EXTERNAL.search(page)
+    assert not re.search(r"url\(\s*['\"]?\s*(?:https?:|//)", page, re.I)
+    assert "@import" not in page
+    for tag, attrs in inventory(page).tags:
+        for name in ("src", "href", "action"):
+            value = (attrs.get(name) or "").strip().lower()
+            assert not value.startswith(("http:", "https:", "//", "javascript:")), (tag, attrs)
+
+
+def assert_inert(page: str) -> None:
+    found = inventory(page)
+    expected_scripts = [report._script_text()] if "<table class=\"sortable\"" in page else []
+    assert [script.strip() for script in found.scripts] == expected_scripts
+    for tag, attrs in found.tags:
+        assert tag not in {"img", "iframe", "object", "embed"}, tag
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+        lang = attrs.get("lang")
+        assert lang is None or re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", lang), lang
+    assert "\u202e" not in page
+    assert "[U+202E]" in page
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE_GOLDENS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run UPDATE_GOLDENS=1 pytest tests/test_report.py"
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected, f"{name} differs from the golden file; if intended: UPDATE_GOLDENS=1 pytest"
+
+
+# ---------------------------------------------------------------- golden pages
+
+
+def test_golden_student_page() -> None:
+    results = make_results()
+    bob = next(s for s in results.students if s.id == "bob")
+    check_golden("student-bob.html", report.render_student(results, bob, BANK, "missed"))
+
+
+def test_golden_student_page_reveal_all() -> None:
+    results = make_results()
+    alice = results.students[0]
+    check_golden("student-alice-all.html", report.render_student(results, alice, BANK, "all"))
+
+
+def test_golden_class_page() -> None:
+    check_golden("class.html", report.render_class(make_results(), BANK))
+
+
+def test_rendering_is_deterministic_and_timestamp_free() -> None:
+    results = make_results()
+    first = report.render_class(results, BANK)
+    assert first == report.render_class(make_results(), BANK)
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", first)
+    stamped = report.render_class(make_results(created="2025-01-02T03:04:05+00:00"), BANK)
+    assert "2025-01-02T03:04:05+00:00" in stamped
+
+
+# ---------------------------------------------------------------- writing
+
+
+def test_write_reports_writes_index_and_one_page_per_student(tmp_path: Path) -> None:
+    results = make_results()
+    written = report.write_reports(results, BANK, tmp_path / "out")
+    expected = [tmp_path / "out" / "index.html"] + [
+        tmp_path / "out" / "students" / f"{s.file_name}.html" for s in results.students
+    ]
+    assert written == expected
+    assert all(path.is_file() for path in written)
+    index = written[0].read_text(encoding="utf-8")
+    for path in written[1:]:
+        assert f'href="students/{path.name}"' in index
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_unsafe_file_names_are_replaced(tmp_path: Path) -> None:
+    students = make_students()
+    students[0] = dataclasses.replace(students[0], file_name="../../escape")
+    written = report.write_reports(make_results(students), None, tmp_path)
+    assert all(path.resolve().is_relative_to(tmp_path.resolve()) for path in written)
+    assert not (tmp_path.parent / "escape.html").exists()
+    assert (tmp_path / "students" / "bob.html").is_file() or any("bob" in p.name for p in written)
+
+
+def test_unknown_reveal_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(GraderError, match="reveal"):
+        report.write_reports(make_results(), BANK, tmp_path, reveal="some")
+
+
+def test_re_render_from_results_json_without_the_bank(tmp_path: Path) -> None:
+    results = make_results()
+    saved = tmp_path / "results.json"
+    saved.write_text(results_to_json(results), encoding="utf-8")
+    reloaded = load_results(saved)
+    written = report.write_reports(reloaded, None, tmp_path / "html", reveal="all")
+    bob_page = (tmp_path / "html" / "students" / "bob.html").read_text(encoding="utf-8")
+    assert "<code>decoder-shift</code>" in bob_page
+    assert "업계는 왜" not in bob_page  # no bank: no prompts, only ids
+    # reveal=all without the bank still shows the closest model answer recorded in the results
+    assert "디코더 전용 모델은 확장이 잘 되고" in bob_page
+    assert len(written) == 1 + len(results.students)
+
+
+# ---------------------------------------------------------------- hostile text
+
+
+def test_hostile_text_is_inert_on_student_pages() -> None:
+    results = hostile_results()
+    hostile = next(s for s in results.students if s.id == HOSTILE_ID)
+    for reveal in report.REVEAL_CHOICES:
+        page = report.render_student(results, hostile, BANK, reveal)
+        assert_inert(page)
+        assert_self_contained(page)
+        assert "<script>alert" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+        assert "{{ 7*7 }}" in page and "{% if true %}X{% endif %}" in page
+        assert "49" not in page.split("</style>", 1)[1]  # the template syntax was not evaluated
+        assert "onmouseover" not in page.replace("&#34; onmouseover=&#34;", "")
+
+
+def test_hostile_text_is_inert_on_the_class_page() -> None:
+    page = report.render_class(hostile_results(), BANK)
+    assert_inert(page)
+    assert_self_contained(page)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;[U+202E]evil&#34;" in page  # the student id
+    assert "<bdi>&lt;script&gt;" in page
+    assert "{{ 7*7 }}" in page  # the problem text and the similar-pair excerpt
+
+
+def test_hostile_extra_section_titles_are_escaped() -> None:
+    page = report.render_class(
+        make_results(), BANK, extra_sections=[("<script>t</script>", "<p class='ok'>Regrade diff</p>")]
+    )
+    assert "&lt;script&gt;t&lt;/script&gt;" in page
+    assert "<p class='ok'>Regrade diff</p>" in page  # the caller's HTML is trusted and kept
+    assert '<section id="extra-1"' in page
+
+
+def test_controls_are_marked_not_stripped() -> None:
+    assert str(report.mark_controls("a\u202eb<")) == 'a<span class="ctl" title="U+202E">[U+202E]</span>b&lt;'
+    assert report.plain_controls("x\u2066y\x07") == "x[U+2066]y[U+0007]"
+    assert str(report.mark_controls("line\nnext\ttab")) == "line\nnext\ttab"
+
+
+def test_language_attributes_are_sanitised() -> None:
+    assert report.lang_attr("ko") == "ko"
+    assert report.lang_attr("zh-Hant") == "zh-Hant"
+    assert report.lang_attr('en" onclick="x') == ""
+    assert report.lang_attr("") == ""
+
+
+# ---------------------------------------------------------------- self-contained, CSP, contrast
+
+
+def test_pages_make_no_external_requests(tmp_path: Path) -> None:
+    for path in report.write_reports(make_results(), BANK, tmp_path, reveal="all"):
+        page = path.read_text(encoding="utf-8")
+        assert_self_contained(page)
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+        assert "@media print" in page
+
+
+def test_negative_control_for_the_external_check() -> None:
+    with pytest.raises(AssertionError):
+        assert_self_contained('<img src="https://example.org/x.png">')
+    with pytest.raises(AssertionError):
+        assert_self_contained("<a href='//cdn.example.org'>x</a>")
+
+
+def test_csp_allows_only_the_page_script() -> None:
+    page = report.render_class(make_results(), BANK)
+    script = report._script_text()
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp is not None
+    policy = csp.group(1).replace("&#39;", "'")
+    assert f"script-src 'sha256-{digest}'" in policy
+    assert "default-src 'none'" in policy
+    assert f"<script>{script}</script>" in page
+    student_page = report.render_student(make_results(), make_results().students[0], BANK)
+    assert "script-src &#39;none&#39;" in student_page and "<script" not in student_page
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    high, low = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_palette_meets_wcag_aa() -> None:
+    css = (Path(report.__file__).parent / "templates" / "_style.css.j2").read_text(encoding="utf-8")
+    palette = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
+    text_pairs = [
+        ("fg", "bg"), ("fg", "panel"), ("muted", "bg"), ("muted", "panel"), ("accent", "bg"),
+        ("ok-fg", "ok-bg"), ("bad-fg", "bad-bg"), ("warn-fg", "warn-bg"), ("info-fg", "info-bg"),
+        ("fg", "hit-bg"), ("fg", "neg-bg"), ("fg", "mis-bg"), ("fg", "info-bg"), ("ok-fg", "bg"),
+        ("bad-fg", "bg"), ("bad-fg", "panel"), ("accent", "panel"),
+    ]
+    for fg, bg in text_pairs:
+        assert contrast(palette[fg], palette[bg]) >= 4.5, (fg, bg, contrast(palette[fg], palette[bg]))
+    for graphic in ("bar", "ok-fg", "bad-fg", "mis-line", "hit-line"):
+        assert contrast(palette[graphic], palette["bg"]) >= 3.0, graphic
+    assert contrast("#777777", "#ffffff") < 4.5  # the check can fail
+
+
+# ---------------------------------------------------------------- reveal levels and content
+
+
+def test_reveal_levels() -> None:
+    results = make_results()
+    bob = next(s for s in results.students if s.id == "bob")
+    pages = {level: report.render_student(results, bob, BANK, level) for level in report.REVEAL_CHOICES}
+    model_answer = "디코더 전용 모델은 확장이 잘 되고"
+    missed_feedback = "제로샷 능력을 언급하세요."
+    concept = "디코더 전용 모델은 규모를 키울수록"
+    assert model_answer not in pages["none"] and model_answer not in pages["missed"]
+    assert model_answer in pages["all"]
+    assert missed_feedback not in pages["none"]
+    assert missed_feedback in pages["missed"] and missed_feedback in pages["all"]
+    assert ">zero-shot<" not in pages["none"] and ">zero-shot<" in pages["missed"]
+    assert "Criterion 2" not in pages["none"] and "기준 2" in pages["none"]  # Korean labels
+    assert concept not in pages["none"] and concept in pages["missed"]  # met criterion: reference shown
+    assert "<code>제로샷</code>" in pages["all"] and "<code>제로샷</code>" not in pages["missed"]
+    assert "인코더는 텍스트를" in pages["missed"] and "인코더는 텍스트를" not in pages["none"]
+
+
+def test_student_page_shows_evidence_override_flags_and_languages() -> None:
+    results = make_results()
+    bob = next(s for s in results.students if s.id == "bob")
+    page = report.render_student(results, bob, BANK, "missed")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="ko" dir="ltr">')
+    assert '<div class="answer" lang="ko" dir="auto">' in page
+    assert '<mark class="hit" title="scaling: 일치">확장 법칙</mark>' in page
+    assert '<mark class="neg" title="zero-shot: 부정됨">양방향</mark>' in page
+    assert '<mark class="mis" title="오개념: encoder-generates">디코더 모델</mark>' in page
+    assert "교수자가 점수를 수정함" in page and "자동 채점 점수: 1.5" in page
+    assert "1.5 of 4 is close to the pass mark" in page and "검토 필요" in page
+    assert '<p class="prompt" lang="ko" dir="auto">업계는 왜 디코더로 옮겨 갔는가?</p>' in page
+    assert "유사도 0.62" in page
+    assert "답안 없음" in page  # the unanswered step
+    alice = report.render_student(results, results.students[0], BANK, "missed")
+    assert '<html lang="en"' in alice
+    assert "Your closest sentence" in alice and "Similarity 0.81" in alice
+    assert "spelling tolerated" in alice  # the fuzzy zero-shot match
+    assert "T5" in alice  # the chosen option's text
+    assert "Scaling and generation are the two big reasons." in alice
+
+
+def test_challenge_has_a_step_breakdown() -> None:
+    results = make_results()
+    page = report.render_student(results, results.students[0], BANK, "missed")
+    breakdown = page.split('<caption class="label">Steps</caption>', 1)[1].split("</table>", 1)[0]
+    assert breakdown.index("bottleneck") < breakdown.index("fix")
+    assert "2.7 / 3" in breakdown and "2 / 2" in breakdown
+    assert '<p class="prompt" lang="en" dir="auto">What is the bottleneck?</p>' in page
+
+
+def test_highlight_segments() -> None:
+    text = "abc def ghi"
+    spans = [(2, 4, 7, "hit", "x"), (1, 5, 11, "neg", "y"), (0, 100, 200, "mis", "z"), (2, -5, 2, "hit", "w")]
+    segments = report.highlight(text, spans)
+    assert "".join(s.text for s in segments) == text
+    # "neg" (priority 1) wins over the overlapping "hit" at 4..7; the out-of-range spans are dropped
+    assert [(s.text, s.kind) for s in segments] == [("ab", "hit"), ("c d", ""), ("ef ghi", "neg")]
+
+
+def test_numbers_for_people() -> None:
+    assert [report.number(v) for v in (3.0, 2.5, 1.3333, -0.0001, None)] == ["3", "2.5", "1.33", "0", "—"]
+    assert report.percent(0.456) == "46%"
+
+
+# ---------------------------------------------------------------- class page and statistics
+
+
+def test_class_page_content() -> None:
+    page = report.render_class(make_results(), BANK)
+    assert '<table class="sortable" id="student-table">' in page
+    assert '<a href="students/bob.html"><bdi>bob</bdi></a>' in page
+    assert "<svg class=\"hist\"" in page and "<title id=\"hist-title\">Score distribution</title>" in page
+    assert "unknown question &#39;decoder-shfit&#39;" in page
+    assert "did you mean &#39;decoder-shift&#39;?" in page
+    assert '<td><code>long-doc/bottleneck</code></td>' in page  # the near-identical pair
+    assert page.count('<a href="students/alice.html"><bdi>alice</bdi></a>') == 2
+    assert "<code>zero-shot</code>" in page  # most often missed
+    assert "Why did the industry move to decoders?" in page
+
+
+def test_pearson_and_item_rest() -> None:
+    assert report_stats.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert report_stats.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert report_stats.pearson([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert report_stats.pearson([1, 1, 1], [1, 2, 3]) is None
+    assert report_stats.pearson([1, 2], [1, 2]) is None
+    results = make_results()
+    items = [s.questions[0].score for s in results.students]
+    rests = [s.total - s.questions[0].score for s in results.students]
+    assert report_stats.item_rest(results, 0) == pytest.approx(report_stats.pearson(items, rests))
+
+
+def test_question_stats() -> None:
+    stats = report_stats.question_stats(make_results())
+    decoder, long_doc, which = stats
+    assert decoder.mean == pytest.approx((4 + 3 + 0 + 1) / 4)
+    assert decoder.difficulty == pytest.approx(2 / 4)
+    assert decoder.answered == 3 and decoder.flagged == 1 and decoder.overridden == 1
+    assert decoder.most_missed == (
+        report_stats.MissedCriterion("zero-shot", 2, 3),
+        report_stats.MissedCriterion("scaling", 1, 3),
+    )
+    assert long_doc.most_missed[0].id == "bottleneck/model-answer"
+    assert which.mean == pytest.approx(0.5)
+    assert decoder.discrimination is not None and -1 <= decoder.discrimination <= 1
+
+
+def test_histogram_bins() -> None:
+    bins = report_stats.histogram(make_results())
+    assert len(bins) == 10 and sum(b.count for b in bins) == 4
+    # totals: alice 9.7, bob 3.6, dave 0, erin 5.7 of 10
+    assert [b.count for b in bins] == [1, 0, 0, 1, 0, 1, 0, 0, 0, 1]
+    full = make_results([dataclasses.replace(make_students()[0], total=10.0)])
+    assert report_stats.histogram(full)[-1].count == 1
+
+
+def test_similar_pairs() -> None:
+    pairs, found = report_stats.similar_pairs(make_results())
+    assert found == 1
+    (pair,) = pairs
+    assert (pair.question, pair.first, pair.second) == ("long-doc/bottleneck", "alice", "erin")
+    assert pair.similarity >= 95
+    short, _ = report_stats.similar_pairs(make_results(), min_words=50)
+    assert short == []
+    many = [
+        dataclasses.replace(s, id=f"s{i}", file_name=f"s{i}")
+        for i, s in enumerate([make_students()[0]] * 5)
+    ]
+    capped, total = report_stats.similar_pairs(make_results(many), limit=3)
+    assert len(capped) == 3 and total == 2 * 10  # two long answers, ten pairs each
+
+
+def test_word_count_handles_unspaced_scripts() -> None:
+    assert report_stats.word_count("one two three") == 3
+    assert report_stats.word_count("次トークン予測で学習したデコーダーはそのまま生成に使え") >= 8
+    assert report_stats.normalise("Self-Attention,  IS\tfast!") == "self attention is fast"
+
+
+# ---------------------------------------------------------------- with the real pipeline
+
+
+@pytest.mark.slow
+def test_reports_for_the_example_class(tmp_path: Path) -> None:
+    from tests.conftest import EXAMPLE_SUBMISSIONS, SEED_BANK
+
+    if not (SEED_BANK.is_file() and EXAMPLE_SUBMISSIONS.is_file()):
+        pytest.skip("the example bank or submissions are not there yet")
+    from grader.pipeline import GradeRequest, grade_to_folder
+
+    outcome = grade_to_folder(GradeRequest(SEED_BANK, str(EXAMPLE_SUBMISSIONS), tmp_path, model="none"))
+    pages = [path for path in outcome.written if path.suffix == ".html"]
+    assert len(pages) == 1 + len(outcome.results.students)
+    for path in pages:
+        page = path.read_text(encoding="utf-8")
+        assert_self_contained(page)
+        assert "<script" not in page or path.name == "index.html"

@@ -1,0 +1,155 @@
+"""The report pages in a real headless Chromium: no errors, no requests, sorting works, screenshots."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import report
+from tests.test_report import BANK, HOSTILE_ID, hostile_results
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "report"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.is_file():
+        pytest.skip("/usr/bin/chromium is missing (Debian: apt-get install chromium; or make browser)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("html")
+    return report.write_reports(hostile_results(), BANK, out, reveal="missed")
+
+
+class Watched:
+    """A browser page with every error, failed request, outside request and dialog recorded."""
+
+    def __init__(self, browser: Any, viewport: dict[str, int]) -> None:
+        self.context = browser.new_context(viewport=viewport, java_script_enabled=True)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url}"))
+        self.page.on("request", self._request)
+        self.page.on("dialog", self._dialog)
+
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith(("file://", "data:", "about:")):
+            self.problems.append(f"outside request: {request.url}")
+
+    def _dialog(self, dialog: Any) -> None:
+        self.problems.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    def open(self, path: Path) -> Any:
+        self.page.goto(path.as_uri(), wait_until="load")
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def screenshot_name(path: Path, suffix: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^\w.-]+", "_", f"{path.parent.name}-{path.stem}")
+    return ARTIFACTS / f"{stem}-{suffix}.png"
+
+
+def test_every_page_loads_cleanly(browser: Any, pages: list[Path]) -> None:
+    for viewport, suffix in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        for path in pages:
+            watched = Watched(browser, viewport)
+            page = watched.open(path)
+            page.wait_for_timeout(50)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            page.screenshot(path=str(screenshot_name(path, suffix)), full_page=True)
+            watched.close()
+            assert watched.problems == [], (path.name, suffix, watched.problems)
+            assert overflow <= 1, f"{path.name} scrolls sideways on a {viewport['width']}px screen"
+
+
+def test_print_layout(browser: Any, pages: list[Path]) -> None:
+    watched = Watched(browser, DESKTOP)
+    student_page = next(path for path in pages if path.stem == "bob")
+    page = watched.open(student_page)
+    page.emulate_media(media="print")
+    assert page.evaluate("getComputedStyle(document.querySelector('nav.toc')).display") == "none"
+    page.screenshot(path=str(screenshot_name(student_page, "print")), full_page=True)
+    watched.close()
+    assert watched.problems == []
+
+
+def test_hostile_text_shows_literally_and_runs_nothing(browser: Any, pages: list[Path]) -> None:
+    watched = Watched(browser, DESKTOP)
+    hostile_page = next(path for path in pages if path.stem == "evil")
+    page = watched.open(hostile_page)
+    heading = page.inner_text("h1")
+    assert "<script>alert(1)</script>[U+202E]evil" in heading
+    answer = page.inner_text(".answer")
+    assert '"><img src=x onerror=alert(1)>' in answer and "{{ 7*7 }}" in answer
+    assert page.locator("img").count() == 0
+    assert page.evaluate("document.scripts.length") == 0
+    watched.close()
+    assert watched.problems == []
+
+
+def _first_column(page: Any) -> list[str]:
+    return [text.strip() for text in page.locator("#student-table tbody tr td:first-child").all_inner_texts()]
+
+
+def _totals(page: Any) -> list[float]:
+    cells = page.locator("#student-table tbody tr td:nth-child(2)")
+    return [float(cell.get_attribute("data-sort")) for cell in cells.all()]
+
+
+def test_student_table_sorts_on_header_click(browser: Any, pages: list[Path]) -> None:
+    watched = Watched(browser, DESKTOP)
+    page = watched.open(pages[0])
+    before = _totals(page)
+    total_header = page.locator("#student-table thead th").nth(1)
+    total_header.locator("button").click()
+    ascending = _totals(page)
+    assert ascending == sorted(before) and total_header.get_attribute("aria-sort") == "ascending"
+    total_header.locator("button").click()
+    assert _totals(page) == sorted(before, reverse=True)
+    assert total_header.get_attribute("aria-sort") == "descending"
+    page.locator("#student-table thead th").nth(0).locator("button").click()
+    names = _first_column(page)
+    assert names[0].startswith("<script>") or names == sorted(names, key=str.casefold)
+    assert len(names) == len(before)
+    # the links lead to the student pages, which exist
+    for href in page.locator("#student-table tbody a").evaluate_all("links => links.map(a => a.href)"):
+        assert href.startswith("file://") and Path(re.sub("^file://", "", href)).exists() or "%" in href
+    page.screenshot(path=str(screenshot_name(pages[0], "sorted")), full_page=True)
+    watched.close()
+    assert watched.problems == []
+    assert HOSTILE_ID  # the hostile student is among the sorted rows
