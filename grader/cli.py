@@ -287,6 +287,78 @@ def report(results_file: Path, out_dir: Path, bank: Path | None, reveal: str, as
     click.echo(f"Wrote {len(written)} pages to {out_dir}")
 
 
+@cli.command(name="import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The bank file to write.")
+@click.option("--lang", "language", default="en", show_default=True, help="The language of the questions.")
+@click.option("--id", "bank_id", default=None, help="The bank's id (default: from the file name).")
+@json_option
+def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json: bool) -> None:
+    """Import a Moodle XML or GIFT question file as a bank."""
+    from grader.lms_import import import_questions, write_bank_yaml
+
+    result = call(import_questions, source, language, bank_id)
+    call(write_bank_yaml, result, out)
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "format": result.format,
+                "questions": len(result.bank.get("questions", [])),
+                "skipped": result.skipped,
+                "notes": result.notes,
+                "file": str(out),
+            }
+        )
+        return
+    for skipped in result.skipped:
+        warn(f"Skipped: {skipped}")
+    for note in result.notes:
+        warn(f"Note: {note}")
+    count = len(result.bank.get("questions", []))
+    click.echo(f"Imported {count} questions from {source} ({result.format}) into {out}")
+
+
+@cli.command()
+@click.argument("results_file", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["moodle-csv", "canvas-csv", "jsonl"]), required=True
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--roster", type=click.Path(path_type=Path), default=None, help="Maps student ids to LMS identities.")
+@click.option(
+    "--items",
+    type=click.Choice(["questions", "total", "both"]),
+    default="questions",
+    show_default=True,
+    help="Grade items: one per question, the bank total, or both.",
+)
+@click.option("--identifier", default=None, help="Moodle's identifier column: email or idnumber.")
+@json_option
+def export(
+    results_file: Path,
+    fmt: str,
+    out: Path,
+    roster: Path | None,
+    items: str,
+    identifier: str | None,
+    as_json: bool,
+) -> None:
+    """Export grades from a results.json for Moodle, Canvas or scripts."""
+    from grader.lms_export import export_grades, write_export
+    from grader.results import load_results
+
+    results = call(load_results, results_file)
+    result = call(export_grades, results, fmt, roster, items=items, identifier=identifier)
+    call(write_export, result, out)
+    if as_json:
+        emit_json({"ok": True, "format": fmt, "file": str(out), "unmatched": result.unmatched})
+        return
+    if result.unmatched:
+        warn("Not in the roster (exported under their grader id): " + ", ".join(result.unmatched))
+    click.echo(f"Wrote {out} ({fmt})")
+
+
 def main() -> None:
     """Entry point: exit 3 with a short message for anything unexpected."""
     try:

@@ -46,7 +46,7 @@ def keyword_salad(
     token_count: int, function_count: int, matched_spans: Sequence[tuple[int, int]], text_length: int
 ) -> Penalty | None:
     """Rubric terms strung together with no sentence around them."""
-    if len(matched_spans) < 3 or token_count < 3:
+    if len(matched_spans) < 2 or token_count < 4:
         return None
     covered = sum(end - start for start, end in _merge(matched_spans))
     letters = max(1, text_length)

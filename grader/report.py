@@ -625,8 +625,8 @@ class BarView:
     width: float
     height: float
     count: int
-    label: str
-    label_x: float
+    label: str  # the band, e.g. "30–40"
+    middle: float
 
 
 @dataclass(frozen=True)
@@ -636,7 +636,8 @@ class HistogramView:
     baseline: float
     left: float
     right: float
-    ticks: tuple[tuple[float, int], ...]  # (y, count)
+    y_ticks: tuple[tuple[float, int], ...]  # (y, count)
+    x_ticks: tuple[tuple[float, int], ...]  # (x, percent) at the band edges
     bars: tuple[BarView, ...]
     summary: str  # the counts as text for screen readers
 
@@ -670,33 +671,33 @@ class PairRow:
     second_href: str
 
 
-def histogram_view(bins: Sequence[report_stats.Bin], width: int = 640, height: int = 240) -> HistogramView:
-    left, right, top, bottom = 40.0, 8.0, 22.0, 34.0
-    plot_width = width - left - right
-    plot_height = height - top - bottom
+def histogram_view(bins: Sequence[report_stats.Bin], width: int = 520, height: int = 230) -> HistogramView:
+    """Geometry of the score histogram (an inline SVG): one bar per band of the maximum."""
+    left, right, top, bottom = 34.0, 18.0, 22.0, 44.0
+    plot_width, plot_height = width - left - right, height - top - bottom
     baseline = height - bottom
-    most = max((b.count for b in bins), default=0)
-    scale_top = max(1, most)
+    scale_top = max(1, max((b.count for b in bins), default=0))
     step = plot_width / max(1, len(bins))
     bars = []
     for index, item in enumerate(bins):
         bar_height = plot_height * item.count / scale_top
-        x = left + index * step + step * 0.1
         bars.append(
             BarView(
-                x=round(x, 2),
+                x=round(left + index * step + step * 0.08, 2),
                 y=round(baseline - bar_height, 2),
-                width=round(step * 0.8, 2),
+                width=round(step * 0.84, 2),
                 height=round(bar_height, 2),
                 count=item.count,
                 label=f"{round(item.low * 100)}–{round(item.high * 100)}",
-                label_x=round(x + step * 0.4, 2),
+                middle=round(left + (index + 0.5) * step, 2),
             )
         )
-    tick_values = sorted({0, (scale_top + 1) // 2, scale_top})
-    ticks = tuple((round(baseline - plot_height * value / scale_top, 2), value) for value in tick_values)
+    y_values = sorted({0, (scale_top + 1) // 2, scale_top})
+    y_ticks = tuple((round(baseline - plot_height * value / scale_top, 2), value) for value in y_values)
+    edges = [bins[0].low, *(b.high for b in bins)] if bins else []
+    x_ticks = tuple((round(left + index * step, 2), round(edge * 100)) for index, edge in enumerate(edges))
     summary = ", ".join(f"{bar.label}%: {bar.count}" for bar in bars)
-    return HistogramView(width, height, baseline, left, width - right, ticks, tuple(bars), summary)
+    return HistogramView(width, height, baseline, left, width - right, y_ticks, x_ticks, tuple(bars), summary)
 
 
 def page_names(results: Results) -> dict[str, str]:
