@@ -34,7 +34,23 @@ _EXPORTS = {
     "grades_csv": "grader.export",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "GradeOptions",
+    "GraderError",
+    "Problem",
+    "Results",
+    "Submission",
+    "ValidationError",
+    "check_answer",
+    "grade",
+    "grades_csv",
+    "load_bank",
+    "load_results",
+    "load_rubric",
+    "read_submissions",
+    "validate_paths",
+    "write_results",
+]
 
 if TYPE_CHECKING:
     from grader.errors import GraderError, Problem, ValidationError

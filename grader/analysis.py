@@ -410,7 +410,9 @@ _KO_CLAUSE_ENDINGS = _words(
 def _kiwi() -> Any:
     from kiwipiepy import Kiwi
 
-    return Kiwi()
+    kiwi = Kiwi()
+    kiwi.tokenize("준비")  # the first call loads the model: do it here, once
+    return kiwi
 
 
 def _korean(text: str, context: _Context) -> list[_Raw]:

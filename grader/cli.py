@@ -22,9 +22,7 @@ INTERNAL_ERROR = 3
 
 
 def _fail(error: GraderError) -> click.ClickException:
-    exception = click.ClickException(str(error))
-    exception.exit_code = 1
-    return exception
+    return click.ClickException(str(error))  # ClickException exits with 1
 
 
 def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -61,7 +59,9 @@ def interruptible(out_dir: Path | None) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+)
 model_option = click.option(
     "--model",
     default=None,
@@ -72,7 +72,9 @@ device_option = click.option(
     "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
 )
 cache_options = [
-    click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Embedding cache folder."),
+    click.option(
+        "--cache-dir", type=click.Path(path_type=Path), default=None, help="Embedding cache folder."
+    ),
     click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache."),
 ]
 rubrics_option = click.option(
@@ -121,12 +123,16 @@ def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: boo
 @cli.command()
 @click.argument("bank", type=click.Path(path_type=Path))
 @click.argument("submissions")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
 @model_option
 @device_option
 @with_cache_options
 @rubrics_option
-@click.option("--calibration", type=click.Path(path_type=Path), default=None, help="A calibration.yaml.")
+@click.option(
+    "--calibration", type=click.Path(path_type=Path), default=None, help="A calibration.yaml."
+)
 @click.option(
     "--reveal",
     type=click.Choice(["none", "missed", "all"]),
@@ -134,7 +140,9 @@ def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: boo
     show_default=True,
     help="What student pages reveal: model answers and missed criteria's wording.",
 )
-@click.option("--timestamp", is_flag=True, help="Record the time in results.json (off: identical reruns).")
+@click.option(
+    "--timestamp", is_flag=True, help="Record the time in results.json (off: identical reruns)."
+)
 @json_option
 def grade(
     bank: Path,
@@ -169,7 +177,10 @@ def grade(
     with interruptible(out_dir), _progress_bar() as progress:
         outcome = call(grade_to_folder, request, progress)
     for problem in outcome.results.problems:
-        warn(f"Warning: {problem.file}:{problem.line}: {problem.message}" + (f" ({problem.fix})" if problem.fix else ""))
+        warn(
+            f"Warning: {problem.file}:{problem.line}: {problem.message}"
+            + (f" ({problem.fix})" if problem.fix else "")
+        )
     summary = outcome.results.summary
     if as_json:
         emit_json(
@@ -216,7 +227,9 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
 @click.argument("bank", type=click.Path(path_type=Path))
 @click.argument("question")
 @click.option("--answer", default=None, help="The answer text, or - to read it from stdin.")
-@click.option("--lang", "language", default=None, help="The answer's language (detected if omitted).")
+@click.option(
+    "--lang", "language", default=None, help="The answer's language (detected if omitted)."
+)
 @model_option
 @device_option
 @with_cache_options
@@ -242,7 +255,16 @@ def check(
     elif answer is None:
         answer = click.prompt("Your answer", err=True)
     outcome = call(
-        check_one, bank, question, answer or "", language, model, device, cache_dir, not no_cache, rubric_dirs
+        check_one,
+        bank,
+        question,
+        answer or "",
+        language,
+        model,
+        device,
+        cache_dir,
+        not no_cache,
+        rubric_dirs,
     )
     if as_json:
         click.echo(json.dumps(outcome, ensure_ascii=False))
@@ -263,7 +285,8 @@ def models(as_json: bool) -> None:
     for model in found:
         languages = ", ".join(model.languages) if model.languages else "any"
         click.echo(
-            f"{model.name:<24} {model.backend:<22} {model.source:<10} dim={model.dimension or '?':<5} "
+            f"{model.name:<24} {model.backend:<22} {model.source:<10} "
+            f"dim={model.dimension or '?':<5} "
             f"languages: {languages}"
         )
     auto = ", ".join(f"{lang}->{auto_model_for(lang)}" for lang in ("en", "ko", "ja", "ru", "zh"))
@@ -273,10 +296,19 @@ def models(as_json: bool) -> None:
 @cli.command()
 @click.argument("results_file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
-@click.option("--bank", type=click.Path(path_type=Path), default=None, help="The bank (default: the one recorded in the results).")
-@click.option("--reveal", type=click.Choice(["none", "missed", "all"]), default="missed", show_default=True)
+@click.option(
+    "--bank",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The bank (default: the one recorded in the results).",
+)
+@click.option(
+    "--reveal", type=click.Choice(["none", "missed", "all"]), default="missed", show_default=True
+)
 @json_option
-def report(results_file: Path, out_dir: Path, bank: Path | None, reveal: str, as_json: bool) -> None:
+def report(
+    results_file: Path, out_dir: Path, bank: Path | None, reveal: str, as_json: bool
+) -> None:
     """Re-render the HTML pages from a saved results.json, without re-grading."""
     from grader.pipeline import rerender
 
@@ -289,8 +321,12 @@ def report(results_file: Path, out_dir: Path, bank: Path | None, reveal: str, as
 
 @cli.command(name="import")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="The bank file to write.")
-@click.option("--lang", "language", default="en", show_default=True, help="The language of the questions.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="The bank file to write."
+)
+@click.option(
+    "--lang", "language", default="en", show_default=True, help="The language of the questions."
+)
 @click.option("--id", "bank_id", default=None, help="The bank's id (default: from the file name).")
 @json_option
 def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json: bool) -> None:
@@ -325,7 +361,12 @@ def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json
     "--format", "fmt", type=click.Choice(["moodle-csv", "canvas-csv", "jsonl"]), required=True
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option("--roster", type=click.Path(path_type=Path), default=None, help="Maps student ids to LMS identities.")
+@click.option(
+    "--roster",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Maps student ids to LMS identities.",
+)
 @click.option(
     "--items",
     type=click.Choice(["questions", "total", "both"]),
@@ -374,7 +415,7 @@ def main() -> None:
     except KeyboardInterrupt:
         warn("Interrupted.")
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - the last line of defence
+    except Exception as error:
         warn(f"Internal error: {type(error).__name__}: {error}")
         warn("This is a bug in grader; please report it with the command you ran.")
         sys.exit(INTERNAL_ERROR)

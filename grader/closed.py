@@ -50,27 +50,29 @@ def chosen_options(closed: Closed, answer: str) -> tuple[list[Option], list[str]
         by_key[_normal(option.id)] = option
         for text in option.text.by_language.values():
             by_key.setdefault(_normal(text), option)
-    whole = by_key.get(_normal(answer))
-    if whole is not None:
-        return [whole], []
+    if _normal(answer) in by_key:
+        return [by_key[_normal(answer)]], []
     chosen: list[Option] = []
-    unknown = []
+    unknown: list[str] = []
     for part in re.split(r"[,;\n]", answer):
         key = _normal(part)
         if not key:
             continue
-        option = by_key.get(key)
-        if option is None:
+        if key not in by_key:
             unknown.append(part.strip())
-        elif option not in chosen:
-            chosen.append(option)
+        elif by_key[key] not in chosen:
+            chosen.append(by_key[key])
     return chosen, unknown
 
 
 def _choice_credit(closed: Closed, answer: str, languages: Sequence[str]) -> tuple[float, str, str]:
     chosen, unknown = chosen_options(closed, answer)
     if not chosen:
-        return 0.0, "no option chosen" + (f" ({', '.join(unknown)} is not an option)" if unknown else ""), ""
+        return (
+            0.0,
+            "no option chosen" + (f" ({', '.join(unknown)} is not an option)" if unknown else ""),
+            "",
+        )
     if not closed.multiple and len(chosen) > 1:
         return 0.0, "several options chosen where one was asked for", ""
     credit = min(1.0, max(0.0, sum(option.credit for option in chosen)))

@@ -34,7 +34,12 @@ class GraderError(Exception):
 
     @classmethod
     def at(
-        cls, file: str | Path, line: int | None, message: str, fix: str = "", column: int | None = None
+        cls,
+        file: str | Path,
+        line: int | None,
+        message: str,
+        fix: str = "",
+        column: int | None = None,
     ) -> GraderError:
         problem = Problem(str(file), line, message, fix, column)
         return cls(str(problem), (problem,))

@@ -13,7 +13,12 @@ def grades_csv(results: Results) -> str:
     question_ids = [q.id for q in results.students[0].questions] if results.students else []
     header = ["student", *question_ids, "total", "max"]
     rows = [
-        [student.id, *(_number(q.score) for q in student.questions), _number(student.total), _number(student.max)]
+        [
+            student.id,
+            *(_number(q.score) for q in student.questions),
+            _number(student.total),
+            _number(student.max),
+        ]
         for student in results.students
     ]
     return csv_text(header, rows)
@@ -27,7 +32,10 @@ def _number(value: float) -> float | int:
 def write_results(results: Results, out_dir: Path) -> list[Path]:
     """Write results.json and grades.csv atomically; returns the paths written."""
     written = []
-    for name, text in (("results.json", results_to_json(results)), ("grades.csv", grades_csv(results))):
+    for name, text in (
+        ("results.json", results_to_json(results)),
+        ("grades.csv", grades_csv(results)),
+    ):
         path = out_dir / name
         atomic_write(path, text)
         written.append(path)

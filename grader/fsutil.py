@@ -23,9 +23,13 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     ensure_folder(path.parent)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
     except OSError as error:
-        raise GraderError.at(path.parent, None, f"cannot write here: {error.strerror}", "choose another --out folder") from None
+        raise GraderError.at(
+            path.parent, None, f"cannot write here: {error.strerror}", "choose another --out folder"
+        ) from None
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
@@ -35,7 +39,12 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise GraderError.at(path, None, f"cannot write: {error.strerror}", "check the folder's permissions and free space") from None
+            raise GraderError.at(
+                path,
+                None,
+                f"cannot write: {error.strerror}",
+                "check the folder's permissions and free space",
+            ) from None
         raise
 
 
@@ -43,11 +52,23 @@ def ensure_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise GraderError.at(folder, None, "exists and is not a folder", "choose another --out folder") from None
+        raise GraderError.at(
+            folder, None, "exists and is not a folder", "choose another --out folder"
+        ) from None
     except OSError as error:
-        raise GraderError.at(folder, None, f"cannot create the folder: {error.strerror}", "choose another --out folder") from None
+        raise GraderError.at(
+            folder,
+            None,
+            f"cannot create the folder: {error.strerror}",
+            "choose another --out folder",
+        ) from None
     if not os.access(folder, os.W_OK):
-        raise GraderError.at(folder, None, "the folder is not writable", "choose another --out folder or fix its permissions")
+        raise GraderError.at(
+            folder,
+            None,
+            "the folder is not writable",
+            "choose another --out folder or fix its permissions",
+        )
 
 
 def safe_cell(value: object) -> str:

@@ -1,4 +1,4 @@
-"""Checks for answers built to fool the grader. Each returns a Penalty (score scaled down + flag)."""
+"""Checks for answers built to fool the grader; each returns a Penalty (scaled score + flag)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,21 @@ PADDING_MINIMUM = 150  # words
 # Frequent function words of Latin-script languages, to tell them from English.
 _LATIN_STOPWORDS = {
     "en": {"the", "is", "and", "of", "to", "a", "in", "that", "it", "for", "are", "with", "not"},
-    "de": {"der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "zu", "den", "von", "auf"},
+    "de": {
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "ein",
+        "eine",
+        "mit",
+        "zu",
+        "den",
+        "von",
+        "auf",
+    },
     "fr": {"le", "la", "les", "et", "est", "des", "une", "un", "du", "dans", "pas", "que", "pour"},
     "es": {"el", "la", "los", "las", "y", "es", "de", "que", "en", "una", "un", "por", "con", "no"},
     "it": {"il", "lo", "la", "gli", "e", "è", "di", "che", "non", "una", "un", "per", "con"},
@@ -43,7 +57,10 @@ def guess_latin_language(text: str) -> str | None:
 
 
 def keyword_salad(
-    token_count: int, function_count: int, matched_spans: Sequence[tuple[int, int]], text_length: int
+    token_count: int,
+    function_count: int,
+    matched_spans: Sequence[tuple[int, int]],
+    text_length: int,
 ) -> Penalty | None:
     """Rubric terms strung together with no sentence around them."""
     if len(matched_spans) < 2 or token_count < 4:
@@ -69,7 +86,9 @@ def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def copied_question(answer_words: frozenset[str], prompt_words: Sequence[frozenset[str]]) -> Penalty | None:
+def copied_question(
+    answer_words: frozenset[str], prompt_words: Sequence[frozenset[str]]
+) -> Penalty | None:
     """The answer repeats the question back."""
     if len(answer_words) < 3:
         return None
@@ -79,7 +98,9 @@ def copied_question(answer_words: frozenset[str], prompt_words: Sequence[frozens
     return None
 
 
-def other_question_answer(own_best: float, other_best: float, other_id: str, ceiling: float) -> Penalty | None:
+def other_question_answer(
+    own_best: float, other_best: float, other_id: str, ceiling: float
+) -> Penalty | None:
     """The answer is much closer to another question's model answer than to this one's."""
     if other_best >= ceiling and other_best > own_best + 0.1:
         return Penalty(
@@ -99,7 +120,8 @@ def padded(answer_words: int, longest_model_answer_words: int) -> Penalty | None
     return Penalty(
         "padded",
         factor,
-        f"the answer has {answer_words} words, far more than the question needs ({allowed} at most)",
+        f"the answer has {answer_words} words, far more than the question needs "
+        f"({allowed} at most)",
     )
 
 
@@ -109,7 +131,8 @@ def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | 
     return Penalty(
         "unexpected-language",
         FOREIGN_FACTOR,
-        f"the answer is in '{language}', which this bank does not use ({', '.join(bank_languages)})",
+        f"the answer is in '{language}', which this bank does not use "
+        f"({', '.join(bank_languages)})",
     )
 
 

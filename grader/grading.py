@@ -25,7 +25,6 @@ from grader.results import (
     Summary,
 )
 from grader.scoring import (
-    KeywordSignal,
     Match,
     Penalty,
     ScoringParams,
@@ -178,9 +177,7 @@ def _references(gradable: Gradable) -> Iterable[tuple[str, str]]:
             yield from misconception.statement.by_language.items()
 
 
-def _embed(
-    bank: Bank, answers: Sequence[_Answer], options: GradeOptions
-) -> dict[str, _Space]:
+def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, _Space]:
     requested = options.model or bank.settings.model
     spaces: dict[str, _Space] = {}
     if requested == "none":
@@ -211,7 +208,9 @@ def _embed(
 
 
 def _best_match(
-    space: _Space, units: Sequence[tuple[str, tuple[int, int] | None]], references: Iterable[tuple[str, str]]
+    space: _Space,
+    units: Sequence[tuple[str, tuple[int, int] | None]],
+    references: Iterable[tuple[str, str]],
 ) -> Match | None:
     import numpy as np
 
@@ -223,10 +222,14 @@ def _best_match(
     cosines = unit_matrix @ reference_matrix.T
     unit_index, reference_index = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
     language, text = references[int(reference_index)]
-    return Match(float(cosines[unit_index, reference_index]), text, language, units[int(unit_index)][1])
+    return Match(
+        float(cosines[unit_index, reference_index]), text, language, units[int(unit_index)][1]
+    )
 
 
-def _covered(references: Iterable[tuple[str, str]], languages: Sequence[str] | None) -> list[tuple[str, str]]:
+def _covered(
+    references: Iterable[tuple[str, str]], languages: Sequence[str] | None
+) -> list[tuple[str, str]]:
     """References a monolingual model can read; all of them for a multilingual one."""
     references = list(references)
     if languages is None:
@@ -272,7 +275,9 @@ def _signals(
     if space is not None:
         signals = _with_similarities(signals, bank, answer, space)
     penalties = _penalties(bank, answer, analysis, answer_words, signals, space, params)
-    return replace(signals, penalties=penalties, notes=(*signals.notes, *_language_notes(answer, space)))
+    return replace(
+        signals, penalties=penalties, notes=(*signals.notes, *_language_notes(answer, space))
+    )
 
 
 def _overlap(answer_words: frozenset[str], gradable: Gradable) -> float | None:
@@ -295,7 +300,9 @@ def _with_similarities(signals: Signals, bank: Bank, answer: _Answer, space: _Sp
     statement_matches = {}
     if gradable.rubric:
         for criterion in gradable.rubric.criteria:
-            match = _best_match(space, units, _covered(criterion.concept.by_language.items(), languages))
+            match = _best_match(
+                space, units, _covered(criterion.concept.by_language.items(), languages)
+            )
             if match:
                 concept_matches[criterion.id] = match
         for misconception in gradable.rubric.misconceptions:
@@ -347,13 +354,17 @@ def _penalties(
     ]
     words = [token for token in analysis.tokens if token.norm.strip()]
     function_words = sum(1 for token in words if not token.content)
-    found.append(gaming.keyword_salad(len(words), function_words, spans, len(analysis.text.strip())))
+    found.append(
+        gaming.keyword_salad(len(words), function_words, spans, len(analysis.text.strip()))
+    )
     prompt_words = [
-        content_words(analyze(text, language)) for language, text in gradable.prompt.by_language.items()
+        content_words(analyze(text, language))
+        for language, text in gradable.prompt.by_language.items()
     ]
     found.append(gaming.copied_question(answer_words, prompt_words))
     longest = max(
-        (len(analyze(text, language).tokens) for language, text in gradable.model_answers()), default=0
+        (len(analyze(text, language).tokens) for language, text in gradable.model_answers()),
+        default=0,
     )
     found.append(gaming.padded(len(words), longest))
     if space is not None and signals.answer_match is not None:
@@ -379,7 +390,9 @@ def _other_question(
 # ---------------------------------------------------------------- stage 5: score and aggregate
 
 
-def _params_for(answer: _Answer, spaces: Mapping[str, _Space], bank: Bank, options: GradeOptions) -> ScoringParams:
+def _params_for(
+    answer: _Answer, spaces: Mapping[str, _Space], bank: Bank, options: GradeOptions
+) -> ScoringParams:
     params = ScoringParams(review_margin=bank.settings.review_margin)
     if bank.settings.rubric_weight is not None:
         params = replace(params, rubric_weight=bank.settings.rubric_weight)
@@ -388,7 +401,9 @@ def _params_for(answer: _Answer, spaces: Mapping[str, _Space], bank: Bank, optio
         info = space.embedder.info
         params = replace(
             params,
-            floor=bank.settings.similarity_floor if bank.settings.similarity_floor is not None else info.similarity_floor,
+            floor=bank.settings.similarity_floor
+            if bank.settings.similarity_floor is not None
+            else info.similarity_floor,
             ceiling=bank.settings.similarity_ceiling
             if bank.settings.similarity_ceiling is not None
             else info.similarity_ceiling,
@@ -419,7 +434,9 @@ def _closed_result(answer: _Answer, bank: Bank) -> AnswerResult:
     )
 
 
-def _answer_result(answer: _Answer, bank: Bank, spaces: Mapping[str, _Space], options: GradeOptions) -> AnswerResult:
+def _answer_result(
+    answer: _Answer, bank: Bank, spaces: Mapping[str, _Space], options: GradeOptions
+) -> AnswerResult:
     if answer.gradable.closed is not None:
         return _closed_result(answer, bank)
     params = _params_for(answer, spaces, bank, options)
@@ -458,12 +475,16 @@ def _missing(gradable: Gradable) -> AnswerResult:
     )
 
 
-def _student(bank: Bank, student: str, file_name: str, answers: Mapping[str, AnswerResult]) -> StudentResult:
+def _student(
+    bank: Bank, student: str, file_name: str, answers: Mapping[str, AnswerResult]
+) -> StudentResult:
     questions = []
     for question in bank.questions:
         parts = tuple(answers.get(g.id) or _missing(g) for g in question.gradables)
         score = round(sum(part.score for part in parts), 4)
-        questions.append(QuestionResult(question.id, question.type.value, question.points, score, parts))
+        questions.append(
+            QuestionResult(question.id, question.type.value, question.points, score, parts)
+        )
     total = round(sum(q.score for q in questions), 4)
     return StudentResult(student, file_name, total, bank.points, tuple(questions))
 
@@ -497,7 +518,9 @@ def grade(
     spaces = _embed(bank, answers, options)
     by_student: dict[str, dict[str, AnswerResult]] = defaultdict(dict)
     for index, answer in enumerate(answers, start=1):
-        by_student[answer.row.student][answer.gradable.id] = _answer_result(answer, bank, spaces, options)
+        by_student[answer.row.student][answer.gradable.id] = _answer_result(
+            answer, bank, spaces, options
+        )
         if options.progress:
             options.progress(index, len(answers))
     student_ids = sorted(by_student)
@@ -522,7 +545,9 @@ def _results(
         name: {
             "backend": space.embedder.info.backend,
             "dimension": space.embedder.info.dimension,
-            "languages": list(space.embedder.info.languages) if space.embedder.info.languages else None,
+            "languages": list(space.embedder.info.languages)
+            if space.embedder.info.languages
+            else None,
             "similarity_floor": space.embedder.info.similarity_floor,
             "similarity_ceiling": space.embedder.info.similarity_ceiling,
         }
@@ -554,7 +579,9 @@ def check_answer(
     """Grade one answer (a learner's self-check)."""
     gradables = bank.gradables()
     if question_id not in gradables:
-        problem = _unknown_question(bank, Submission("you", question_id, answer), "the bank", list(gradables))
+        problem = _unknown_question(
+            bank, Submission("you", question_id, answer), "the bank", list(gradables)
+        )
         raise GraderError(f"{problem.message} ({problem.fix})")
     results = grade(bank, [Submission("you", question_id, answer, language, None, 0)], options)
     question = results.students[0].questions

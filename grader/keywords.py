@@ -33,6 +33,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from grader.analysis import CJK_LANGUAGES, Analysis, Token, analyze
 from grader.model import KeywordGroup, Keywords, Term
@@ -182,8 +183,11 @@ class _Index:
     by_first: dict[str, list[int]]  # first character of the key -> token positions
     sentence: list[int]  # sentence number of each token
     starts: list[int]
-    normalized: NormalizedText
     surfaces: dict[int, str]  # normalised surfaces, filled on demand
+
+    @property
+    def normalized(self) -> NormalizedText:
+        return normalize_with_spans(self.analysis.text)
 
     def surface(self, position: int) -> str:
         if position not in self.surfaces:
@@ -221,11 +225,18 @@ def _build_index(analysis: Analysis) -> _Index:
     sentence_starts = [start for start, _ in analysis.sentences]
     sentence = [bisect.bisect_right(sentence_starts, t.start) for t in analysis.tokens]
     starts = [token.start for token in analysis.tokens]
-    normalized = normalize_with_spans(analysis.text)
-    return _Index(analysis, norms, by_norm, by_first, sentence, starts, normalized, {})
+    return _Index(analysis, norms, by_norm, by_first, sentence, starts, {})
 
 
 # --- finding units and phrases -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _levenshtein() -> Any:
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein
+
 
 _Span = tuple[int, int, bool]  # first token, end token (exclusive), fuzzy
 
@@ -248,25 +259,23 @@ def _word_exact(unit: _Unit, index: _Index) -> list[_Span]:
 
 
 def _word_fuzzy(unit: _Unit, index: _Index) -> list[_Span]:
-    from rapidfuzz.distance import Levenshtein
-
+    levenshtein = _levenshtein()
     spans: list[_Span] = []
     for position in index.by_first.get(unit.key[:1], ()):
         norm = index.norms[position]
         if norm == unit.key:
             continue
-        close = Levenshtein.distance(norm, unit.key, score_cutoff=unit.edits) <= unit.edits
+        close = levenshtein.distance(norm, unit.key, score_cutoff=unit.edits) <= unit.edits
         if close or _surface_close(unit, index.surface(position)):
             spans.append((position, position + 1, True))
     return spans
 
 
 def _surface_close(unit: _Unit, surface: str) -> bool:
-    from rapidfuzz.distance import Levenshtein
-
+    levenshtein = _levenshtein()
     if surface[:1] != unit.surface[:1]:
         return False
-    return Levenshtein.distance(surface, unit.surface, score_cutoff=unit.edits) <= unit.edits
+    return levenshtein.distance(surface, unit.surface, score_cutoff=unit.edits) <= unit.edits
 
 
 def _joined_exact(unit: _Unit, index: _Index) -> list[_Span]:
@@ -312,11 +321,10 @@ def _joined_fuzzy(unit: _Unit, index: _Index) -> list[_Span]:
 
 
 def _close_join(joined: str, key: str, edits: int) -> bool:
-    from rapidfuzz.distance import Levenshtein
-
+    levenshtein = _levenshtein()
     if len(joined) < len(key) - edits or joined == key:
         return False
-    return bool(Levenshtein.distance(joined, key, score_cutoff=edits) <= edits)
+    return bool(levenshtein.distance(joined, key, score_cutoff=edits) <= edits)
 
 
 def _phrase_spans(units: tuple[_Unit, ...], gap: int, index: _Index) -> list[list[_Span]]:

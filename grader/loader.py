@@ -12,16 +12,16 @@ from typing import Any
 from grader.errors import GraderError, Problem, ValidationError
 from grader.model import (
     EMPTY_TEXT,
-    Closed,
-    Option,
     NO_KEYWORDS,
     Bank,
+    Closed,
     Criterion,
     Gradable,
     KeywordGroup,
     Keywords,
     LocalText,
     Misconception,
+    Option,
     Question,
     QuestionType,
     Rubric,
@@ -127,7 +127,9 @@ def _text(check: _Checker, value: Any, line: int | None, where: str, default: st
 def _check_language(check: _Checker, language: Any, line: int | None, where: str) -> bool:
     if isinstance(language, str) and LANGUAGE_PATTERN.match(language):
         return True
-    check.add(line, f"'{language}' in {where} is not a language code", "use codes like en, ko, ja, ru")
+    check.add(
+        line, f"'{language}' in {where} is not a language code", "use codes like en, ko, ja, ru"
+    )
     return False
 
 
@@ -156,7 +158,9 @@ def _answer_list(check: _Checker, value: Any, line: int | None, where: str) -> t
     for index, item in enumerate(items):
         item_line = _line_of(value, index) if isinstance(value, LineList) else line
         if not isinstance(item, str) or not item.strip():
-            check.add(item_line, f"{where}: a model answer must be non-empty text", "write the answer")
+            check.add(
+                item_line, f"{where}: a model answer must be non-empty text", "write the answer"
+            )
             continue
         answers.append(item)
     return tuple(answers)
@@ -280,7 +284,9 @@ def _groups(
 ) -> tuple[KeywordGroup, ...]:
     if not isinstance(value, LineList) or not value:
         check.add(
-            line, f"keywords of {where} must be a non-empty list of groups", "e.g. [[encoder], [GPT]]"
+            line,
+            f"keywords of {where} must be a non-empty list of groups",
+            "e.g. [[encoder], [GPT]]",
         )
         return ()
     groups = []
@@ -360,13 +366,16 @@ def _rubric_body(
 ) -> Rubric:
     where_rubric = f"rubric '{rubric_id}'" if rubric_id else "the inline rubric"
     criterion_items = _list_of_mappings(check, mapping, "criteria", where_rubric, required=True)
-    criteria = [_criterion(check, item, line, default, regex_check) for item, line in criterion_items]
+    criteria = [
+        _criterion(check, item, line, default, regex_check) for item, line in criterion_items
+    ]
     _unique(check, _raw_ids(criterion_items), "criterion")
     misconception_items = _list_of_mappings(
         check, mapping, "misconceptions", where_rubric, required=False
     )
     misconceptions = [
-        _misconception(check, item, line, default, regex_check) for item, line in misconception_items
+        _misconception(check, item, line, default, regex_check)
+        for item, line in misconception_items
     ]
     _unique(check, _raw_ids(misconception_items), "misconception")
     if "criteria" in mapping and not criteria and not check.problems:
@@ -388,9 +397,15 @@ def _feedback(
     if mapping is None:
         return EMPTY_TEXT, EMPTY_TEXT
     _check_keys(check, mapping, FEEDBACK_KEYS, f"feedback of {where}")
-    met = _text(check, mapping.get("met"), _line_of(mapping, "met"), f"met feedback of {where}", default)
+    met = _text(
+        check, mapping.get("met"), _line_of(mapping, "met"), f"met feedback of {where}", default
+    )
     missed = _text(
-        check, mapping.get("missed"), _line_of(mapping, "missed"), f"missed feedback of {where}", default
+        check,
+        mapping.get("missed"),
+        _line_of(mapping, "missed"),
+        f"missed feedback of {where}",
+        default,
     )
     return met, missed
 
@@ -409,10 +424,14 @@ def _criterion(
     keywords = _keywords(
         check, mapping.get("keywords"), _line_of(mapping, "keywords"), where, default, regex_check
     )
-    concept = _text(check, mapping.get("concept"), _line_of(mapping, "concept"), f"concept of {where}", default)
+    concept = _text(
+        check, mapping.get("concept"), _line_of(mapping, "concept"), f"concept of {where}", default
+    )
     if not keywords and not concept and "keywords" not in mapping:
         check.add(line, f"{where} has neither keywords nor a concept", "add keywords or a concept")
-    met, missed = _feedback(check, mapping.get("feedback"), _line_of(mapping, "feedback"), where, default)
+    met, missed = _feedback(
+        check, mapping.get("feedback"), _line_of(mapping, "feedback"), where, default
+    )
     return Criterion(identifier, points, keywords, concept, met, missed)
 
 
@@ -428,14 +447,24 @@ def _misconception(
     _check_keys(check, mapping, MISCONCEPTION_KEYS, where)
     penalty = _number(check, mapping, "penalty", where, required=True, positive=True) or 0.0
     statement = _text(
-        check, mapping.get("statement"), _line_of(mapping, "statement"), f"statement of {where}", default
+        check,
+        mapping.get("statement"),
+        _line_of(mapping, "statement"),
+        f"statement of {where}",
+        default,
     )
     keywords = _keywords(
         check, mapping.get("keywords"), _line_of(mapping, "keywords"), where, default, regex_check
     )
     if not statement and not keywords:
         check.add(line, f"{where} has neither a statement nor keywords", "add a statement")
-    feedback = _text(check, mapping.get("feedback"), _line_of(mapping, "feedback"), f"feedback of {where}", default)
+    feedback = _text(
+        check,
+        mapping.get("feedback"),
+        _line_of(mapping, "feedback"),
+        f"feedback of {where}",
+        default,
+    )
     return Misconception(identifier, statement, penalty, keywords, feedback)
 
 
@@ -484,7 +513,9 @@ class _RubricFinder:
             if path.is_file():
                 return self._load(check, path)
         looked = ", ".join(str(folder / f"{rubric_id}.yaml") for folder in self.folders)
-        check.add(line, f"rubric '{rubric_id}' not found", f"looked for {looked}; create it or fix the id")
+        check.add(
+            line, f"rubric '{rubric_id}' not found", f"looked for {looked}; create it or fix the id"
+        )
         return None
 
     def _load(self, check: _Checker, path: Path) -> Rubric | None:
@@ -512,7 +543,7 @@ def load_bank(
     rubric_dirs: Sequence[str | Path] = (),
     regex_check: Callable[[str], None] | None = None,
 ) -> Bank:
-    """Load and validate a bank and the rubrics it names; raises ValidationError with every problem."""
+    """Load and validate a bank and its rubrics; a ValidationError lists every problem."""
     bank_path = Path(path)
     check = _Checker(bank_path)
     data = load_yaml(bank_path)
@@ -536,7 +567,9 @@ def _bank(
     identifier = _identifier(check, mapping, "the bank")
     languages = _languages(check, mapping)
     default = languages[0] if languages else "en"
-    title = _text(check, mapping.get("title"), _line_of(mapping, "title"), "the bank's title", default)
+    title = _text(
+        check, mapping.get("title"), _line_of(mapping, "title"), "the bank's title", default
+    )
     if not title:
         check.add(mapping.line, "missing 'title' in the bank", "add title: a name for the bank")
     finder = _RubricFinder(
@@ -553,7 +586,11 @@ def _bank(
         check.add(_line_of(mapping, "questions"), "the bank has no questions", "add a question")
     settings = _settings(check, mapping.get("settings"), _line_of(mapping, "settings"))
     description = _text(
-        check, mapping.get("description"), _line_of(mapping, "description"), "the description", default
+        check,
+        mapping.get("description"),
+        _line_of(mapping, "description"),
+        "the description",
+        default,
     )
     return Bank(
         identifier,
@@ -603,21 +640,37 @@ def _question(
     identifier = _identifier(check, mapping, "a question")
     where = f"question '{identifier}'"
     kind = _question_type(check, mapping, where)
-    allowed = {
-        QuestionType.MULTIPLE_CHOICE: MULTIPLE_CHOICE_KEYS,
-        QuestionType.NUMERIC: NUMERIC_KEYS,
-    }.get(kind, QUESTION_KEYS) if kind else QUESTION_KEYS
+    allowed = (
+        {
+            QuestionType.MULTIPLE_CHOICE: MULTIPLE_CHOICE_KEYS,
+            QuestionType.NUMERIC: NUMERIC_KEYS,
+        }.get(kind, QUESTION_KEYS)
+        if kind
+        else QUESTION_KEYS
+    )
     _check_keys(check, mapping, allowed, where)
-    prompt = _text(check, mapping.get("prompt"), _line_of(mapping, "prompt"), f"prompt of {where}", default)
+    prompt = _text(
+        check, mapping.get("prompt"), _line_of(mapping, "prompt"), f"prompt of {where}", default
+    )
     if not prompt:
         check.add(line, f"missing 'prompt' in {where}", "add prompt: the question text")
-    feedback = _text(check, mapping.get("feedback"), _line_of(mapping, "feedback"), f"feedback of {where}", default)
+    feedback = _text(
+        check,
+        mapping.get("feedback"),
+        _line_of(mapping, "feedback"),
+        f"feedback of {where}",
+        default,
+    )
     if kind is QuestionType.CHALLENGE:
         return _challenge(check, mapping, identifier, prompt, feedback, default, finder)
     if kind is not None and kind.closed:
         return _closed_question(check, mapping, identifier, kind, prompt, feedback, default)
     if "steps" in mapping:
-        check.add(_line_of(mapping, "steps"), f"{where} has steps but is not a challenge", "add type: challenge")
+        check.add(
+            _line_of(mapping, "steps"),
+            f"{where} has steps but is not a challenge",
+            "add type: challenge",
+        )
     gradable = _gradable(check, mapping, identifier, prompt, default, finder, where)
     if kind is None or gradable is None:
         return None
@@ -657,20 +710,32 @@ def _choices(check: _Checker, mapping: LineDict, where: str, default: str) -> Cl
         option_id = _identifier(check, item, f"an option of {where}")
         option_where = f"option '{option_id}' of {where}"
         _check_keys(check, item, OPTION_KEYS, option_where)
-        text = _text(check, item.get("text"), _line_of(item, "text"), f"text of {option_where}", default)
+        text = _text(
+            check, item.get("text"), _line_of(item, "text"), f"text of {option_where}", default
+        )
         if not text:
             check.add(line, f"missing 'text' in {option_where}", "add text: what the student sees")
         credit = _number(check, item, "credit", option_where, required=False, positive=False)
         if credit is not None and not -1 <= credit <= 1:
-            check.add(_line_of(item, "credit"), f"credit of {option_where} must be between -1 and 1")
+            check.add(
+                _line_of(item, "credit"), f"credit of {option_where} must be between -1 and 1"
+            )
             credit = None
         option_feedback = _text(
-            check, item.get("feedback"), _line_of(item, "feedback"), f"feedback of {option_where}", default
+            check,
+            item.get("feedback"),
+            _line_of(item, "feedback"),
+            f"feedback of {option_where}",
+            default,
         )
         options.append(Option(option_id, text, credit or 0.0, option_feedback))
     _unique(check, _raw_ids(items), "option")
     if items and not any(option.credit > 0 for option in options):
-        check.add(_line_of(mapping, "options"), f"no option of {where} earns credit", "give the right option credit: 1")
+        check.add(
+            _line_of(mapping, "options"),
+            f"no option of {where} earns credit",
+            "give the right option credit: 1",
+        )
     return Closed(options=tuple(options), multiple=multiple) if options else None
 
 
@@ -682,12 +747,20 @@ def _numeric(check: _Checker, mapping: LineDict, where: str) -> Closed | None:
     units_value = mapping.get("units", [])
     if isinstance(units_value, str):
         units_value = [units_value]
-    if not isinstance(units_value, list) or not all(isinstance(u, str) and u.strip() for u in units_value):
-        check.add(_line_of(mapping, "units"), f"units of {where} must be a list of unit names", "e.g. [GB, GiB]")
+    if not isinstance(units_value, list) or not all(
+        isinstance(u, str) and u.strip() for u in units_value
+    ):
+        check.add(
+            _line_of(mapping, "units"),
+            f"units of {where} must be a list of unit names",
+            "e.g. [GB, GiB]",
+        )
         units_value = []
     if value is None:
         return None
-    return Closed(value=value, tolerance=abs(tolerance), units=tuple(u.strip() for u in units_value))
+    return Closed(
+        value=value, tolerance=abs(tolerance), units=tuple(u.strip() for u in units_value)
+    )
 
 
 def _challenge(
@@ -708,10 +781,22 @@ def _challenge(
     for item, line in items:
         step_id = _identifier(check, item, f"a step of {where}")
         _check_keys(check, item, STEP_KEYS, f"step '{step_id}' of {where}")
-        step_prompt = _text(check, item.get("prompt"), _line_of(item, "prompt"), f"prompt of step '{step_id}'", default)
+        step_prompt = _text(
+            check,
+            item.get("prompt"),
+            _line_of(item, "prompt"),
+            f"prompt of step '{step_id}'",
+            default,
+        )
         if not step_prompt:
             check.add(line, f"missing 'prompt' in step '{step_id}' of {where}", "add prompt")
-        step_feedback = _text(check, item.get("feedback"), _line_of(item, "feedback"), f"feedback of step '{step_id}'", default)
+        step_feedback = _text(
+            check,
+            item.get("feedback"),
+            _line_of(item, "feedback"),
+            f"feedback of step '{step_id}'",
+            default,
+        )
         step = _gradable(
             check,
             item,
@@ -758,7 +843,9 @@ def _gradable(
     feedback: LocalText = EMPTY_TEXT,
 ) -> Gradable | None:
     points = _number(check, mapping, "points", where, required=True, positive=True)
-    answers = _answers(check, mapping.get("answers"), _line_of(mapping, "answers"), f"answers of {where}", default)
+    answers = _answers(
+        check, mapping.get("answers"), _line_of(mapping, "answers"), f"answers of {where}", default
+    )
     rubric = _rubric_reference(check, mapping, where, default, finder)
     rubric_points = rubric.points if rubric else 0.0
     if rubric and points is not None and rubric.criteria and rubric_points <= 0:
@@ -813,7 +900,9 @@ def _rubric_reference(
     if isinstance(value, LineDict):
         _check_keys(check, value, INLINE_RUBRIC_KEYS, f"the inline rubric of {where}")
         return _rubric_body(check, value, "", default, finder.regex_check, None)
-    check.add(line, f"rubric of {where} must be a rubric id or an inline rubric, not {_kind(value)}")
+    check.add(
+        line, f"rubric of {where} must be a rubric id or an inline rubric, not {_kind(value)}"
+    )
     return None
 
 
@@ -860,7 +949,9 @@ def _is_rubric_file(data: Any) -> bool:
     return isinstance(data, dict) and "criteria" in data and "questions" not in data
 
 
-def validate_paths(paths: Sequence[str | Path], rubric_dirs: Sequence[str | Path] = ()) -> list[Problem]:
+def validate_paths(
+    paths: Sequence[str | Path], rubric_dirs: Sequence[str | Path] = ()
+) -> list[Problem]:
     """Validate banks and rubrics (files, or folders searched for *.yaml); every problem found."""
     problems: list[Problem] = []
     files = _yaml_files(paths, problems)

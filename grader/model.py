@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class QuestionType(str, Enum):
+class QuestionType(StrEnum):
     SHORT_ANSWER = "short_answer"
     CHALLENGE = "challenge"
     MULTIPLE_CHOICE = "multiple_choice"

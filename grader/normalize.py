@@ -106,6 +106,7 @@ def _normalize(text: str) -> NormalizedText:
     return NormalizedText(out, starts, ends)
 
 
+@lru_cache(maxsize=65536)
 def _char_info(ch: str) -> tuple[int, str]:
     if ch in _PUNCTUATION:
         return _NORMAL, _PUNCTUATION[ch]

@@ -133,7 +133,9 @@ def describe_check(outcome: dict[str, Any]) -> str:
             line += f": {criterion['feedback']}"
         lines.append(line)
     for misconception in outcome["misconceptions"]:
-        lines.append(f"  [{labels['misconception']}] {misconception['id']}: {misconception['feedback']}")
+        lines.append(
+            f"  [{labels['misconception']}] {misconception['id']}: {misconception['feedback']}"
+        )
     for flag in outcome["flags"]:
         lines.append(f"  [{labels['review']}] {flag['reason']}")
     return "\n".join(lines)

@@ -196,7 +196,9 @@ class Reveal:
 
 def check_reveal(reveal: str) -> Reveal:
     if reveal not in REVEAL_CHOICES:
-        raise GraderError(f"unknown --reveal '{reveal}' (choose one of: {', '.join(REVEAL_CHOICES)})")
+        raise GraderError(
+            f"unknown --reveal '{reveal}' (choose one of: {', '.join(REVEAL_CHOICES)})"
+        )
     return Reveal(reveal)
 
 
@@ -341,11 +343,15 @@ def _answer_spans(
             if group.match:
                 kind = "neg" if group.match.negated else "hit"
                 note = f"{name}: {labels['negated' if kind == 'neg' else 'matched']}"
-                spans.append((1 if kind == "neg" else 2, group.match.start, group.match.end, kind, note))
+                spans.append(
+                    (1 if kind == "neg" else 2, group.match.start, group.match.end, kind, note)
+                )
     return spans
 
 
-def _similarity_view(similarity: Similarity | None, answer: str, show_reference: bool) -> SimilarityView | None:
+def _similarity_view(
+    similarity: Similarity | None, answer: str, show_reference: bool
+) -> SimilarityView | None:
     if similarity is None:
         return None
     span = _clamp_span(answer, similarity.answer_start, similarity.answer_end)
@@ -434,13 +440,17 @@ class BankText:
         question = self.bank.question(question_id) if self.bank else None
         if question is None or not question.prompt:
             return "", ""
-        return question.prompt.get(language, self.languages), question.prompt.language_of(language, self.languages)
+        return question.prompt.get(language, self.languages), question.prompt.language_of(
+            language, self.languages
+        )
 
     def prompt(self, answer_id: str, language: str) -> tuple[str, str]:
         gradable = self.gradable(answer_id)
         if gradable is None or not gradable.prompt:
             return "", ""
-        return gradable.prompt.get(language, self.languages), gradable.prompt.language_of(language, self.languages)
+        return gradable.prompt.get(language, self.languages), gradable.prompt.language_of(
+            language, self.languages
+        )
 
     def feedback_language(self, answer_id: str, language: str) -> str:
         gradable = self.gradable(answer_id)
@@ -463,7 +473,10 @@ class BankText:
         assert closed is not None
         if closed.options:
             return tuple(
-                (option.text.language_of(language, self.languages), option.text.get(language, self.languages))
+                (
+                    option.text.language_of(language, self.languages),
+                    option.text.get(language, self.languages),
+                )
                 for option in closed.options
                 if option.credit > 0
             )
@@ -489,7 +502,9 @@ class BankText:
         picked = [by_id.get(part.strip().casefold()) for part in answer.answer.split(",")]
         if any(option is None for option in picked):
             return ()
-        return tuple(option.text.get(answer.language, self.languages) for option in picked if option)
+        return tuple(
+            option.text.get(answer.language, self.languages) for option in picked if option
+        )
 
 
 # ---------------------------------------------------------------- the student page
@@ -525,7 +540,9 @@ def _answer_view(
             _criterion_view(criterion, names[criterion.id], answer.answer, reveal)
             for criterion in answer.criteria
         ),
-        misconceptions=tuple(_misconception_view(hit, answer.answer, reveal) for hit in answer.misconceptions),
+        misconceptions=tuple(
+            _misconception_view(hit, answer.answer, reveal) for hit in answer.misconceptions
+        ),
         similarity=_similarity_view(answer.similarity, answer.answer, reveal.model_answers),
         overlap=answer.overlap,
         feedback=answer.feedback if reveal.general_feedback else "",
@@ -536,16 +553,26 @@ def _answer_view(
 
 
 def _question_view(
-    number_: int, question: QuestionResult, page_lang: str, text: BankText, reveal: Reveal, labels: dict[str, str]
+    number_: int,
+    question: QuestionResult,
+    page_lang: str,
+    text: BankText,
+    reveal: Reveal,
+    labels: dict[str, str],
 ) -> QuestionView:
     answers = tuple(
-        _answer_view(answer, question, page_lang, text, reveal, labels) for answer in question.answers
+        _answer_view(answer, question, page_lang, text, reveal, labels)
+        for answer in question.answers
     )
-    first_language = next((a.language for a in question.answers if a.answered and a.language), page_lang)
+    first_language = next(
+        (a.language for a in question.answers if a.answered and a.language), page_lang
+    )
     if question.type == "challenge":
         prompt, prompt_lang = text.question_prompt(question.id, first_language)
     else:
-        prompt, prompt_lang = text.prompt(question.answers[0].id, first_language) if question.answers else ("", "")
+        prompt, prompt_lang = (
+            text.prompt(question.answers[0].id, first_language) if question.answers else ("", "")
+        )
     return QuestionView(
         number=number_,
         id=question.id,
@@ -564,7 +591,10 @@ def _question_view(
 def student_language(student: StudentResult, languages: Sequence[str]) -> str:
     """The language most of the student's answers are in (ties: the bank's order)."""
     counts = Counter(
-        a.language for q in student.questions for a in q.answers if a.answered and lang_attr(a.language)
+        a.language
+        for q in student.questions
+        for a in q.answers
+        if a.answered and lang_attr(a.language)
     )
     if not counts:
         return lang_attr(languages[0]) if languages and lang_attr(languages[0]) else "en"
@@ -579,7 +609,9 @@ def _bank_text(results: Results, bank: Bank | None) -> BankText:
 
 def _bank_title(results: Results, bank: Bank | None, language: str) -> tuple[str, str]:
     if bank is not None and bank.title:
-        return bank.title.get(language, bank.languages), lang_attr(bank.title.language_of(language, bank.languages))
+        return bank.title.get(language, bank.languages), lang_attr(
+            bank.title.language_of(language, bank.languages)
+        )
     title_lang = results.bank.languages[0] if results.bank.languages else ""
     return results.bank.title or results.bank.id, lang_attr(title_lang)
 
@@ -671,7 +703,9 @@ class PairRow:
     second_href: str
 
 
-def histogram_view(bins: Sequence[report_stats.Bin], width: int = 520, height: int = 230) -> HistogramView:
+def histogram_view(
+    bins: Sequence[report_stats.Bin], width: int = 520, height: int = 230
+) -> HistogramView:
     """Geometry of the score histogram (an inline SVG): one bar per band of the maximum."""
     left, right, top, bottom = 34.0, 18.0, 22.0, 44.0
     plot_width, plot_height = width - left - right, height - top - bottom
@@ -693,11 +727,17 @@ def histogram_view(bins: Sequence[report_stats.Bin], width: int = 520, height: i
             )
         )
     y_values = sorted({0, (scale_top + 1) // 2, scale_top})
-    y_ticks = tuple((round(baseline - plot_height * value / scale_top, 2), value) for value in y_values)
+    y_ticks = tuple(
+        (round(baseline - plot_height * value / scale_top, 2), value) for value in y_values
+    )
     edges = [bins[0].low, *(b.high for b in bins)] if bins else []
-    x_ticks = tuple((round(left + index * step, 2), round(edge * 100)) for index, edge in enumerate(edges))
+    x_ticks = tuple(
+        (round(left + index * step, 2), round(edge * 100)) for index, edge in enumerate(edges)
+    )
     summary = ", ".join(f"{bar.label}%: {bar.count}" for bar in bars)
-    return HistogramView(width, height, baseline, left, width - right, y_ticks, x_ticks, tuple(bars), summary)
+    return HistogramView(
+        width, height, baseline, left, width - right, y_ticks, x_ticks, tuple(bars), summary
+    )
 
 
 def page_names(results: Results) -> dict[str, str]:
@@ -735,21 +775,35 @@ def _question_rows(results: Results, text: BankText, language: str) -> tuple[Que
         else:
             prompt, prompt_lang = text.prompt(stats.id, language)
         rows.append(
-            QuestionRow(index, stats.id, stats.type, excerpt(prompt, PROMPT_CHARS), lang_attr(prompt_lang), stats)
+            QuestionRow(
+                index,
+                stats.id,
+                stats.type,
+                excerpt(prompt, PROMPT_CHARS),
+                lang_attr(prompt_lang),
+                stats,
+            )
         )
     return tuple(rows)
 
 
-def _pair_rows(pairs: Sequence[report_stats.SimilarPair], names: dict[str, str]) -> tuple[PairRow, ...]:
+def _pair_rows(
+    pairs: Sequence[report_stats.SimilarPair], names: dict[str, str]
+) -> tuple[PairRow, ...]:
     return tuple(
-        PairRow(pair, f"students/{quote(names[pair.first])}.html", f"students/{quote(names[pair.second])}.html")
+        PairRow(
+            pair,
+            f"students/{quote(names[pair.first])}.html",
+            f"students/{quote(names[pair.second])}.html",
+        )
         for pair in pairs
     )
 
 
 def _sections(extra_sections: Sequence[SectionHtml]) -> tuple[tuple[str, str, Markup], ...]:
     return tuple(
-        (f"extra-{index}", title, Markup(html)) for index, (title, html) in enumerate(extra_sections, start=1)
+        (f"extra-{index}", title, Markup(html))
+        for index, (title, html) in enumerate(extra_sections, start=1)
     )
 
 
@@ -762,7 +816,9 @@ def render_class(
 ) -> str:
     """The class overview. ``extra_sections``: (title, pre-rendered safe HTML) added at the end."""
     text = _bank_text(results, bank)
-    page_lang = lang_attr(text.languages[0]) if text.languages and lang_attr(text.languages[0]) else "en"
+    page_lang = (
+        lang_attr(text.languages[0]) if text.languages and lang_attr(text.languages[0]) else "en"
+    )
     labels = labels_for(page_lang)
     title, title_lang = _bank_title(results, bank, page_lang)
     names = page_names(results)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from grader.results import AnswerResult, Results, StudentResult
 
 MIN_PAIR_WORDS = 8  # shorter answers are too alike by nature to suggest copying
-PAIR_THRESHOLD = 90.0  # rapidfuzz ratio (0..100) at or above which two answers count as near-identical
+PAIR_THRESHOLD = 90.0  # rapidfuzz ratio (0..100) from which two answers count as near-identical
 MAX_PAIRS = 50  # the most pairs listed on the class page
 MOST_MISSED = 3  # criteria listed per question
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -139,7 +139,7 @@ def normalise(text: str) -> str:
 
 
 def word_count(text: str) -> int:
-    """Words separated by spaces, or for Chinese and Japanese script about one word per two characters."""
+    """Words between spaces; for Chinese and Japanese script, about one word per two characters."""
     spaced = len(text.split())
     return max(spaced, len(_CJK.findall(text)) // 2)
 

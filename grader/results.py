@@ -203,7 +203,9 @@ def _build(kind: Any, value: Any) -> Any:
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         hints = typing.get_type_hints(kind)
         names = {f.name for f in dataclasses.fields(kind)}
-        return kind(**{key: _build(hints[key], item) for key, item in value.items() if key in names})
+        return kind(
+            **{key: _build(hints[key], item) for key, item in value.items() if key in names}
+        )
     if kind is float and isinstance(value, int):
         return float(value)
     return value
@@ -218,7 +220,9 @@ def results_from_dict(data: Any, source: str = "results.json") -> Results:
     try:
         built = _build(Results, data)
     except (TypeError, KeyError, ValueError, AttributeError) as error:
-        raise GraderError.at(source, None, f"damaged results file: {error}", "re-run grader grade") from None
+        raise GraderError.at(
+            source, None, f"damaged results file: {error}", "re-run grader grade"
+        ) from None
     assert isinstance(built, Results)
     return built
 

@@ -1,15 +1,15 @@
-"""Turn the signals of one answer (keywords, similarities, gaming checks) into credit and a score.
+"""Turn the signals of one answer (keywords, similarities, gaming checks) into a score.
 
-The arithmetic lives here and nowhere else; ``grader.grading`` gathers the signals. The one rule that
-mixes the signals is ``criterion_credit``:
+The arithmetic lives here and nowhere else; ``grader.grading`` gathers the signals. The one rule
+that mixes the signals is ``criterion_credit``:
 
-    direct  = max(keyword credit, concept credit)          (whichever evidence is stronger)
-    credit  = w * direct + (1 - w) * answer credit          (w = rubric_weight)
+    direct  = max(keyword credit, concept credit)      (whichever evidence is stronger)
+    credit  = w * direct + (1 - w) * answer credit      (w = rubric_weight)
 
-where concept and answer credit are cosines through the model's floor..ceiling ramp. Without a model,
-credit = keyword credit. A question without a rubric has one pseudo-criterion whose direct evidence is
-the content-word overlap with the best model answer. Misconceptions subtract their penalty; gaming
-checks scale the score down; the score is clamped to [0, points].
+where concept and answer credit are cosines through the model's floor..ceiling ramp. Without a
+model, credit = keyword credit. A question without a rubric has one pseudo-criterion whose direct
+evidence is the content-word overlap with the best model answer. Misconceptions subtract their
+penalty; gaming checks scale the score down; the score is clamped to [0, points].
 """
 
 from __future__ import annotations
@@ -199,7 +199,9 @@ def _criteria_results(
         concept_credit = params.ramp(concept_match.cosine) if concept_match else None
         if keyword and keyword.contradicted:
             keyword_credit, concept_credit = 0.0, (0.0 if concept_credit is not None else None)
-        credit = criterion_credit(keyword_credit, concept_credit, answer_credit, params.rubric_weight)
+        credit = criterion_credit(
+            keyword_credit, concept_credit, answer_credit, params.rubric_weight
+        )
         met = credit >= MET_THRESHOLD
         feedback, feedback_language = _pick(
             criterion.feedback_met if met else criterion.feedback_missed, languages

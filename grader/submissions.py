@@ -38,7 +38,7 @@ class SubmissionFile:
 
 
 def read_submissions(path: str | Path, data: bytes | None = None) -> SubmissionFile:
-    """Read a CSV or JSON Lines file ("-" reads stdin). Bad rows become problems; good rows are kept."""
+    """Read CSV or JSON Lines ("-" reads stdin); bad rows become problems, good rows are kept."""
     name = str(path)
     if data is None:
         data = _read_bytes(name)
@@ -81,7 +81,9 @@ def _read_csv(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
     try:
         header = next(reader)
     except StopIteration:
-        raise GraderError.at(name, 1, "the file is empty", "add a header row: student,question,answer") from None
+        raise GraderError.at(
+            name, 1, "the file is empty", "add a header row: student,question,answer"
+        ) from None
     except csv.Error as error:
         raise GraderError.at(name, 1, f"unreadable CSV: {error}") from None
     columns = [column.strip().lower() for column in header]
@@ -96,7 +98,9 @@ def _read_csv(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
         except StopIteration:
             break
         except csv.Error as error:
-            problems.append(Problem(name, start_line, f"unreadable CSV row: {error}", "check its quotes"))
+            problems.append(
+                Problem(name, start_line, f"unreadable CSV row: {error}", "check its quotes")
+            )
             break
         line = reader.line_num
         if not any(value.strip() for value in values):
@@ -140,7 +144,9 @@ def _read_jsonl(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as error:
-            problems.append(Problem(name, number, f"not valid JSON: {error.msg}", "one object per line"))
+            problems.append(
+                Problem(name, number, f"not valid JSON: {error.msg}", "one object per line")
+            )
             continue
         if not isinstance(record, dict):
             problems.append(Problem(name, number, "each line must be a JSON object"))
@@ -148,7 +154,12 @@ def _read_jsonl(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
         missing = [key for key in REQUIRED_COLUMNS if key not in record]
         if missing:
             problems.append(
-                Problem(name, number, "missing " + ", ".join(missing), "add the keys student, question, answer")
+                Problem(
+                    name,
+                    number,
+                    "missing " + ", ".join(missing),
+                    "add the keys student, question, answer",
+                )
             )
             continue
         row, problem = _row(name, number, record)
@@ -187,13 +198,17 @@ def _score(name: str, line: int, value: Any) -> tuple[float | None, Problem | No
     try:
         score = float(value)
     except (TypeError, ValueError):
-        return None, Problem(name, line, f"score '{value}' is not a number", "write a number or leave it empty")
+        return None, Problem(
+            name, line, f"score '{value}' is not a number", "write a number or leave it empty"
+        )
     if not math.isfinite(score):
         return None, Problem(name, line, f"score '{value}' is not a finite number")
     return score, None
 
 
-def _drop_duplicates(name: str, rows: Iterable[Submission]) -> tuple[list[Submission], list[Problem]]:
+def _drop_duplicates(
+    name: str, rows: Iterable[Submission]
+) -> tuple[list[Submission], list[Problem]]:
     """The last row for a (student, question) wins; earlier ones are reported."""
     latest: dict[tuple[str, str], Submission] = {}
     problems = []

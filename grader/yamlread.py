@@ -34,7 +34,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) and key is not None:
             raise yaml.constructor.ConstructorError(
                 None, None, "a key must be a plain value", key_node.start_mark
@@ -43,16 +43,13 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key '{key}'", key_node.start_mark
             )
-        mapping[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = key_node.start_mark.line + 1
     return mapping
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
-    items = LineList(
-        loader.construct_object(child, deep=True)  # type: ignore[no-untyped-call]
-        for child in node.value
-    )
+    items = LineList(loader.construct_object(child, deep=True) for child in node.value)
     items.line = node.start_mark.line + 1
     items.item_lines = [child.start_mark.line + 1 for child in node.value]
     return items
@@ -83,7 +80,10 @@ def decode_bytes(data: bytes, path: Path | str) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise GraderError.at(
-            path, line, f"not valid UTF-8 (byte 0x{data[error.start]:02x})", "save the file as UTF-8"
+            path,
+            line,
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
+            "save the file as UTF-8",
         ) from None
 
 
@@ -91,7 +91,7 @@ def load_yaml(path: Path) -> Any:
     """Parse a YAML file into LineDict/LineList values; syntax errors name the line and column."""
     text = read_text(path)
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "invalid YAML"

@@ -29,7 +29,10 @@ def test_validate_ok_and_errors(write):
     broken = make_bank(write, bank=(path.read_text().replace("points: 2", "pionts: 2", 1)))
     result = run("validate", str(broken))
     assert result.exit_code == 1
-    assert f"Error: {broken}:7: unknown key 'pionts' in question 'q1' (did you mean 'points'?)\n" in result.output
+    assert (
+        f"Error: {broken}:7: unknown key 'pionts' in question 'q1' (did you mean 'points'?)\n"
+        in result.output
+    )
     assert result.output.endswith("problems found.\n")
 
 
@@ -44,7 +47,9 @@ def test_usage_error_exits_2():
 
 
 def test_grade_missing_bank_is_a_clean_error(tmp_path):
-    result = run("grade", str(tmp_path / "none.yaml"), str(EXAMPLE_SUBMISSIONS), "--out", str(tmp_path / "o"))
+    result = run(
+        "grade", str(tmp_path / "none.yaml"), str(EXAMPLE_SUBMISSIONS), "--out", str(tmp_path / "o")
+    )
     assert result.exit_code == 1
     assert result.output == f"Error: {tmp_path / 'none.yaml'}: no such file (check the path)\n"
 
@@ -70,7 +75,16 @@ def test_grade_keywords_only_writes_files_and_reports_bad_rows(write, tmp_path):
 
 def test_check_json_single_line(write):
     bank = make_bank(write)
-    result = run("check", str(bank), "q1", "--answer", "BERT uses bidirectional context", "--model", "none", "--json")
+    result = run(
+        "check",
+        str(bank),
+        "q1",
+        "--answer",
+        "BERT uses bidirectional context",
+        "--model",
+        "none",
+        "--json",
+    )
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
@@ -87,12 +101,17 @@ def test_check_reads_answer_interactively(write):
 def test_check_unknown_question(write):
     bank = make_bank(write)
     result = run("check", str(bank), "q11", "--answer", "x", "--model", "none")
-    assert result.exit_code == 1 and result.output == "Error: unknown question 'q11' (did you mean 'q1'?)\n"
+    assert (
+        result.exit_code == 1
+        and result.output == "Error: unknown question 'q11' (did you mean 'q1'?)\n"
+    )
 
 
 def test_python_m_grader_and_help_do_not_import_torch():
     code = "import sys, runpy; sys.argv=['grader','--help']\ntry:\n runpy.run_module('grader', run_name='__main__')\nexcept SystemExit: pass\nprint('torch' in sys.modules, 'kiwipiepy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip().endswith("False False")
 
 
@@ -101,7 +120,9 @@ def test_validate_does_not_import_torch():
         "import sys\nfrom grader.loader import validate_paths\n"
         f"validate_paths([{str(ROOT / 'banks')!r}])\nprint('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
 
 

@@ -32,7 +32,11 @@ MULTI = Gradable(
     ),
 )
 NUM = Gradable(
-    "num", 1, LocalText({"en": "How many?"}), {}, kind=QuestionType.NUMERIC,
+    "num",
+    1,
+    LocalText({"en": "How many?"}),
+    {},
+    kind=QuestionType.NUMERIC,
     closed=Closed(value=12.5, tolerance=0.5, units=("GB",)),
 )
 
@@ -41,8 +45,13 @@ def test_single_choice_by_id_or_text():
     assert score_closed(MC, "b", ["en"])[0] == 2
     assert score_closed(MC, " t5 ", ["en"])[0] == 2
     score, (criterion,) = score_closed(MC, "a", ["en"])
-    assert score == 0 and criterion.feedback == "encoder-only" and criterion.reason == "chose a (+0%)"
-    assert score_closed(MC, "a,b", ["en"])[1][0].reason == "several options chosen where one was asked for"
+    assert (
+        score == 0 and criterion.feedback == "encoder-only" and criterion.reason == "chose a (+0%)"
+    )
+    assert (
+        score_closed(MC, "a,b", ["en"])[1][0].reason
+        == "several options chosen where one was asked for"
+    )
 
 
 def test_multiple_choice_partial_and_negative_credit():

@@ -48,4 +48,6 @@ def test_out_path_that_is_a_file(tmp_path):
     blocker.write_text("x")
     with pytest.raises(GraderError) as caught:
         atomic_write(blocker / "r.json", "y")
-    assert str(caught.value) == f"{blocker}: exists and is not a folder (choose another --out folder)"
+    assert (
+        str(caught.value) == f"{blocker}: exists and is not a folder (choose another --out folder)"
+    )

@@ -60,8 +60,14 @@ def test_valid_bank_loads_into_frozen_dataclasses(write):
     assert bank.id == "demo" and bank.languages == ("en", "ko")
     first, challenge = bank.questions
     assert first.type is QuestionType.SHORT_ANSWER
-    assert first.answers == {"en": ("BERT uses bidirectional context.",), "ko": ("BERT는 양방향 문맥을 쓴다.",)}
-    assert first.rubric is not None and first.rubric.criteria[0].keywords.groups("en")[0].terms[1].text == "both directions"
+    assert first.answers == {
+        "en": ("BERT uses bidirectional context.",),
+        "ko": ("BERT는 양방향 문맥을 쓴다.",),
+    }
+    assert (
+        first.rubric is not None
+        and first.rubric.criteria[0].keywords.groups("en")[0].terms[1].text == "both directions"
+    )
     assert challenge.points == 3 and [g.id for g in challenge.gradables] == ["ch/s1", "ch/s2"]
     assert list(bank.gradables()) == ["q1", "ch/s1", "ch/s2"]
     with pytest.raises(AttributeError):
@@ -69,12 +75,15 @@ def test_valid_bank_loads_into_frozen_dataclasses(write):
 
 
 def test_every_problem_is_listed_with_line_and_fix(write):
-    bank = BANK.replace("    type: short_answer\n", "    type: short_anwser\n    pionts: 3\n").replace(
-        "rubric: r1", "rubric: nope"
-    )
+    bank = BANK.replace(
+        "    type: short_answer\n", "    type: short_anwser\n    pionts: 3\n"
+    ).replace("rubric: r1", "rubric: nope")
     path = make_bank(write, bank)
     found = problems_of(path)
-    assert f"{path}:6: unknown type 'short_anwser' in question 'q1' (did you mean 'short_answer'?)" in found
+    assert (
+        f"{path}:6: unknown type 'short_anwser' in question 'q1' (did you mean 'short_answer'?)"
+        in found
+    )
     assert f"{path}:7: unknown key 'pionts' in question 'q1' (did you mean 'points'?)" in found
     assert any(p.startswith(f"{path}:13: rubric 'nope' not found (looked for ") for p in found)
 
@@ -87,22 +96,41 @@ def test_yaml_syntax_error_names_line_and_column(write):
 
 
 def test_duplicate_ids_and_missing_fields(write):
-    bank = BANK + "  - {id: q1, points: 1, prompt: {en: x, ko: y}, answers: {en: a, ko: b}}\n  - {id: q3, prompt: {en: x}}\n"
+    bank = (
+        BANK
+        + "  - {id: q1, points: 1, prompt: {en: x, ko: y}, answers: {en: a, ko: b}}\n  - {id: q3, prompt: {en: x}}\n"
+    )
     path = make_bank(write, bank)
     found = problems_of(path)
-    assert f"{path}:19: duplicate question id 'q1' (first defined at line 5; ids must be unique)" in found
+    assert (
+        f"{path}:19: duplicate question id 'q1' (first defined at line 5; ids must be unique)"
+        in found
+    )
     assert f"{path}:20: missing 'points' in question 'q3' (add points: a number > 0)" in found
-    assert f"{path}:20: question 'q3' has no model answers and no rubric (add answers: the model answer, or a rubric)" in found
+    assert (
+        f"{path}:20: question 'q3' has no model answers and no rubric (add answers: the model answer, or a rubric)"
+        in found
+    )
 
 
 def test_rubric_problems_are_reported_in_the_rubric_file(write):
-    rubric = RUBRIC.replace("    points: 2\n", "    pionts: 2\n").replace("penalty: 1", "penalty: -1")
+    rubric = RUBRIC.replace("    points: 2\n", "    pionts: 2\n").replace(
+        "penalty: 1", "penalty: -1"
+    )
     path = make_bank(write, rubric=rubric)
     rubric_path = path.parent.parent / "rubrics" / "r1.yaml"
     found = problems_of(path)
-    assert f"{rubric_path}:4: unknown key 'pionts' in criterion 'bidir' (did you mean 'points'?)" in found
-    assert f"{rubric_path}:3: missing 'points' in criterion 'bidir' (add points: a number > 0)" in found
-    assert f"{rubric_path}:13: 'penalty' in misconception 'm1' must be greater than 0, not -1" in found
+    assert (
+        f"{rubric_path}:4: unknown key 'pionts' in criterion 'bidir' (did you mean 'points'?)"
+        in found
+    )
+    assert (
+        f"{rubric_path}:3: missing 'points' in criterion 'bidir' (add points: a number > 0)"
+        in found
+    )
+    assert (
+        f"{rubric_path}:13: 'penalty' in misconception 'm1' must be greater than 0, not -1" in found
+    )
 
 
 def test_bad_regex_is_reported(write):
@@ -110,23 +138,38 @@ def test_bad_regex_is_reported(write):
     path = make_bank(write, rubric=rubric)
     found = problems_of(path)
     assert any(
-        p.startswith(f"{path.parent.parent / 'rubrics' / 'r1.yaml'}:7: bad regular expression 're:(unclosed' in criterion 'bidir' (ko):")
+        p.startswith(
+            f"{path.parent.parent / 'rubrics' / 'r1.yaml'}:7: bad regular expression 're:(unclosed' in criterion 'bidir' (ko):"
+        )
         and p.endswith("(fix the pattern (RE2 syntax: no backreferences or lookaround))")
         for p in found
     ), found
 
 
 def test_language_with_prompt_but_no_model_answer_or_keywords(write):
-    bank = BANK.replace('ko: "BERT는 무엇을 쓰나?"', 'ko: "BERT는 무엇을 쓰나?", ja: "BERTは何を使う？"')
+    bank = BANK.replace(
+        'ko: "BERT는 무엇을 쓰나?"', 'ko: "BERT는 무엇을 쓰나?", ja: "BERTは何を使う？"'
+    )
     path = make_bank(write, bank)
     found = problems_of(path)
-    assert f"{path}:9: question 'q1' has a prompt in 'ja' but no model answer in 'ja' (add a model answer under answers: ja:)" in found
-    assert f"{path}:12: question 'q1' has a prompt in 'ja' but criteria without 'ja' keywords: bidir (add ja keywords to those criteria)" in found
+    assert (
+        f"{path}:9: question 'q1' has a prompt in 'ja' but no model answer in 'ja' (add a model answer under answers: ja:)"
+        in found
+    )
+    assert (
+        f"{path}:12: question 'q1' has a prompt in 'ja' but criteria without 'ja' keywords: bidir (add ja keywords to those criteria)"
+        in found
+    )
 
 
 def test_challenge_points_must_match_steps(write):
-    path = make_bank(write, BANK.replace("    prompt: Challenge\n", "    prompt: Challenge\n    points: 5\n"))
-    assert f"{path}:16: points of challenge 'ch' (5) differ from the sum of its steps (3) (set points: 3 or remove it)" in problems_of(path)
+    path = make_bank(
+        write, BANK.replace("    prompt: Challenge\n", "    prompt: Challenge\n    points: 5\n")
+    )
+    assert (
+        f"{path}:16: points of challenge 'ch' (5) differ from the sum of its steps (3) (set points: 3 or remove it)"
+        in problems_of(path)
+    )
 
 
 def test_load_bank_raises_with_all_problems(write):
@@ -137,7 +180,9 @@ def test_load_bank_raises_with_all_problems(write):
 
 
 def test_multiple_choice_and_numeric(write):
-    bank = BANK + """\
+    bank = (
+        BANK
+        + """\
   - id: mc
     type: multiple_choice
     points: 2
@@ -153,9 +198,14 @@ def test_multiple_choice_and_numeric(write):
     tolerance: 0.5
     units: [GB]
 """
+    )
     loaded = load_bank(make_bank(write, bank))
     mc, num = loaded.questions[2:]
-    assert mc.type is QuestionType.MULTIPLE_CHOICE and mc.closed and [o.id for o in mc.closed.options] == ["a", "b"]
+    assert (
+        mc.type is QuestionType.MULTIPLE_CHOICE
+        and mc.closed
+        and [o.id for o in mc.closed.options] == ["a", "b"]
+    )
     assert num.closed and num.closed.value == 12.5 and num.closed.units == ("GB",)
 
 
@@ -163,7 +213,9 @@ def test_missing_file_and_empty_folder(tmp_path):
     assert [str(p) for p in validate_paths([tmp_path / "nope.yaml"])] == [
         f"{tmp_path / 'nope.yaml'}: no such file or folder (check the path)"
     ]
-    assert [str(p) for p in validate_paths([tmp_path])] == [f"{tmp_path}: no .yaml files in this folder"]
+    assert [str(p) for p in validate_paths([tmp_path])] == [
+        f"{tmp_path}: no .yaml files in this folder"
+    ]
 
 
 def test_shipped_banks_validate():

@@ -1,4 +1,4 @@
-"""The HTML reports: golden pages, inert hostile text, no external requests, reveal levels, stats."""
+"""HTML reports: golden pages, inert hostile text, no external requests, reveal levels, stats."""
 
 from __future__ import annotations
 
@@ -57,7 +57,10 @@ BANK = Bank(
             QuestionType.SHORT_ANSWER,
             4,
             LocalText(
-                {"en": "Why did the industry move to decoders?", "ko": "업계는 왜 디코더로 옮겨 갔는가?"}
+                {
+                    "en": "Why did the industry move to decoders?",
+                    "ko": "업계는 왜 디코더로 옮겨 갔는가?",
+                }
             ),
             answers={
                 "en": ("Decoder-only models scale better and show zero-shot abilities.",),
@@ -69,7 +72,12 @@ BANK = Bank(
             "long-doc",
             QuestionType.CHALLENGE,
             5,
-            LocalText({"en": "A model must read 100k-token documents.", "ko": "모델이 10만 토큰 문서를 읽어야 한다."}),
+            LocalText(
+                {
+                    "en": "A model must read 100k-token documents.",
+                    "ko": "모델이 10만 토큰 문서를 읽어야 한다.",
+                }
+            ),
             steps=(
                 Gradable(
                     "long-doc/bottleneck",
@@ -100,7 +108,10 @@ BANK = Bank(
     ),
 )
 
-ALICE_DECODER = "Decoder-only models follow scaling laws, so they scale better, and large ones show zero-shot abilities."
+ALICE_DECODER = (
+    "Decoder-only models follow scaling laws, so they scale better, and large ones show "
+    "zero-shot abilities."
+)
 ALICE_BOTTLENECK = (
     "Self-attention compares every token with every other token, so its cost grows quadratically "
     "with the length of the document."
@@ -147,7 +158,9 @@ def model_answer_criterion(points: float, credit: float, overlap: float) -> Crit
 
 def closed_answer(choice: str, language: str = "en") -> AnswerResult:
     credit = 1.0 if choice in ("b", "T5") else 0.0
-    criterion = CriterionResult("choice", 1, credit, credit, credit >= 0.5, reason=f"chose {choice} (+{credit:.0%})")
+    criterion = CriterionResult(
+        "choice", 1, credit, credit, credit >= 0.5, reason=f"chose {choice} (+{credit:.0%})"
+    )
     return answer("which-arch", 1, credit, choice, language, criteria=(criterion,))
 
 
@@ -161,7 +174,9 @@ def decoder_answer_alice() -> AnswerResult:
         keyword_language="en",
         keyword_credit=1.0,
         groups=(
-            GroupEvidence(("scaling law", "scales better"), True, span(ALICE_DECODER, "scaling laws")),
+            GroupEvidence(
+                ("scaling law", "scales better"), True, span(ALICE_DECODER, "scaling laws")
+            ),
         ),
         concept=Similarity(0.81, 1.0, SCALING_CONCEPT, "en", 0, 60),
         feedback="Right - scaling laws favour decoders.",
@@ -176,7 +191,11 @@ def decoder_answer_alice() -> AnswerResult:
         True,
         keyword_language="en",
         keyword_credit=1.0,
-        groups=(GroupEvidence(("zero-shot", "few-shot"), True, span(ALICE_DECODER, "zero-shot", fuzzy=True)),),
+        groups=(
+            GroupEvidence(
+                ("zero-shot", "few-shot"), True, span(ALICE_DECODER, "zero-shot", fuzzy=True)
+            ),
+        ),
         feedback="Yes: emergent zero-shot abilities.",
         feedback_language="en",
         reason="keywords 100%",
@@ -249,11 +268,15 @@ def decoder_answer_bob() -> AnswerResult:
 
 
 def question(question_id: str, kind: str, points: float, *answers: AnswerResult) -> QuestionResult:
-    return QuestionResult(question_id, kind, points, round(sum(a.score for a in answers), 4), answers)
+    return QuestionResult(
+        question_id, kind, points, round(sum(a.score for a in answers), 4), answers
+    )
 
 
 def student(student_id: str, file_name: str, *questions: QuestionResult) -> StudentResult:
-    return StudentResult(student_id, file_name, round(sum(q.score for q in questions), 4), 10.0, questions)
+    return StudentResult(
+        student_id, file_name, round(sum(q.score for q in questions), 4), 10.0, questions
+    )
 
 
 def unanswered(answer_id: str, points: float) -> AnswerResult:
@@ -276,7 +299,9 @@ def make_students() -> list[StudentResult]:
                 ALICE_BOTTLENECK,
                 criteria=(model_answer_criterion(3, 0.9, 0.8),),
                 overlap=0.8,
-                similarity=Similarity(0.77, 0.94, "Attention cost grows quadratically with the length.", "en"),
+                similarity=Similarity(
+                    0.77, 0.94, "Attention cost grows quadratically with the length.", "en"
+                ),
             ),
             answer(
                 "long-doc/fix",
@@ -315,7 +340,13 @@ def make_students() -> list[StudentResult]:
         "dave",
         "dave",
         question("decoder-shift", "short_answer", 4, unanswered("decoder-shift", 4)),
-        question("long-doc", "challenge", 5, unanswered("long-doc/bottleneck", 3), unanswered("long-doc/fix", 2)),
+        question(
+            "long-doc",
+            "challenge",
+            5,
+            unanswered("long-doc/bottleneck", 3),
+            unanswered("long-doc/fix", 2),
+        ),
         question("which-arch", "multiple_choice", 1, unanswered("which-arch", 1)),
     )
     erin = student(
@@ -331,8 +362,25 @@ def make_students() -> list[StudentResult]:
                 1.0,
                 "Because GPT is newer.",
                 criteria=(
-                    dataclasses.replace(decoder_answer_alice().criteria[0], credit=0.25, score=0.5, met=False, groups=(), concept=None, feedback="Mention how decoder-only models scale.", reason="whole-answer similarity 25%"),
-                    dataclasses.replace(decoder_answer_alice().criteria[1], credit=0.25, score=0.5, met=False, groups=(), feedback="Mention zero-shot abilities.", reason="whole-answer similarity 25%"),
+                    dataclasses.replace(
+                        decoder_answer_alice().criteria[0],
+                        credit=0.25,
+                        score=0.5,
+                        met=False,
+                        groups=(),
+                        concept=None,
+                        feedback="Mention how decoder-only models scale.",
+                        reason="whole-answer similarity 25%",
+                    ),
+                    dataclasses.replace(
+                        decoder_answer_alice().criteria[1],
+                        credit=0.25,
+                        score=0.5,
+                        met=False,
+                        groups=(),
+                        feedback="Mention zero-shot abilities.",
+                        reason="whole-answer similarity 25%",
+                    ),
                 ),
             ),
         ),
@@ -348,7 +396,14 @@ def make_students() -> list[StudentResult]:
                 criteria=(model_answer_criterion(3, 0.9, 0.8),),
                 overlap=0.8,
             ),
-            answer("long-doc/fix", 2, 1.0, "Chunk the document.", criteria=(model_answer_criterion(2, 0.5, 0.5),), overlap=0.5),
+            answer(
+                "long-doc/fix",
+                2,
+                1.0,
+                "Chunk the document.",
+                criteria=(model_answer_criterion(2, 0.5, 0.5),),
+                overlap=0.5,
+            ),
         ),
         question("which-arch", "multiple_choice", 1, closed_answer("T5")),
     )
@@ -360,15 +415,29 @@ def make_results(students: list[StudentResult] | None = None, **fields: object) 
     answered = [a for s in chosen for q in s.questions for a in q.answers if a.answered]
     mean = sum(s.total for s in chosen) / len(chosen) if chosen else 0.0
     values: dict[str, object] = {
-        "bank": BankInfo("triad", "The Transformer triad", "banks/triad.yaml", "ab" * 32, ("en", "ko"), 10.0),
+        "bank": BankInfo(
+            "triad", "The Transformer triad", "banks/triad.yaml", "ab" * 32, ("en", "ko"), 10.0
+        ),
         "settings": {"model": "auto", "rubric_weight": 0.7},
-        "models": {"minilm": {"backend": "sentence-transformers"}, "use-multilingual": {"backend": "tf"}},
+        "models": {
+            "minilm": {"backend": "sentence-transformers"},
+            "use-multilingual": {"backend": "tf"},
+        },
         "students": chosen,
         "problems": (
-            ProblemRecord("submissions.csv", 9, "unknown question 'decoder-shfit'", "did you mean 'decoder-shift'?"),
-            ProblemRecord("submissions.csv", 4, "duplicate row for (bob, which-arch)", "the last row wins"),
+            ProblemRecord(
+                "submissions.csv",
+                9,
+                "unknown question 'decoder-shfit'",
+                "did you mean 'decoder-shift'?",
+            ),
+            ProblemRecord(
+                "submissions.csv", 4, "duplicate row for (bob, which-arch)", "the last row wins"
+            ),
         ),
-        "summary": Summary(len(chosen), len(answered), sum(1 for a in answered if a.flags), 2, round(mean, 4)),
+        "summary": Summary(
+            len(chosen), len(answered), sum(1 for a in answered if a.flags), 2, round(mean, 4)
+        ),
     }
     values.update(fields)
     return Results(**values)  # type: ignore[arg-type]
@@ -411,7 +480,13 @@ def hostile_results() -> Results:
         HOSTILE_ID,
         "evil",
         question("decoder-shift", "short_answer", 4, hostile_answer),
-        question("long-doc", "challenge", 5, unanswered("long-doc/bottleneck", 3), unanswered("long-doc/fix", 2)),
+        question(
+            "long-doc",
+            "challenge",
+            5,
+            unanswered("long-doc/bottleneck", 3),
+            unanswered("long-doc/fix", 2),
+        ),
         question("which-arch", "multiple_choice", 1, closed_answer("b")),
     )
     copy = dataclasses.replace(hostile, id=HOSTILE_ID + "2", file_name="evil2")
@@ -455,7 +530,9 @@ def inventory(page: str) -> Inventory:
     return parser
 
 
-EXTERNAL = re.compile(r"""(?:src|href|action|xlink:href|poster|data)\s*=\s*["']?\s*(?:https?:|//)""", re.I)
+EXTERNAL = re.compile(
+    r"""(?:src|href|action|xlink:href|poster|data)\s*=\s*["']?\s*(?:https?:|//)""", re.I
+)
 
 
 def assert_self_contained(page: str) -> None:
@@ -470,7 +547,7 @@ def assert_self_contained(page: str) -> None:
 
 def assert_inert(page: str) -> None:
     found = inventory(page)
-    expected_scripts = [report._script_text()] if "<table class=\"sortable\"" in page else []
+    expected_scripts = [report._script_text()] if '<table class="sortable"' in page else []
     assert [script.strip() for script in found.scripts] == expected_scripts
     for tag, attrs in found.tags:
         assert tag not in {"img", "iframe", "object", "embed"}, tag
@@ -489,7 +566,9 @@ def check_golden(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"{path} is missing: run UPDATE_GOLDENS=1 pytest tests/test_report.py"
     expected = path.read_text(encoding="utf-8")
-    assert text == expected, f"{name} differs from the golden file; if intended: UPDATE_GOLDENS=1 pytest"
+    assert text == expected, (
+        f"{name} differs from the golden file; if intended: UPDATE_GOLDENS=1 pytest"
+    )
 
 
 # ---------------------------------------------------------------- golden pages
@@ -595,7 +674,9 @@ def test_hostile_text_is_inert_on_the_class_page() -> None:
 
 def test_hostile_extra_section_titles_are_escaped() -> None:
     page = report.render_class(
-        make_results(), BANK, extra_sections=[("<script>t</script>", "<p class='ok'>Regrade diff</p>")]
+        make_results(),
+        BANK,
+        extra_sections=[("<script>t</script>", "<p class='ok'>Regrade diff</p>")],
     )
     assert "&lt;script&gt;t&lt;/script&gt;" in page
     assert "<p class='ok'>Regrade diff</p>" in page  # the caller's HTML is trusted and kept
@@ -603,7 +684,10 @@ def test_hostile_extra_section_titles_are_escaped() -> None:
 
 
 def test_controls_are_marked_not_stripped() -> None:
-    assert str(report.mark_controls("a\u202eb<")) == 'a<span class="ctl" title="U+202E">[U+202E]</span>b&lt;'
+    assert (
+        str(report.mark_controls("a\u202eb<"))
+        == 'a<span class="ctl" title="U+202E">[U+202E]</span>b&lt;'
+    )
     assert report.plain_controls("x\u2066y\x07") == "x[U+2066]y[U+0007]"
     assert str(report.mark_controls("line\nnext\ttab")) == "line\nnext\ttab"
 
@@ -662,13 +746,30 @@ def test_palette_meets_wcag_aa() -> None:
     css = (Path(report.__file__).parent / "templates" / "_style.css.j2").read_text(encoding="utf-8")
     palette = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
     text_pairs = [
-        ("fg", "bg"), ("fg", "panel"), ("muted", "bg"), ("muted", "panel"), ("accent", "bg"),
-        ("ok-fg", "ok-bg"), ("bad-fg", "bad-bg"), ("warn-fg", "warn-bg"), ("info-fg", "info-bg"),
-        ("fg", "hit-bg"), ("fg", "neg-bg"), ("fg", "mis-bg"), ("fg", "info-bg"), ("ok-fg", "bg"),
-        ("bad-fg", "bg"), ("bad-fg", "panel"), ("accent", "panel"),
+        ("fg", "bg"),
+        ("fg", "panel"),
+        ("muted", "bg"),
+        ("muted", "panel"),
+        ("accent", "bg"),
+        ("ok-fg", "ok-bg"),
+        ("bad-fg", "bad-bg"),
+        ("warn-fg", "warn-bg"),
+        ("info-fg", "info-bg"),
+        ("fg", "hit-bg"),
+        ("fg", "neg-bg"),
+        ("fg", "mis-bg"),
+        ("fg", "info-bg"),
+        ("ok-fg", "bg"),
+        ("bad-fg", "bg"),
+        ("bad-fg", "panel"),
+        ("accent", "panel"),
     ]
     for fg, bg in text_pairs:
-        assert contrast(palette[fg], palette[bg]) >= 4.5, (fg, bg, contrast(palette[fg], palette[bg]))
+        assert contrast(palette[fg], palette[bg]) >= 4.5, (
+            fg,
+            bg,
+            contrast(palette[fg], palette[bg]),
+        )
     for graphic in ("bar", "ok-fg", "bad-fg", "mis-line", "hit-line"):
         assert contrast(palette[graphic], palette["bg"]) >= 3.0, graphic
     assert contrast("#777777", "#ffffff") < 4.5  # the check can fail
@@ -680,7 +781,9 @@ def test_palette_meets_wcag_aa() -> None:
 def test_reveal_levels() -> None:
     results = make_results()
     bob = next(s for s in results.students if s.id == "bob")
-    pages = {level: report.render_student(results, bob, BANK, level) for level in report.REVEAL_CHOICES}
+    pages = {
+        level: report.render_student(results, bob, BANK, level) for level in report.REVEAL_CHOICES
+    }
     model_answer = "디코더 전용 모델은 확장이 잘 되고"
     missed_feedback = "제로샷 능력을 언급하세요."
     concept = "디코더 전용 모델은 규모를 키울수록"
@@ -690,7 +793,9 @@ def test_reveal_levels() -> None:
     assert missed_feedback in pages["missed"] and missed_feedback in pages["all"]
     assert ">zero-shot<" not in pages["none"] and ">zero-shot<" in pages["missed"]
     assert "Criterion 2" not in pages["none"] and "기준 2" in pages["none"]  # Korean labels
-    assert concept not in pages["none"] and concept in pages["missed"]  # met criterion: reference shown
+    assert (
+        concept not in pages["none"] and concept in pages["missed"]
+    )  # met criterion: reference shown
     assert "<code>제로샷</code>" in pages["all"] and "<code>제로샷</code>" not in pages["missed"]
     assert "인코더는 텍스트를" in pages["missed"] and "인코더는 텍스트를" not in pages["none"]
 
@@ -728,7 +833,12 @@ def test_challenge_has_a_step_breakdown() -> None:
 
 def test_highlight_segments() -> None:
     text = "abc def ghi"
-    spans = [(2, 4, 7, "hit", "x"), (1, 5, 11, "neg", "y"), (0, 100, 200, "mis", "z"), (2, -5, 2, "hit", "w")]
+    spans = [
+        (2, 4, 7, "hit", "x"),
+        (1, 5, 11, "neg", "y"),
+        (0, 100, 200, "mis", "z"),
+        (2, -5, 2, "hit", "w"),
+    ]
     segments = report.highlight(text, spans)
     assert "".join(s.text for s in segments) == text
     # "neg" (priority 1) wins over the overlapping "hit" at 4..7; the out-of-range spans are dropped
@@ -736,7 +846,13 @@ def test_highlight_segments() -> None:
 
 
 def test_numbers_for_people() -> None:
-    assert [report.number(v) for v in (3.0, 2.5, 1.3333, -0.0001, None)] == ["3", "2.5", "1.33", "0", "—"]
+    assert [report.number(v) for v in (3.0, 2.5, 1.3333, -0.0001, None)] == [
+        "3",
+        "2.5",
+        "1.33",
+        "0",
+        "—",
+    ]
     assert report.percent(0.456) == "46%"
 
 
@@ -747,10 +863,12 @@ def test_class_page_content() -> None:
     page = report.render_class(make_results(), BANK)
     assert '<table class="sortable" id="student-table">' in page
     assert '<a href="students/bob.html"><bdi>bob</bdi></a>' in page
-    assert "<svg class=\"hist\"" in page and "<title id=\"hist-title\">Score distribution</title>" in page
+    assert (
+        '<svg class="hist"' in page and '<title id="hist-title">Score distribution</title>' in page
+    )
     assert "unknown question &#39;decoder-shfit&#39;" in page
     assert "did you mean &#39;decoder-shift&#39;?" in page
-    assert '<td><code>long-doc/bottleneck</code></td>' in page  # the near-identical pair
+    assert "<td><code>long-doc/bottleneck</code></td>" in page  # the near-identical pair
     assert page.count('<a href="students/alice.html"><bdi>alice</bdi></a>') == 2
     assert "<code>zero-shot</code>" in page  # most often missed
     assert "Why did the industry move to decoders?" in page
@@ -825,7 +943,9 @@ def test_reports_for_the_example_class(tmp_path: Path) -> None:
         pytest.skip("the example bank or submissions are not there yet")
     from grader.pipeline import GradeRequest, grade_to_folder
 
-    outcome = grade_to_folder(GradeRequest(SEED_BANK, str(EXAMPLE_SUBMISSIONS), tmp_path, model="none"))
+    outcome = grade_to_folder(
+        GradeRequest(SEED_BANK, str(EXAMPLE_SUBMISSIONS), tmp_path, model="none")
+    )
     pages = [path for path in outcome.written if path.suffix == ".html"]
     assert len(pages) == 1 + len(outcome.results.students)
     for path in pages:

@@ -18,10 +18,21 @@ PARAMS = ScoringParams(floor=0.3, ceiling=0.8, rubric_weight=0.7, review_margin=
 RUBRIC = Rubric(
     "r",
     (
-        Criterion("a", 2, Keywords({}), LocalText({"en": "idea a"}), LocalText({"en": "yes a"}), LocalText({"en": "no a"})),
+        Criterion(
+            "a",
+            2,
+            Keywords({}),
+            LocalText({"en": "idea a"}),
+            LocalText({"en": "yes a"}),
+            LocalText({"en": "no a"}),
+        ),
         Criterion("b", 2, Keywords({}), LocalText({"en": "idea b"})),
     ),
-    (Misconception("m", LocalText({"en": "wrong idea"}), 1.0, feedback=LocalText({"en": "not so"})),),
+    (
+        Misconception(
+            "m", LocalText({"en": "wrong idea"}), 1.0, feedback=LocalText({"en": "not so"})
+        ),
+    ),
 )
 GRADABLE = Gradable("q", 4, LocalText({"en": "?"}), {"en": ("model",)}, RUBRIC)
 
@@ -53,7 +64,10 @@ def test_keywords_only_score_and_feedback():
     signals = Signals(
         "en",
         True,
-        keywords={"a": KeywordSignal("en", (met("x"),)), "b": KeywordSignal("en", (met("y"), unmet("z")))},
+        keywords={
+            "a": KeywordSignal("en", (met("x"),)),
+            "b": KeywordSignal("en", (met("y"), unmet("z"))),
+        },
     )
     scored = score_answer(GRADABLE, signals, PARAMS, ["en"])
     assert scored.score == 3.0
@@ -74,8 +88,13 @@ def test_semantic_evidence_and_misconception_penalty():
     scored = score_answer(GRADABLE, signals, PARAMS, ["en"])
     # a: 0.7*1 + 0.3*1 = 1 -> 2 points; b: 0.7*0 + 0.3*1 = 0.3 -> 0.6; minus penalty 1
     assert scored.score == 1.6
-    assert [m.id for m in scored.misconceptions] == ["m"] and scored.misconceptions[0].feedback == "not so"
-    assert scored.misconceptions[0].similarity and scored.misconceptions[0].similarity.answer_start == 0
+    assert [m.id for m in scored.misconceptions] == ["m"] and scored.misconceptions[
+        0
+    ].feedback == "not so"
+    assert (
+        scored.misconceptions[0].similarity
+        and scored.misconceptions[0].similarity.answer_start == 0
+    )
 
 
 def test_score_is_clamped_and_penalties_scale():
@@ -115,10 +134,19 @@ def test_disagreeing_signals_are_flagged():
 
 def test_unanswered_scores_zero_with_missed_feedback():
     scored = score_answer(GRADABLE, Signals("", False), PARAMS, ["en"])
-    assert scored.score == 0 and scored.criteria[0].feedback == "no a" and scored.criteria[0].reason == "no answer"
+    assert (
+        scored.score == 0
+        and scored.criteria[0].feedback == "no a"
+        and scored.criteria[0].reason == "no answer"
+    )
 
 
 def test_no_rubric_uses_overlap_and_similarity():
     bare = Gradable("q", 2, LocalText({"en": "?"}), {"en": ("model",)})
-    scored = score_answer(bare, Signals("en", True, overlap=0.5, answer_match=Match(0.8, "model", "en")), PARAMS, ["en"])
+    scored = score_answer(
+        bare,
+        Signals("en", True, overlap=0.5, answer_match=Match(0.8, "model", "en")),
+        PARAMS,
+        ["en"],
+    )
     assert scored.score == round(2 * (0.7 * 0.5 + 0.3 * 1.0), 4)

@@ -43,7 +43,9 @@ def test_missing_columns(write):
 
 
 def test_bad_rows_are_reported_and_the_rest_kept(write):
-    path = write("s.csv", "student,question,answer,score\ns1,q1,a,2\n,q1,b,\ns2,q1,c,lots\ns3,q1,d\n")
+    path = write(
+        "s.csv", "student,question,answer,score\ns1,q1,a,2\n,q1,b,\ns2,q1,c,lots\ns3,q1,d\n"
+    )
     read = read_submissions(path)
     assert [r.student for r in read.rows] == ["s1", "s2"]
     assert [str(p) for p in read.problems] == [
@@ -63,7 +65,10 @@ def test_duplicate_rows_last_wins(write):
 
 
 def test_jsonl(write):
-    path = write("s.jsonl", '{"student": "s1", "question": "q1", "answer": "x", "score": 1}\nnot json\n{"student": 5}\n')
+    path = write(
+        "s.jsonl",
+        '{"student": "s1", "question": "q1", "answer": "x", "score": 1}\nnot json\n{"student": 5}\n',
+    )
     read = read_submissions(path)
     assert [(r.student, r.score) for r in read.rows] == [("s1", 1.0)]
     assert [p.line for p in read.problems] == [2, 3]
