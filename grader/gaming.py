@@ -57,17 +57,18 @@ def guess_latin_language(text: str) -> str | None:
 
 
 def keyword_salad(
-    token_count: int,
+    token_spans: Sequence[tuple[int, int]],
     function_count: int,
     matched_spans: Sequence[tuple[int, int]],
-    text_length: int,
 ) -> Penalty | None:
     """Rubric terms strung together with no sentence around them."""
-    if len(matched_spans) < 2 or token_count < 4:
+    if len(matched_spans) < 2 or len(token_spans) < 4:
         return None
-    covered = sum(end - start for start, end in _merge(matched_spans))
-    letters = max(1, text_length)
-    if covered / letters >= 0.45 and function_count / token_count < 0.12:
+    merged = _merge(matched_spans)
+    inside = sum(
+        1 for start, end in token_spans if any(s <= start and end <= e for s, e in merged)
+    )
+    if inside / len(token_spans) >= 0.6 and function_count / len(token_spans) < 0.12:
         return Penalty(
             "keyword-salad",
             SALAD_FACTOR,

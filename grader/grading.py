@@ -355,7 +355,7 @@ def _penalties(
     words = [token for token in analysis.tokens if token.norm.strip()]
     function_words = sum(1 for token in words if not token.content)
     found.append(
-        gaming.keyword_salad(len(words), function_words, spans, len(analysis.text.strip()))
+        gaming.keyword_salad([(token.start, token.end) for token in words], function_words, spans)
     )
     prompt_words = [
         content_words(analyze(text, language))

@@ -465,7 +465,11 @@ def review_file_names(gradables: Sequence[str]) -> dict[str, str]:
     """The page file stem of each gradable: readable, safe, unique."""
     from grader.fsutil import safe_file_names
 
-    return safe_file_names(gradables)
+    names = safe_file_names(gradables)
+    for gradable, name in names.items():
+        if name.casefold() == "index":  # the index page's own name
+            names[gradable] = f"{name}-{hashlib.sha256(gradable.encode('utf-8')).hexdigest()[:8]}"
+    return names
 
 
 def render_review_page(

@@ -315,12 +315,12 @@ def test_one_megabyte_answer_is_analysed_quickly() -> None:
     sentence = "Decoder-only models scale better, and GPT is not bidirectional; BERT is. "
     answer = sentence * (1_000_000 // len(sentence) + 1)
     analyze("warm up", "en")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     analysis = analyze(answer, "en")
-    elapsed = time.perf_counter() - started
-    print(f"1 MB English answer analysed in {elapsed:.2f}s")
+    cpu = time.process_time() - cpu_started
+    print(f"1 MB English answer: {time.perf_counter() - started:.2f}s wall, {cpu:.2f}s CPU")
     assert len(analysis.tokens) > 100_000
-    assert elapsed < 10
+    assert cpu < 8  # CPU time: the wall clock depends on what else the machine runs
     last = analysis.tokens[-1]
     assert answer[last.start : last.end] == last.surface
 
@@ -330,12 +330,12 @@ def test_one_megabyte_korean_answer_is_analysed() -> None:
     sentence = "디코더 전용 모델은 규모를 키울수록 좋아지며 GPT는 양방향이 아니다. "
     answer = sentence * (1_000_000 // len(sentence.encode()) + 1)
     analyze("준비", "ko")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     analysis = analyze(answer, "ko")
-    elapsed = time.perf_counter() - started
-    print(f"1 MB Korean answer analysed in {elapsed:.2f}s")
+    cpu = time.process_time() - cpu_started
+    print(f"1 MB Korean answer: {time.perf_counter() - started:.2f}s wall, {cpu:.2f}s CPU")
     assert len(analysis.tokens) > 50_000
-    assert elapsed < 30
+    assert cpu < 20
 
 
 _PIECES = st.sampled_from(

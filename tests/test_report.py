@@ -952,3 +952,29 @@ def test_reports_for_the_example_class(tmp_path: Path) -> None:
         page = path.read_text(encoding="utf-8")
         assert_self_contained(page)
         assert "<script" not in page or path.name == "index.html"
+
+
+def test_an_empty_class_still_renders(tmp_path: Path) -> None:
+    written = report.write_reports(make_results([]), None, tmp_path)
+    assert written == [tmp_path / "index.html"]
+    page = written[0].read_text(encoding="utf-8")
+    assert "No near-identical answers." in page and "<tbody>" in page
+    assert_self_contained(page)
+
+
+def test_many_students_render_quickly(tmp_path: Path) -> None:
+    import time
+
+    base = make_students()
+    many = [
+        dataclasses.replace(base[i % len(base)], id=f"s{i:03}", file_name=f"s{i:03}")
+        for i in range(200)
+    ]
+    started = time.perf_counter()
+    written = report.write_reports(make_results(many), BANK, tmp_path)
+    elapsed = time.perf_counter() - started
+    assert len(written) == 201
+    pairs, found = report_stats.similar_pairs(make_results(many))
+    assert len(pairs) == report_stats.MAX_PAIRS and found > report_stats.MAX_PAIRS
+    assert "Showing 50 of" in written[0].read_text(encoding="utf-8")
+    assert elapsed < 20, elapsed

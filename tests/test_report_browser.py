@@ -131,10 +131,8 @@ def test_hostile_text_shows_literally_and_runs_nothing(browser: Any, pages: list
 
 
 def _first_column(page: Any) -> list[str]:
-    return [
-        text.strip()
-        for text in page.locator("#student-table tbody tr td:first-child").all_inner_texts()
-    ]
+    cells = page.locator("#student-table tbody tr td:first-child")
+    return [cell.get_attribute("data-sort") for cell in cells.all()]
 
 
 def _totals(page: Any) -> list[float]:
