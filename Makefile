@@ -21,7 +21,7 @@ demo: install
 
 # Headless Chromium for the report tests (Debian's package; skipped where apt is not usable).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium fonts-nanum fonts-ipafont-gothic >/dev/null) || echo "chromium not installed: browser tests will skip"; }
 
 lint: install
 	$(BIN)/ruff check grader tests benchmarks

@@ -709,8 +709,9 @@ def split_sentences(text: str, language: str | None = None) -> list[tuple[int, i
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    word_start = max(text.rfind(" ", 0, dot), text.rfind("\n", 0, dot)) + 1
-    word = text[word_start:dot].lower().strip("(\"'")
+    before = text[max(0, dot - 12) : dot]
+    pieces = before.split()
+    word = pieces[-1].lower().strip("(\"'") if pieces and not before[-1:].isspace() else ""
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
@@ -766,7 +767,7 @@ _analysis_lock = threading.RLock()
 def analyze(text: str, language: str | None = None) -> Analysis:
     """Analyse ``text`` (in ``language``, or the language detected from its script). Cached."""
     global _cached_chars
-    key = (text, language.lower() if language else None)
+    key = (text, _primary_subtag(language) if language else None)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -780,6 +781,11 @@ def analyze(text: str, language: str | None = None) -> Analysis:
             old_key, _ = _cache.popitem(last=False)
             _cached_chars -= len(old_key[0])
     return analysis
+
+
+def _primary_subtag(language: str) -> str:
+    """The language code without region or script: ko-KR -> ko."""
+    return language.strip().lower().replace("_", "-").split("-")[0] or UNDETERMINED
 
 
 def _analyze(text: str, language: str | None) -> Analysis:

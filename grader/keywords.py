@@ -1,6 +1,7 @@
 """Rubric keyword matching against an analysed answer.
 
-A term is analysed with the same analysers as answers (``grader.analysis``) and matched on the
+A term is analysed exactly as the answer was (``grader.analysis``, with the answer's language, so
+English terms in a German answer get German stems like the answer's words) and matched on the
 answer's word tokens by their comparison keys (stems, lemmas, morpheme forms):
 
 * Space-separated scripts (English, Russian, ...): each word of the term must match one answer
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from grader.analysis import CJK_LANGUAGES, Analysis, Token, analyze
+from grader.analysis import CJK_LANGUAGES, UNDETERMINED, Analysis, Token, analyze
 from grader.model import KeywordGroup, Keywords, Term
 from grader.normalize import NormalizedText, normalize_text, normalize_with_spans
 
@@ -372,8 +373,19 @@ def match_term(term: Term, language: str, analysis: Analysis) -> TermMatch | Non
     if term.is_regex:
         candidates = _regex_matches(term, index)
     else:
-        candidates = _term_matches(term, _term_pattern(term, language), index)
+        pattern = _term_pattern(term, _pattern_language(language, analysis))
+        candidates = _term_matches(term, pattern, index)
     return min(candidates, key=_rank, default=None)
+
+
+def _pattern_language(language: str, analysis: Analysis) -> str:
+    """Terms are analysed as the answer was, so that their words get the same keys.
+
+    The analyser of each word follows its script; the language only decides how Latin words are
+    stemmed (English terms in a German answer are stemmed as German, like the answer's words) and
+    whether Han characters are Japanese or Chinese. So the answer's language wins when it has one.
+    """
+    return language if analysis.language == UNDETERMINED else analysis.language
 
 
 def _rank(match: TermMatch) -> tuple[bool, bool, int]:

@@ -242,7 +242,9 @@ def answer_groups(
     """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], not {threshold}")
-    exact = {gradable: _exact_groups(pairs) for gradable, pairs in answers_by_gradable(results).items()}
+    exact = {
+        gradable: _exact_groups(pairs) for gradable, pairs in answers_by_gradable(results).items()
+    }
     vectors = _embed_representatives(exact, embed) if embed is not None else {}
     return {
         gradable: _merge_similar(gradable, groups, vectors.get(gradable), threshold)
@@ -349,7 +351,9 @@ def _evidence(answer: AnswerResult) -> tuple[EvidenceLine, ...]:
         cosine = answer.similarity.cosine
         lines.append(EvidenceLine("info", f"closest model answer: cosine {cosine:.2f}"))
     if answer.overlap is not None:
-        lines.append(EvidenceLine("info", f"model-answer word overlap {round(answer.overlap * 100)}%"))
+        lines.append(
+            EvidenceLine("info", f"model-answer word overlap {round(answer.overlap * 100)}%")
+        )
     if answer.model is None and answer.answered and answer.criteria:
         lines.append(EvidenceLine("info", "keywords only (no embedding model)"))
     return tuple(lines)
@@ -364,7 +368,9 @@ def _num(value: float) -> str:
 def _page_links(results: Results) -> dict[str, str]:
     from grader.report import page_names
 
-    return {student: f"../students/{quote(name)}.html" for student, name in page_names(results).items()}
+    return {
+        student: f"../students/{quote(name)}.html" for student, name in page_names(results).items()
+    }
 
 
 def _needs_review(
@@ -400,7 +406,9 @@ def _group_view(
         MemberView(
             student=student,
             href=links.get(student, ""),
-            answer="" if answers[student].answer == group.representative else answers[student].answer,
+            answer=""
+            if answers[student].answer == group.representative
+            else answers[student].answer,
             score=answers[student].score,
             auto_score=answers[student].auto_score,
             override=answers[student].override,
@@ -509,7 +517,10 @@ def _page_lang(results: Results) -> str:
 
 
 def _gradable_row(
-    gradable: str, name: str, pairs: Sequence[tuple[str, AnswerResult]], groups: Sequence[AnswerGroup]
+    gradable: str,
+    name: str,
+    pairs: Sequence[tuple[str, AnswerResult]],
+    groups: Sequence[AnswerGroup],
 ) -> GradableRow:
     scores = [answer.score for _student, answer in pairs]
     return GradableRow(
@@ -520,7 +531,9 @@ def _gradable_row(
         answered=sum(1 for _student, answer in pairs if answer.answered),
         groups=len(groups),
         shared=sum(1 for group in groups if group.size > 1),
-        needs_review=sum(1 for _student, answer in pairs if answer.flags and answer.override is None),
+        needs_review=sum(
+            1 for _student, answer in pairs if answer.flags and answer.override is None
+        ),
         overridden=sum(1 for _student, answer in pairs if answer.override is not None),
         mean=round(sum(scores) / len(scores), 4) if scores else 0.0,
     )

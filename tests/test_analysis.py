@@ -64,6 +64,7 @@ def test_analyze_uses_the_declared_or_detected_language() -> None:
     assert analyze("디코더").language == "ko"
     assert analyze("双方向", "ja").language == "ja"
     assert analyze("双方向", "JA").language == "ja"
+    assert analyze("디코더", "ko-KR").language == "ko"
     assert analyze("123").language == "und"
 
 
@@ -186,6 +187,7 @@ def test_split_sentences() -> None:
     ]
     assert split_sentences("   ") == []
     assert split_sentences("Pi is 3.14 today. Yes") == [(0, 17), (18, 21)]
+    assert split_sentences("See Fig. 3 and A. Vaswani. Done") == [(0, 26), (27, 31)]
 
 
 def test_analysis_sentences_cover_the_answer() -> None:

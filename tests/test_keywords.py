@@ -109,6 +109,14 @@ def test_english_terms_match_stems(term: str, answer: str, expected: str | None)
     assert _matched_text(term, "en", answer) == expected
 
 
+def test_terms_are_stemmed_like_the_answer() -> None:
+    # English "attention" stems to "attent", German to "attention": the term follows the answer.
+    found = match_term(_term("attention"), "en", analyze("Die Attention ist wichtig", "de"))
+    assert found is not None and not found.fuzzy and found.text == "Attention"
+    found = match_term(_term("Kodierer"), "de", analyze("Two Kodierers", "en"))
+    assert found is not None and found.text == "Kodierers"
+
+
 # --- phrases and gaps --------------------------------------------------------------------------
 
 

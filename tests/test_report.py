@@ -935,23 +935,38 @@ def test_word_count_handles_unspaced_scripts() -> None:
 # ---------------------------------------------------------------- with the real pipeline
 
 
+REAL_SUBMISSIONS = """student,question,answer,language
+ann,decoder-shift,"Decoder-only models follow scaling laws and large ones solve tasks zero-shot from a prompt.",en
+ann,long-doc/bottleneck,"Self-attention compares every token with every other token, so the cost grows quadratically with the length.",en
+ben,decoder-shift,"디코더 모델은 확장 법칙을 따르고 제로샷으로 새로운 작업을 풀 수 있다.",ko
+ben,long-doc/bottleneck,"Self attention compares every token with every other token so the cost grows quadratically with the length",en
+"<b>eve</b>\u202e",text-to-text,"<script>alert(1)</script> {{ 7*7 }} T5 is an encoder-decoder model.",en
+"""
+
+
 @pytest.mark.slow
-def test_reports_for_the_example_class(tmp_path: Path) -> None:
-    from tests.conftest import EXAMPLE_SUBMISSIONS, SEED_BANK
+def test_reports_from_the_real_pipeline(tmp_path: Path) -> None:
+    from grader.pipeline import GradeRequest, grade_to_folder, rerender
+    from tests.conftest import SEED_BANK
 
-    if not (SEED_BANK.is_file() and EXAMPLE_SUBMISSIONS.is_file()):
-        pytest.skip("the example bank or submissions are not there yet")
-    from grader.pipeline import GradeRequest, grade_to_folder
-
-    outcome = grade_to_folder(
-        GradeRequest(SEED_BANK, str(EXAMPLE_SUBMISSIONS), tmp_path, model="none")
-    )
+    if not SEED_BANK.is_file():
+        pytest.skip("the seed bank is not there yet")
+    submissions = tmp_path / "submissions.csv"
+    submissions.write_text(REAL_SUBMISSIONS, encoding="utf-8")
+    request = GradeRequest(SEED_BANK, str(submissions), tmp_path / "out", model="none")
+    outcome = grade_to_folder(request)
     pages = [path for path in outcome.written if path.suffix == ".html"]
-    assert len(pages) == 1 + len(outcome.results.students)
+    assert len(pages) == 1 + len(outcome.results.students) == 4
+    index = pages[0].read_text(encoding="utf-8")
+    assert "long-doc/bottleneck" in index.split('id="pairs"')[1]  # ann and ben wrote the same
     for path in pages:
         page = path.read_text(encoding="utf-8")
         assert_self_contained(page)
-        assert "<script" not in page or path.name == "index.html"
+        assert "<script>alert" not in page and "\u202e" not in page
+    ben = (tmp_path / "out" / "students" / "ben.html").read_text(encoding="utf-8")
+    assert '<mark class="hit"' in ben and 'lang="ko"' in ben
+    again = rerender(tmp_path / "out" / "results.json", tmp_path / "again", None, "none")
+    assert [path.name for path in again] == [path.name for path in pages]
 
 
 def test_an_empty_class_still_renders(tmp_path: Path) -> None:
