@@ -431,8 +431,22 @@ def _korean(text: str, context: _Context) -> list[_Raw]:
             raws.append(_korean_raw(text[start:end], str(token.form), tag, start, end, context))
             tags.append(tag)
             forms.append(str(token.form))
+    _join_korean_prefixes(raws, tags, forms)
     _mark_korean_negation(raws, tags, forms)
     return raws
+
+
+def _join_korean_prefixes(raws: list[_Raw], tags: list[str], forms: list[str]) -> None:
+    """A determiner written against a noun is one word: Kiwi reads 양방향이 as 양 + 방향, but
+    양방향 alone as one noun; joining them gives both the same key (for content-word overlap)."""
+    index = len(raws) - 2
+    while index >= 0:
+        first, second = raws[index], raws[index + 1]
+        if tags[index] == "MM" and tags[index + 1] in ("NNG", "NNP") and first.end == second.start:
+            second.start, second.norm = first.start, first.norm + second.norm
+            forms[index + 1] = second.norm
+            del raws[index], tags[index], forms[index]
+        index -= 1
 
 
 def _korean_raw(surface: str, form: str, tag: str, start: int, end: int, context: _Context) -> _Raw:
