@@ -45,10 +45,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.calibration import FitOptions, fit_from_results, fit_on, rescore  # noqa: E402
+from grader.embed_cache import default_cache_dir  # noqa: E402
 from grader.evaluation import Agreement, Evaluation, evaluate_pairs, evaluate_results  # noqa: E402
+from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.loader import load_bank  # noqa: E402
-from grader.results import Results  # noqa: E402
+from grader.results import Results, results_to_json  # noqa: E402
 from grader.submissions import read_submissions  # noqa: E402
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
@@ -222,7 +224,7 @@ class Row:
 
 
 def few_per_question(results: Results, count: int, seed: int) -> list[bool]:
-    """For each human-scored answer (in results order): True for the ``count`` chosen per question."""
+    """Per human-scored answer (in results order): True for the ``count`` picked per question."""
     from grader.calibration import collect_signals
 
     answers = collect_signals(results)
@@ -241,10 +243,13 @@ def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[R
     bank_path, submissions_path = write_files(data_set, folder)
     bank = load_bank(bank_path)
     submissions = read_submissions(submissions_path)
-    options = GradeOptions(model=args.model, device=args.device, cache_dir=args.cache)
+    cache = args.cache or default_cache_dir()
+    options = GradeOptions(model=args.model, device=args.device, cache_dir=cache)
     started = time.perf_counter()
     results = grade(bank, submissions.rows, options, submissions.problems, str(submissions_path))
     graded = time.perf_counter() - started
+    if args.save:
+        atomic_write(args.save / f"{data_set.name}.results.json", results_to_json(results))
     zero = evaluate_results(results)
     model = "+".join(sorted(results.models)) or "none"
     rows = [Row(data_set.name, data_set.language, "zero-shot", model, zero.overall, graded)]
@@ -324,7 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="answers per data set (sampled)")
     parser.add_argument("--model", default=None, help="embedding model (default: the bank's auto)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--cache", type=Path, default=None, help="embedding cache folder")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="embedding cache folder (default: the user's)"
+    )
+    parser.add_argument("--save", type=Path, default=None, help="write each results.json here")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(

@@ -5,7 +5,8 @@ with its language's analyser, so mixed answers (Korean with English terms, ...) 
 
 * Korean: kiwipiepy (``Kiwi()``); the key is the morpheme form (``디코더는`` -> ``디코더``;
   ``키울수록`` -> ``키우``). Latin words glued to Korean (``GPT는``) go through Kiwi too and are
-  then stemmed as Latin words.
+  then stemmed as Latin words. A determiner written against a noun is joined to it (Kiwi reads
+  ``양방향이`` as ``양`` + ``방향`` but ``양방향`` alone as one noun: both give ``양방향``).
 * Japanese: SudachiPy with sudachidict_core in split mode B (middle units: ``言語モデル`` is
   ``言語`` + ``モデル``, but ``東京都`` stays one word); the key is Sudachi's normalised form
   (``使わ`` -> ``使う``). Matching joins consecutive tokens (see ``grader.keywords``), so terms

@@ -50,6 +50,8 @@ ENTRY_KEYS = ("floor", "ceiling", "rubric_weight", "map")
 MODEL_KEYS = ("default", "bank", "questions")
 TOP_KEYS = ("schema", "bank", "fitted", "models", "held_out", "notes")
 REPRODUCE_TOLERANCE = 0.002  # share of the points
+MIN_GAIN = 0.01  # a fit must cut the held-out squared error by this share to replace the defaults
+CORRELATION_SLACK = 0.005  # ... and keep the held-out Pearson r within this of the defaults'
 _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
     "keyword-salad": "SALAD_FACTOR",
     "copied-question": "COPY_FACTOR",
@@ -539,21 +541,33 @@ class _Fitter:
         return _map_many(shares, adjustment.mapping)
 
     def fit_bank(self, train: np.ndarray) -> Adjustment:
-        """The recipe with the lowest inner cross-validated error (the defaults unless beaten)."""
+        """The recipe with the lowest inner cross-validated error whose held-out correlation is
+        no worse than the defaults'; the defaults unless one beats them."""
         import numpy as np
+
+        from grader.metrics import pearson
 
         recipes = _recipes(self.options)
         folds = _folds(train, self.options, self.table.questions, self.options.folds)
         if len(folds) < 2:
             return Adjustment()
-        errors = np.zeros(len(recipes))
+        order = np.concatenate(folds)
+        predicted = np.zeros((len(recipes), len(order)))
+        start = 0
         for held in folds:
             inner = np.setdiff1d(train, held)
             for number, recipe in enumerate(recipes):
-                predicted = self._predict_bank(self._apply_recipe(recipe, inner), held)
-                errors[number] += float(((predicted - self.table.human[held]) ** 2).sum())
-        best = int(np.argmin(errors))
-        if errors[best] >= errors[0] * (1.0 - 1e-6):
+                adjustment = self._apply_recipe(recipe, inner)
+                predicted[number, start : start + len(held)] = self._predict_bank(adjustment, held)
+            start += len(held)
+        human = self.table.human[order]
+        errors = ((predicted - human) ** 2).mean(axis=1)
+        correlations = np.array([pearson(human, row) for row in predicted])
+        floor = correlations[0] - CORRELATION_SLACK if np.isfinite(correlations[0]) else -np.inf
+        eligible = np.nan_to_num(correlations, nan=-np.inf) >= floor
+        eligible[0] = True
+        best = int(np.argmin(np.where(eligible, errors, np.inf)))
+        if best == 0 or errors[best] >= errors[0] * (1.0 - MIN_GAIN):
             return Adjustment()
         return self._apply_recipe(recipes[best], train)
 

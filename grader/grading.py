@@ -182,6 +182,7 @@ def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dic
     spaces: dict[str, _Space] = {}
     if requested == "none":
         return spaces
+    from grader.embed_cache import default_cache_dir
     from grader.embedding import EmbeddingCache, embed_texts, load_embedder
 
     every_gradable = list(bank.gradables().values())
@@ -201,7 +202,7 @@ def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dic
         answer.units = _answer_units(answer)
         for text, _span in answer.units:
             spaces[model].add(text)
-    cache = EmbeddingCache(options.cache_dir) if options.use_cache else None
+    cache = EmbeddingCache(options.cache_dir or default_cache_dir()) if options.use_cache else None
     for space in spaces.values():
         space.vectors = embed_texts(space.embedder, list(space.texts), cache)
     return spaces

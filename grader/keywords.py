@@ -9,12 +9,13 @@ answer's word tokens by their comparison keys (stems, lemmas, morpheme forms):
   not) between consecutive ones.
 * Korean, Japanese and Chinese: the term's words written together form one unit, matched against
   one or more consecutive answer words whose keys join to the same string, starting and ending on
-  word boundaries. So a term matches however the analyser splits it (``양방향`` is one word alone
-  but ``양`` + ``방향`` in ``양방향이``), ``디코더`` matches ``디코더는`` (particles are not
-  words), ``확장법칙`` matches ``확장의 법칙`` (the particle is skipped), and ``京都`` does not
-  match inside ``東京都``. Parts of a CJK term separated by spaces are units with up to
-  ``term.gap`` words between them, or one unit written together (``확장 법칙`` matches
-  ``확장법칙``). Particles and endings never count towards the gap.
+  word boundaries. So a term matches however the analyser splits it (``言語モデル`` matches
+  ``言語`` + ``モデル``; a Chinese term matches its characters), ``디코더`` matches ``디코더는``
+  (particles are not words), ``확장법칙`` matches ``확장의 법칙`` (the particle is skipped), and
+  ``京都`` does not match inside ``東京都`` (one word), nor ``方向`` inside ``双方向``. Parts of
+  a CJK term separated by spaces are units with up to ``term.gap`` words between them, or one
+  unit written together (``확장 법칙`` matches ``확장법칙``). Particles and endings never count
+  towards the gap.
 * Misspellings (``term.fuzzy``, never for regexes): Levenshtein distance on the key or on the
   normalised word, 1 edit for words of 5-8 characters, 2 for longer ones, none for shorter words
   or words with digits; the first character must match (so ``encoder`` never matches
