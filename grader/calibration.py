@@ -563,8 +563,11 @@ class _Fitter:
         human = self.table.human[order]
         errors = ((predicted - human) ** 2).mean(axis=1)
         correlations = np.array([pearson(human, row) for row in predicted])
-        floor = correlations[0] - CORRELATION_SLACK if np.isfinite(correlations[0]) else -np.inf
-        eligible = np.nan_to_num(correlations, nan=-np.inf) >= floor
+        # A fit must keep the defaults' held-out correlation and show one beyond chance (about
+        # two standard errors of r around 0): from noise, only flattening would cut the error.
+        chance = 2.0 / math.sqrt(len(order))
+        baseline = correlations[0] - CORRELATION_SLACK if np.isfinite(correlations[0]) else -1.0
+        eligible = np.nan_to_num(correlations, nan=-np.inf) >= max(baseline, chance)
         eligible[0] = True
         best = int(np.argmin(np.where(eligible, errors, np.inf)))
         if best == 0 or errors[best] >= errors[0] * (1.0 - MIN_GAIN):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from grader.scoring import KeywordSignal, Penalty
+from grader.scoring import Penalty
 
 SALAD_FACTOR = 0.2
 COPY_FACTOR = 0.0
 OTHER_ANSWER_FACTOR = 0.2
 FOREIGN_FACTOR = 0.3
+CONTRADICTION_FACTOR = 0.2
 PADDING_RATIO = 8  # an answer may be this many times longer than the longest model answer
 PADDING_MINIMUM = 150  # words
 
@@ -65,9 +66,7 @@ def keyword_salad(
     if len(matched_spans) < 2 or len(token_spans) < 4:
         return None
     merged = _merge(matched_spans)
-    inside = sum(
-        1 for start, end in token_spans if any(s <= start and end <= e for s, e in merged)
-    )
+    inside = sum(1 for start, end in token_spans if any(s <= start and end <= e for s, e in merged))
     if inside / len(token_spans) >= 0.6 and function_count / len(token_spans) < 0.12:
         return Penalty(
             "keyword-salad",
@@ -137,5 +136,20 @@ def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | 
     )
 
 
-def contradicted(signals: Sequence[KeywordSignal]) -> bool:
-    return any(signal.contradicted for signal in signals)
+def takes_it_back(sentences: Sequence[tuple[frozenset[str], bool]]) -> Penalty | None:
+    """A sentence repeated later with a negation: the answer says it, then takes it back.
+
+    ``sentences`` holds each sentence's content words and whether it has a negated word.
+    """
+    for index, (words, negated) in enumerate(sentences):
+        if negated or len(words) < 2:
+            continue
+        for later_words, later_negated in sentences[index + 1 :]:
+            shared = len(words & later_words) / len(words | later_words) if later_words else 0.0
+            if later_negated and shared >= 0.6:
+                return Penalty(
+                    "self-contradiction",
+                    CONTRADICTION_FACTOR,
+                    "the answer states something and then negates it",
+                )
+    return None

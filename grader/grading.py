@@ -358,6 +358,7 @@ def _penalties(
     found.append(
         gaming.keyword_salad([(token.start, token.end) for token in words], function_words, spans)
     )
+    found.append(gaming.takes_it_back(_sentence_words(analysis)))
     prompt_words = [
         content_words(analyze(text, language))
         for language, text in gradable.prompt.by_language.items()
@@ -371,6 +372,16 @@ def _penalties(
     if space is not None and signals.answer_match is not None:
         found.append(_other_question(bank, answer, space, signals.answer_match.cosine, params))
     return tuple(penalty for penalty in found if penalty is not None)
+
+
+def _sentence_words(analysis: Analysis) -> list[tuple[frozenset[str], bool]]:
+    """Per sentence: its content words, and whether any word in it is negated."""
+    sentences = []
+    for start, end in analysis.sentences:
+        tokens = [t for t in analysis.tokens if start <= t.start and t.end <= end]
+        words = frozenset(t.norm for t in tokens if t.content)
+        sentences.append((words, any(t.negated for t in tokens)))
+    return sentences
 
 
 def _other_question(
