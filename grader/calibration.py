@@ -51,6 +51,8 @@ MODEL_KEYS = ("default", "bank", "questions")
 TOP_KEYS = ("schema", "bank", "fitted", "models", "held_out", "notes")
 REPRODUCE_TOLERANCE = 0.002  # share of the points
 MIN_GAIN = 0.01  # a fit must cut the held-out squared error by this share to replace the defaults
+QUESTION_T = 2.0  # how clearly a question's own fit must win, held out (paired t statistic)
+MIN_SPREAD = 0.8  # a question's fit keeps this share of the spread of its scores
 CORRELATION_SLACK = 0.005  # ... and keep the held-out Pearson r within this of the defaults'
 _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
     "keyword-salad": "SALAD_FACTOR",
@@ -58,8 +60,8 @@ _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
     "answers-another-question": "OTHER_ANSWER_FACTOR",
     "unexpected-language": "FOREIGN_FACTOR",
 }
-_SPAN_FACTORS = (0.6, 0.8, 1.0, 1.25, 1.6)
-_SHIFTS = tuple(round(-0.3 + 0.05 * index, 2) for index in range(13))
+_SPAN_FACTORS = (0.8, 1.0, 1.25)
+_SHIFTS = tuple(round(-0.2 + 0.05 * index, 2) for index in range(9))
 _TIE = 1e-4  # loss added per unit of distance from the starting point (prefers small moves)
 
 
@@ -642,20 +644,30 @@ def _question_candidates(base: ScoringParams) -> tuple[np.ndarray, np.ndarray, n
 def _choose_question_fit(
     shares: np.ndarray, human: np.ndarray, costs: np.ndarray, options: FitOptions
 ) -> int | None:
-    """The candidate (row of ``shares``) whose leave-one-out error beats row 0's (the bank fit)."""
+    """The candidate (row of ``shares``) whose leave-one-out error beats row 0's (the bank fit)
+    by ``question_margin`` and clearly (a paired t statistic of ``QUESTION_T`` over the answers).
+    A candidate may move the question's level, not flatten it: one whose scores spread less than
+    ``MIN_SPREAD`` of the bank fit's is not considered."""
     import numpy as np
 
+    spread = shares.std(axis=1)
+    allowed = spread >= MIN_SPREAD * spread[0]
+    allowed[0] = True
     errors = (shares - human) ** 2  # (candidates, answers)
+    count = errors.shape[1]
     total = errors.sum(axis=1)
-    held_out = 0.0
-    for left_out in range(errors.shape[1]):
-        rest = (total - errors[:, left_out]) / (errors.shape[1] - 1)
-        choice = int(np.argmin(rest + _TIE * costs))
-        held_out += float(errors[choice, left_out])
-    baseline = float(total[0])
-    if held_out >= baseline * (1.0 - options.question_margin):
+    penalty = np.where(allowed, _TIE * costs, np.inf)
+    held_out = np.empty(count)
+    for left_out in range(count):
+        rest = (total - errors[:, left_out]) / (count - 1)
+        held_out[left_out] = errors[int(np.argmin(rest + penalty)), left_out]
+    gains = errors[0] - held_out
+    if float(held_out.sum()) >= float(total[0]) * (1.0 - options.question_margin):
         return None
-    choice = int(np.argmin(total / errors.shape[1] + _TIE * costs))
+    deviation = float(gains.std(ddof=1))
+    if deviation > 0 and float(gains.mean()) / (deviation / math.sqrt(count)) < QUESTION_T:
+        return None
+    choice = int(np.argmin(total / count + penalty))
     return None if choice == 0 else choice
 
 
@@ -1100,9 +1112,8 @@ class _Reader:
         ceiling = self.number(data, "ceiling", where, -1.0, 1.5)
         weight = self.number(data, "rubric_weight", where, 0.0, 1.0)
         if floor is not None and ceiling is not None and ceiling <= floor:
-            self.fail(
-                data, "ceiling", f"{where}.ceiling ({ceiling:g}) must be above floor ({floor:g})"
-            )
+            message = f"{where}.ceiling ({ceiling:g}) must be above the floor ({floor:g})"
+            self.fail(data, "ceiling", message)
         mapping = self.knots(data, where) if "map" in data else ()
         return Adjustment(floor, ceiling, weight, mapping)
 

@@ -143,6 +143,19 @@ def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: boo
 @click.option(
     "--timestamp", is_flag=True, help="Record the time in results.json (off: identical reruns)."
 )
+@click.option(
+    "--overrides",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instructor overrides (CSV or YAML).",
+)
+@click.option(
+    "--compare",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="An earlier results.json to diff against.",
+)
+@click.option("--dry-run", is_flag=True, help="Grade and show what would change; write nothing.")
 @json_option
 def grade(
     bank: Path,
@@ -156,6 +169,9 @@ def grade(
     calibration: Path | None,
     reveal: str,
     timestamp: bool,
+    overrides: Path | None,
+    compare: Path | None,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Grade SUBMISSIONS (CSV or JSON Lines, - for stdin) against BANK; write results to --out."""
@@ -173,6 +189,9 @@ def grade(
         calibration=calibration,
         reveal=reveal,
         timestamp=timestamp,
+        overrides=overrides,
+        compare=compare,
+        dry_run=dry_run,
     )
     with interruptible(out_dir), _progress_bar() as progress:
         outcome = call(grade_to_folder, request, progress)
@@ -183,6 +202,8 @@ def grade(
         )
     summary = outcome.results.summary
     if as_json:
+        from grader.diff import diff_to_dict
+
         emit_json(
             {
                 "ok": True,
@@ -191,9 +212,16 @@ def grade(
                 "flagged": summary.flagged,
                 "problems": summary.problems,
                 "files": [str(path) for path in outcome.written],
+                "diff": diff_to_dict(outcome.diff) if outcome.diff is not None else None,
             }
         )
         return
+    if outcome.diff is not None:
+        from grader.diff import format_diff
+
+        click.echo(format_diff(outcome.diff))
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
     click.echo(
         f"Graded {summary.answers} answers from {summary.students} students "
         f"({summary.flagged} flagged for review, {summary.problems} row problems)."
@@ -317,6 +345,39 @@ def report(
         emit_json({"ok": True, "files": [str(path) for path in written]})
         return
     click.echo(f"Wrote {len(written)} pages to {out_dir}")
+
+
+@cli.command()
+@click.argument("bank", type=click.Path(path_type=Path))
+@click.argument("results_file", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--model",
+    default="none",
+    show_default=True,
+    help="Also group answers that mean the same (auto, minilm, use-multilingual, ...); "
+    "none: the same text only.",
+)
+@device_option
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.92, show_default=True)
+@json_option
+def review(
+    bank: Path,
+    results_file: Path,
+    out_dir: Path,
+    model: str,
+    device: str,
+    threshold: float,
+    as_json: bool,
+) -> None:
+    """Write review pages: each question's answers in groups, needs-review first."""
+    from grader.pipeline import review_to_folder
+
+    written = call(review_to_folder, bank, results_file, out_dir, model, device, threshold)
+    if as_json:
+        emit_json({"ok": True, "files": [str(path) for path in written]})
+        return
+    click.echo(f"Wrote {len(written)} review pages to {out_dir / 'review'}")
 
 
 @cli.command(name="import")

@@ -118,7 +118,12 @@ class ResultsDiff:
 
     @property
     def scores_changed(self) -> int:
-        return sum(1 for change in self.answers if not _same(change.old_score, change.new_score))
+        """Answers in both results whose final score differs."""
+        return sum(
+            1
+            for change in self.answers
+            if change.status == "changed" and not _same(change.old_score, change.new_score)
+        )
 
 
 # ---------------------------------------------------------------- context
@@ -384,21 +389,33 @@ def diff_results(old: Results, new: Results) -> ResultsDiff:
 # ---------------------------------------------------------------- output
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _headline(diff: ResultsDiff) -> str:
     if diff.empty:
         return "No changes: every score is the same."
-    changed_students = len({change.student for change in diff.answers})
+    changed = [c for c in diff.answers if c.status == "changed"]
+    rescored = [c for c in changed if not _same(c.old_score, c.new_score)]
+    students = len({change.student for change in rescored})
+    parts = [
+        f"{_plural(len(rescored), 'score')} changed for {_plural(students, 'student')}"
+        if rescored
+        else "No score changed"
+    ]
+    if len(changed) > len(rescored):
+        others = len(changed) - len(rescored)
+        parts.append(f"{_plural(others, 'override')} changed without changing the score")
+    if len(diff.answers) > len(changed):
+        parts.append(
+            f"{_plural(len(diff.answers) - len(changed), 'answer')} to added or removed questions"
+        )
     added = sum(1 for change in diff.students if change.status == "added")
     removed = sum(1 for change in diff.students if change.status == "removed")
-    scores = diff.scores_changed
-    text = f"{scores} {'score' if scores == 1 else 'scores'} changed"
-    text += f" for {changed_students} {'student' if changed_students == 1 else 'students'}"
-    others = len(diff.answers) - scores
-    if others:
-        text += f"; {others} other {'change' if others == 1 else 'changes'} (overrides)"
     if added or removed:
-        text += f"; {added} added, {removed} removed"
-    return text + "."
+        parts.append(f"{_plural(added, 'student')} added, {removed} removed")
+    return "; ".join(parts) + "."
 
 
 def _score_pair(old: float | None, new: float | None) -> str:

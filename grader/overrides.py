@@ -77,11 +77,10 @@ def load_overrides(path: str | Path) -> list[OverrideRow]:
     from grader.yamlread import read_text
 
     name = str(path)
-    text = read_text(Path(path))
     if Path(name).suffix.lower() in YAML_SUFFIXES:
         rows, problems = _read_yaml(Path(path))
     else:
-        rows, problems = _read_csv(name, text)
+        rows, problems = _read_csv(name, read_text(Path(path)))
     if problems:
         raise GraderError("\n".join(str(problem) for problem in problems), tuple(problems))
     return rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,16 @@ class GradeRequest:
     reveal: str = "missed"
     timestamp: bool = False
     reports: bool = True
+    overrides: Path | None = None
+    compare: Path | None = None  # an earlier results.json to diff against
+    dry_run: bool = False  # grade and diff, write nothing
 
 
 @dataclass(frozen=True)
 class Outcome:
     results: Results
     written: list[Path]
+    diff: Any = None  # grader.diff.ResultsDiff when compared
 
 
 def _options(request: GradeRequest, progress: Callable[[int, int], None] | None) -> GradeOptions:
@@ -60,24 +64,94 @@ def grade_to_folder(
     from grader.fsutil import ensure_folder
 
     bank = load_bank(request.bank, request.rubric_dirs)
-    ensure_folder(request.out_dir)
+    overrides = _load_overrides(request.overrides)
+    previous = _previous_results(request)
+    if not request.dry_run:
+        ensure_folder(request.out_dir)
     submissions = read_submissions(request.submissions)
     results = grade(
         bank, submissions.rows, _options(request, progress), submissions.problems, submissions.path
     )
+    if overrides is not None:
+        results = _apply_overrides(results, overrides, request)
+    diff = None
+    if previous is not None:
+        from grader.diff import diff_results
+
+        diff = diff_results(previous, results)
+    if request.dry_run:
+        return Outcome(results, [], diff)
     written = write_results(results, request.out_dir)
     if request.reports:
-        written.extend(_write_reports(results, bank, request))
-    return Outcome(results, written)
+        written.extend(_write_reports(results, bank, request, diff))
+    return Outcome(results, written, diff)
 
 
-def _write_reports(results: Results, bank: Any, request: GradeRequest) -> list[Path]:
-    try:
-        from grader.report import write_reports
-    except ImportError:  # the HTML stage is optional while it is being built
-        return []
-    written: list[Path] = write_reports(results, bank, request.out_dir, reveal=request.reveal)
+def _load_overrides(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from grader.overrides import load_overrides
+
+    return load_overrides(path)
+
+
+def _previous_results(request: GradeRequest) -> Results | None:
+    """The results to compare with: --compare, or for --dry-run the folder's current results."""
+    from grader.results import load_results
+
+    if request.compare is not None:
+        return load_results(request.compare)
+    existing = request.out_dir / "results.json"
+    if request.dry_run and existing.is_file():
+        return load_results(existing)
+    return None
+
+
+def _apply_overrides(results: Results, overrides: Any, request: GradeRequest) -> Results:
+    from grader.overrides import apply_overrides
+
+    groups = None
+    if any(row.group and "~" in row.group for row in overrides):
+        groups = _meaning_groups(results, request.model, request.device)
+    updated, _problems = apply_overrides(results, overrides, groups)  # also in results.problems
+    settings = {**updated.settings, "overrides": str(request.overrides)}
+    return replace(updated, settings=settings)
+
+
+def _meaning_groups(results: Results, model: str | None, device: str) -> Any:
+    """Answer groups by meaning, for overrides that name a "~" group (multilingual by default)."""
+    from grader.embedding import load_embedder
+    from grader.review import answer_groups
+
+    name = "use-multilingual" if model in (None, "auto") else model
+    embed = None if name == "none" else load_embedder(name, device).encode
+    return answer_groups(results, embed)
+
+
+def _write_reports(results: Results, bank: Any, request: GradeRequest, diff: Any) -> list[Path]:
+    from grader.report import write_reports
+    from grader.review import answer_groups, write_review_pages
+
+    sections = [_review_link_section()]
+    if diff is not None:
+        from grader.diff import diff_section
+
+        sections.insert(0, diff_section(diff))
+    written: list[Path] = write_reports(
+        results, bank, request.out_dir, reveal=request.reveal, extra_sections=sections
+    )
+    written.extend(write_review_pages(results, answer_groups(results), bank, request.out_dir))
     return written
+
+
+def _review_link_section() -> tuple[str, str]:
+    from markupsafe import Markup
+
+    html = Markup(
+        '<p><a href="review/index.html">Answer groups per question</a>: grade a group once, '
+        "answers that need review first.</p>"
+    )
+    return ("Review", html)
 
 
 def check_one(
@@ -154,4 +228,29 @@ def rerender(results_path: Path, out_dir: Path, bank_path: Path | None, reveal: 
     elif bank_path is not None:
         load_bank(bank_path)  # raises the clear "no such file" error
     written: list[Path] = write_reports(results, bank, out_dir, reveal=reveal)
+    return written
+
+
+def review_to_folder(
+    bank_path: Path | None,
+    results_path: Path,
+    out_dir: Path,
+    model: str = "none",
+    device: str = "auto",
+    threshold: float = 0.92,
+) -> list[Path]:
+    """Write review pages (answer groups per question) for saved results."""
+    from grader.results import load_results
+    from grader.review import answer_groups, write_review_pages
+
+    results = load_results(results_path)
+    bank = load_bank(bank_path) if bank_path is not None else None
+    embed = None
+    if model != "none":
+        from grader.embedding import auto_model_for, load_embedder
+
+        name = auto_model_for(results.bank.languages[0] if results.bank.languages else "en")
+        embed = load_embedder(name if model == "auto" else model, device).encode
+    groups = answer_groups(results, embed, threshold)
+    written: list[Path] = write_review_pages(results, groups, bank, out_dir)
     return written

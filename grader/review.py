@@ -38,7 +38,6 @@ EMPTY_DIGEST = "empty"
 DIGEST_CHARS = 12
 EXACT_MARK = "#"
 SIMILAR_MARK = "~"
-EXCERPT_CHARS = 400
 Embed = Callable[[list[str]], "np.ndarray"]
 
 

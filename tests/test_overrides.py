@@ -150,26 +150,46 @@ def test_bad_yaml(tmp_path: Path) -> None:
         f"{path}:4: each override must be a mapping (write keys student, question, score, comment)",
     ]
     path = write(tmp_path / "p.yaml", "student: s1\n")
-    assert load_error(path) == f"{path}:1: expected a list of overrides (write one '- student: ...' item per override)"
+    assert (
+        load_error(path)
+        == f"{path}:1: expected a list of overrides (write one '- student: ...' item per override)"
+    )
     path = write(tmp_path / "q.yaml", "- student: s1\n  question: t2t\n  score: yes\n")
-    assert load_error(path) == f"{path}:1: score 'True' is not a number (write a number such as 2.5)"
+    assert (
+        load_error(path) == f"{path}:1: score 'True' is not a number (write a number such as 2.5)"
+    )
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:
-    assert load_error(tmp_path / "none.csv") == f"{tmp_path / 'none.csv'}: no such file (check the path)"
+    assert (
+        load_error(tmp_path / "none.csv")
+        == f"{tmp_path / 'none.csv'}: no such file (check the path)"
+    )
     path = write(tmp_path / "empty.csv", "")
-    assert load_error(path) == f"{path}:1: the file is empty (add a header row: student,question,score,comment)"
+    assert (
+        load_error(path)
+        == f"{path}:1: the file is empty (add a header row: student,question,score,comment)"
+    )
     assert load_overrides(write(tmp_path / "header.csv", "student,question,score\n")) == []
 
 
 # ---------------------------------------------------------------- applying
 
 
-def _row(student: str | None, question: str, score: float, line: int, group: str | None = None, comment: str = "") -> OverrideRow:
+def _row(
+    student: str | None,
+    question: str,
+    score: float,
+    line: int,
+    group: str | None = None,
+    comment: str = "",
+) -> OverrideRow:
     return OverrideRow(question, score, comment, student, group, "o.csv", line)
 
 
-def _assert_only_changed(old: Results, new: Results, changed: dict[tuple[str, str], OverrideRow]) -> None:
+def _assert_only_changed(
+    old: Results, new: Results, changed: dict[tuple[str, str], OverrideRow]
+) -> None:
     """Every field is the same except the chosen answers' score and override and the sums."""
     for name in ("bank", "settings", "models", "problems", "created", "schema", "extra"):
         assert getattr(new, name) == getattr(old, name), name
@@ -185,7 +205,10 @@ def _assert_only_changed(old: Results, new: Results, changed: dict[tuple[str, st
         assert dataclasses.replace(after, total=before.total, questions=before.questions) == before
         for q_before, q_after in zip(before.questions, after.questions, strict=True):
             assert q_after.score == round(sum(a.score for a in q_after.answers), 4)
-            assert dataclasses.replace(q_after, score=q_before.score, answers=q_before.answers) == q_before
+            assert (
+                dataclasses.replace(q_after, score=q_before.score, answers=q_before.answers)
+                == q_before
+            )
             for a_before, a_after in zip(q_before.answers, q_after.answers, strict=True):
                 row = changed.get((before.id, a_before.id))
                 if row is None:
@@ -222,7 +245,10 @@ def test_overridden_results_round_trip(graded: tuple[Bank, Results]) -> None:
 
 def test_group_override_applies_to_every_member(graded: tuple[Bank, Results]) -> None:
     _bank, results = graded
-    rows = [_row(None, "t2t", 1.5, 2, group=SAME_T2T), _row(None, "long-doc/fix", 0.25, 3, group="long-doc/fix#empty")]
+    rows = [
+        _row(None, "t2t", 1.5, 2, group=SAME_T2T),
+        _row(None, "long-doc/fix", 0.25, 3, group="long-doc/fix#empty"),
+    ]
     new, problems = apply_overrides(results, rows)
     assert problems == []
     expected = {
@@ -252,7 +278,12 @@ def test_meaning_groups_need_the_grouping(graded: tuple[Bank, Results]) -> None:
     _bank, results = graded
 
     def embed(texts: list[str]) -> np.ndarray:
-        return np.array([[1.0, 0.0] if "t5" in t.lower() or "text-to-text" in t.lower() else [0.0, 1.0] for t in texts])
+        return np.array(
+            [
+                [1.0, 0.0] if "t5" in t.lower() or "text-to-text" in t.lower() else [0.0, 1.0]
+                for t in texts
+            ]
+        )
 
     groups = answer_groups(results, embed=embed, threshold=0.95)
     meaning = next(g for g in groups["t2t"] if g.similar)
@@ -309,7 +340,12 @@ def _assert_changed_with_problems(old: Results, new: Results, problems: list[Pro
 
 def test_a_row_replaced_by_a_later_row_is_reported(graded: tuple[Bank, Results]) -> None:
     _bank, results = graded
-    rows = [_row("carol", "t2t", 1, 2), _row("carol", "t2t", 0.5, 5), _row(None, "t2t", 1, 6, group=SAME_T2T), _row(None, "t2t", 2, 9, group=SAME_T2T)]
+    rows = [
+        _row("carol", "t2t", 1, 2),
+        _row("carol", "t2t", 0.5, 5),
+        _row(None, "t2t", 1, 6, group=SAME_T2T),
+        _row(None, "t2t", 2, 9, group=SAME_T2T),
+    ]
     new, problems = apply_overrides(results, rows)
     assert [str(problem) for problem in problems] == [
         "o.csv:2: the override of 't2t' of student 'carol' is replaced by line 5 "
@@ -324,7 +360,10 @@ def test_a_row_replaced_by_a_later_row_is_reported(graded: tuple[Bank, Results])
 
 def test_overrides_from_a_file_end_to_end(tmp_path: Path, graded: tuple[Bank, Results]) -> None:
     _bank, results = graded
-    path = write(tmp_path / "o.csv", f"student,group,question,score,comment\ncarol,,t2t,1,close\n,{SAME_T2T},,1.75,\n")
+    path = write(
+        tmp_path / "o.csv",
+        f"student,group,question,score,comment\ncarol,,t2t,1,close\n,{SAME_T2T},,1.75,\n",
+    )
     new, problems = apply_overrides(results, load_overrides(path))
     assert problems == []
     answers = answers_of(new)
@@ -347,8 +386,16 @@ def test_overrides_as_graded_rows(graded: tuple[Bank, Results]) -> None:
     answers = answers_of(results)
     assert graded_rows == [
         Submission("carol", "t2t", "BERT", "en", 1.0, 2),
-        Submission("frank", "long-doc/fix", answers[("frank", "long-doc/fix")].answer, "en", 0.75, 4),
+        Submission(
+            "frank", "long-doc/fix", answers[("frank", "long-doc/fix")].answer, "en", 0.75, 4
+        ),
     ]
     regraded = grade(bank, graded_rows, GradeOptions(model="none"))
-    human = {(s.id, a.id): a.human_score for s in regraded.students for q in s.questions for a in q.answers if a.answered}
+    human = {
+        (s.id, a.id): a.human_score
+        for s in regraded.students
+        for q in s.questions
+        for a in q.answers
+        if a.answered
+    }
     assert human == {("carol", "t2t"): 1.0, ("frank", "long-doc/fix"): 0.75}

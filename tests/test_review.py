@@ -83,7 +83,9 @@ frank,long-doc/fix,"<img src=x onerror=alert(1)> sparse attention \u202eevil"
 """
 
 
-def write_class(folder: Path, bank_yaml: str = BANK_YAML, csv: str = CLASS_CSV) -> tuple[Path, Path]:
+def write_class(
+    folder: Path, bank_yaml: str = BANK_YAML, csv: str = CLASS_CSV
+) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     bank_path = folder / "bank.yaml"
     bank_path.write_text(bank_yaml, encoding="utf-8")
@@ -92,12 +94,16 @@ def write_class(folder: Path, bank_yaml: str = BANK_YAML, csv: str = CLASS_CSV) 
     return bank_path, csv_path
 
 
-def grade_class(folder: Path, bank_yaml: str = BANK_YAML, csv: str = CLASS_CSV) -> tuple[Bank, Results]:
+def grade_class(
+    folder: Path, bank_yaml: str = BANK_YAML, csv: str = CLASS_CSV
+) -> tuple[Bank, Results]:
     """Grade the class with keywords only (fast, deterministic)."""
     bank_path, csv_path = write_class(folder, bank_yaml, csv)
     bank = load_bank(bank_path)
     submissions = read_submissions(csv_path)
-    results = grade(bank, submissions.rows, GradeOptions(model="none"), submissions.problems, str(csv_path))
+    results = grade(
+        bank, submissions.rows, GradeOptions(model="none"), submissions.problems, str(csv_path)
+    )
     return bank, results
 
 
@@ -190,11 +196,15 @@ def test_flagged_groups_are_marked(graded: tuple[Bank, Results]) -> None:
         for group in listed:
             flags = [answers[(student, group.gradable)].flags for student in group.members]
             assert group.flagged == any(flags)
-            assert group.flag_codes == tuple(sorted({flag.code for found in flags for flag in found}))
+            assert group.flag_codes == tuple(
+                sorted({flag.code for found in flags for flag in found})
+            )
     assert any(group.flagged for listed in answer_groups(results).values() for group in listed)
 
 
-def test_group_ids_are_stable_when_the_class_changes(tmp_path: Path, graded: tuple[Bank, Results]) -> None:
+def test_group_ids_are_stable_when_the_class_changes(
+    tmp_path: Path, graded: tuple[Bank, Results]
+) -> None:
     _bank, results = graded
     more = CLASS_CSV + "zoe,t2t,T5 IS AN ENCODER-DECODER\n"
     _bank2, regraded = grade_class(tmp_path, csv=more)
@@ -310,7 +320,9 @@ def test_review_pages_are_written(tmp_path: Path, graded: tuple[Bank, Results]) 
     groups = answer_groups(results)
     written = write_review_pages(results, groups, bank, tmp_path)
     names = review_file_names(["t2t", "long-doc/bottleneck", "long-doc/fix"])
-    expected = [tmp_path / "review" / f"{names[g]}.html" for g in names] + [tmp_path / "review" / "index.html"]
+    expected = [tmp_path / "review" / f"{names[g]}.html" for g in names] + [
+        tmp_path / "review" / "index.html"
+    ]
     assert written == expected
     assert all(path.is_file() for path in written)
     assert names["t2t"] == "t2t" and "/" not in names["long-doc/fix"]
@@ -319,7 +331,9 @@ def test_review_pages_are_written(tmp_path: Path, graded: tuple[Bank, Results]) 
     assert not list((tmp_path / "review").glob(".*.tmp"))  # atomic writes leave nothing behind
 
 
-def test_review_pages_make_no_external_requests(tmp_path: Path, graded: tuple[Bank, Results]) -> None:
+def test_review_pages_make_no_external_requests(
+    tmp_path: Path, graded: tuple[Bank, Results]
+) -> None:
     bank, results = graded
     for path in write_review_pages(results, answer_groups(results), bank, tmp_path):
         page = _parse(path)
