@@ -16,6 +16,9 @@ from grader.errors import GraderError
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10)]
+)
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -97,15 +100,23 @@ def safe_file_names(ids: Iterable[str]) -> dict[str, str]:
     for identifier in ids:
         base = _readable_stem(identifier)
         name = base
-        if name != identifier or name.lower() in used:
-            digest = hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:8]
+        salt = 0
+        while (name != identifier and salt == 0) or name.lower() in used:
+            seed = identifier if salt == 0 else f"{identifier}\n{salt}"
+            digest = hashlib.sha256(seed.encode("utf-8")).hexdigest()[:8]
             name = f"{base}-{digest}"
+            salt += 1
         used.add(name.lower())
         names[identifier] = name
     return names
 
 
+def _reserved(stem: str) -> bool:
+    """A name Windows keeps for devices (CON, nul, COM1, ...), whatever the extension."""
+    return stem.split(".")[0].upper() in _WINDOWS_DEVICES
+
+
 def _readable_stem(identifier: str) -> str:
     text = unicodedata.normalize("NFKC", identifier)
-    text = _UNSAFE.sub("_", text).strip("._-")
-    return text[:60] or "student"
+    text = _UNSAFE.sub("_", text).strip("._-")[:60] or "student"
+    return f"_{text}" if _reserved(text) else text

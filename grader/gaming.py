@@ -12,6 +12,8 @@ COPY_FACTOR = 0.0
 OTHER_ANSWER_FACTOR = 0.2
 FOREIGN_FACTOR = 0.3
 CONTRADICTION_FACTOR = 0.2
+SALAD_MINIMUM = 6  # words
+CONTRADICTION_SENTENCES = 64  # sentences compared pairwise
 PADDING_RATIO = 8  # an answer may be this many times longer than the longest model answer
 PADDING_MINIMUM = 150  # words
 
@@ -57,17 +59,16 @@ def guess_latin_language(text: str) -> str | None:
     return best
 
 
-def keyword_salad(
-    token_spans: Sequence[tuple[int, int]],
-    function_count: int,
-    matched_spans: Sequence[tuple[int, int]],
-) -> Penalty | None:
-    """Rubric terms strung together with no sentence around them."""
-    if len(matched_spans) < 2 or len(token_spans) < 4:
+def keyword_salad(word_count: int, function_count: int, rubric_word_count: int) -> Penalty | None:
+    """Rubric terms strung together with no sentence around them.
+
+    ``rubric_word_count``: the answer's words that are words of any rubric term (any alternative,
+    any criterion), so a list of synonyms counts in full. A short answer that names two things
+    ("T5, encoder-decoder") is concise, not a salad: at least ``SALAD_MINIMUM`` words.
+    """
+    if word_count < SALAD_MINIMUM:
         return None
-    merged = _merge(matched_spans)
-    inside = sum(1 for start, end in token_spans if any(s <= start and end <= e for s, e in merged))
-    if inside / len(token_spans) >= 0.6 and function_count / len(token_spans) < 0.12:
+    if rubric_word_count / word_count >= 0.75 and function_count / word_count < 0.12:
         return Penalty(
             "keyword-salad",
             SALAD_FACTOR,
@@ -76,24 +77,19 @@ def keyword_salad(
     return None
 
 
-def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def copied_question(
     answer_words: frozenset[str], prompt_words: Sequence[frozenset[str]]
 ) -> Penalty | None:
-    """The answer repeats the question back."""
+    """The answer repeats the question back: its words are the prompt's, and most of them.
+
+    Both shares matter: a short answer naturally reuses the question's terms ("BERT uses masked
+    language modelling"), but it does not restate most of the question.
+    """
     if len(answer_words) < 3:
         return None
     for words in prompt_words:
-        if words and len(answer_words & words) / len(answer_words) >= 0.8:
+        shared = len(answer_words & words)
+        if words and shared / len(answer_words) >= 0.8 and shared / len(words) >= 0.7:
             return Penalty("copied-question", COPY_FACTOR, "the answer repeats the question")
     return None
 
@@ -136,20 +132,32 @@ def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | 
     )
 
 
-def takes_it_back(sentences: Sequence[tuple[frozenset[str], bool]]) -> Penalty | None:
+def takes_it_back(sentences: Sequence[tuple[frozenset[str], frozenset[str]]]) -> Penalty | None:
     """A sentence repeated later with a negation: the answer says it, then takes it back.
 
-    ``sentences`` holds each sentence's content words and whether it has a negated word.
+    ``sentences`` holds each sentence's content words and those of them in a negated clause. Two
+    tests: a negated sentence that repeats an earlier plain one (word overlap, first
+    ``CONTRADICTION_SENTENCES`` sentences), or a negated clause whose words were, most of them,
+    stated plainly before (linear in the number of sentences).
     """
+    stated: set[str] = set()
     for index, (words, negated) in enumerate(sentences):
-        if negated or len(words) < 2:
+        stated |= words - negated
+        repeated = len(negated & stated)
+        if repeated >= 3 and repeated / len(negated) >= 0.6:
+            return _contradiction()
+        if index >= CONTRADICTION_SENTENCES or negated or len(words) < 2:
             continue
-        for later_words, later_negated in sentences[index + 1 :]:
+        for later_words, later_negated in sentences[index + 1 : CONTRADICTION_SENTENCES]:
             shared = len(words & later_words) / len(words | later_words) if later_words else 0.0
             if later_negated and shared >= 0.6:
-                return Penalty(
-                    "self-contradiction",
-                    CONTRADICTION_FACTOR,
-                    "the answer states something and then negates it",
-                )
+                return _contradiction()
     return None
+
+
+def _contradiction() -> Penalty:
+    return Penalty(
+        "self-contradiction",
+        CONTRADICTION_FACTOR,
+        "the answer states something and then negates it",
+    )

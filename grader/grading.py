@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from grader import gaming
 from grader.errors import GraderError, Problem
@@ -25,6 +27,7 @@ from grader.results import (
     Summary,
 )
 from grader.scoring import (
+    KeywordSignal,
     Match,
     Penalty,
     ScoringParams,
@@ -42,6 +45,9 @@ if TYPE_CHECKING:
 MAX_SENTENCES = 64  # sentences of one answer compared one by one
 MAX_EMBED_CHARS = 4000  # the whole answer is embedded from its first characters
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
+# Keyword evidence by id: of the criteria, of the misconceptions.
+_KeywordSignals = tuple[dict[str, KeywordSignal], dict[str, KeywordSignal]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,19 @@ class GradeOptions:
     calibration: Any = None  # grader.calibration.Calibration
     timestamp: bool = False
     progress: Progress | None = None
+    # When a dict: grade() adds the seconds spent per stage ("analyse", "embed", "score") to it.
+    timings: dict[str, float] | None = field(default=None, compare=False)
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float] | None, stage: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``timings[stage]`` (nothing when ``timings`` is None)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
 @dataclass
@@ -66,6 +85,7 @@ class _Answer:
     model: str | None = None
     units: list[tuple[str, tuple[int, int] | None]] = field(default_factory=list)
     notes: list[Flag] = field(default_factory=list)
+    keywords: _KeywordSignals | None = None  # matched once, before scoring
 
 
 # ---------------------------------------------------------------- stage 1: rows
@@ -129,6 +149,8 @@ class _Space:
     embedder: Any
     texts: dict[str, int] = field(default_factory=dict)
     vectors: Any = None
+    references: dict[tuple[str, ...], Any] = field(default_factory=dict)  # stacked, reused
+    other_answers: Any = None  # _OtherAnswers, built on first use
 
     def add(self, text: str) -> None:
         if text not in self.texts:
@@ -136,6 +158,17 @@ class _Space:
 
     def vector(self, text: str) -> np.ndarray:
         return self.vectors[self.texts[text]]
+
+    def rows(self, texts: Sequence[str]) -> np.ndarray:
+        """The vectors of ``texts`` stacked (a new array, equal to np.stack of each vector)."""
+        return self.vectors[[self.texts[text] for text in texts]]
+
+    def reference_rows(self, texts: tuple[str, ...]) -> np.ndarray:
+        """Like ``rows``, kept: the same reference sets meet every answer to a question."""
+        found = self.references.get(texts)
+        if found is None:
+            found = self.references[texts] = self.rows(texts)
+        return found
 
 
 def _model_for(answer: _Answer, requested: str) -> str | None:
@@ -212,14 +245,17 @@ def _best_match(
     space: _Space,
     units: Sequence[tuple[str, tuple[int, int] | None]],
     references: Iterable[tuple[str, str]],
+    unit_matrix: np.ndarray | None = None,
 ) -> Match | None:
+    """The closest (unit, reference) pair; ``unit_matrix``: the units' rows, when already made."""
     import numpy as np
 
     references = [(language, text) for language, text in references if text.strip()]
     if not references or not units:
         return None
-    unit_matrix = np.stack([space.vector(text) for text, _ in units])
-    reference_matrix = np.stack([space.vector(text) for _, text in references])
+    if unit_matrix is None:
+        unit_matrix = space.rows([text for text, _ in units])
+    reference_matrix = space.reference_rows(tuple(text for _, text in references))
     cosines = unit_matrix @ reference_matrix.T
     unit_index, reference_index = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
     language, text = references[int(reference_index)]
@@ -246,24 +282,14 @@ def _signals(
     bank: Bank, answer: _Answer, spaces: Mapping[str, _Space], params: ScoringParams
 ) -> Signals:
     from grader.analysis import content_words
-    from grader.keywords import match_keywords
 
     gradable, analysis = answer.gradable, answer.analysis
     if analysis is None:
         return Signals(answer.language, answered=False)
     rubric = gradable.rubric
-    keywords = {
-        criterion.id: keyword_signal_from(match_keywords(criterion.keywords, analysis))
-        for criterion in (rubric.criteria if rubric else ())
-        if criterion.keywords
-    }
-    misconception_keywords = {
-        item.id: keyword_signal_from(match_keywords(item.keywords, analysis))
-        for item in (rubric.misconceptions if rubric else ())
-        if item.keywords
-    }
+    keywords, misconception_keywords = _keyword_signals(answer, analysis)
     answer_words = content_words(analysis)
-    overlap = None if rubric and rubric.criteria else _overlap(answer_words, gradable)
+    overlap = None if rubric and rubric.criteria else _overlap(answer_words, gradable, answer.language)
     signals = Signals(
         answer.language,
         answered=True,
@@ -281,12 +307,86 @@ def _signals(
     )
 
 
-def _overlap(answer_words: frozenset[str], gradable: Gradable) -> float | None:
+def _keyword_signals(answer: _Answer, analysis: Analysis) -> _KeywordSignals:
+    """The rubric's keyword evidence for the answer, matched once (see _match_keywords)."""
+    from grader.keywords import match_keywords
+
+    if answer.keywords is None:
+        rubric = answer.gradable.rubric
+        answer.keywords = (
+            {
+                criterion.id: keyword_signal_from(match_keywords(criterion.keywords, analysis))
+                for criterion in (rubric.criteria if rubric else ())
+                if criterion.keywords
+            },
+            {
+                item.id: keyword_signal_from(match_keywords(item.keywords, analysis))
+                for item in (rubric.misconceptions if rubric else ())
+                if item.keywords
+            },
+        )
+    return answer.keywords
+
+
+def _match_keywords(answers: Sequence[_Answer]) -> None:
+    """Keyword evidence for every analysed answer (a stage of its own, for the timings)."""
+    for answer in answers:
+        if answer.analysis is not None and answer.gradable.closed is None:
+            _keyword_signals(answer, answer.analysis)
+
+
+_per_gradable_values: dict[tuple[int, str, str], tuple[Gradable, Any]] = {}
+_PER_GRADABLE_LIMIT = 4096
+
+
+def _per_gradable(gradable: Gradable, language: str, compute: Callable[[Gradable, str], T]) -> T:
+    """``compute(gradable, language)``, computed once: the bank's texts meet every answer."""
+    key = (id(gradable), language, compute.__name__)
+    found = _per_gradable_values.get(key)
+    if found is not None and found[0] is gradable:
+        value: T = found[1]
+        return value
+    value = compute(gradable, language)
+    if len(_per_gradable_values) >= _PER_GRADABLE_LIMIT:
+        _per_gradable_values.clear()
+    _per_gradable_values[key] = (gradable, value)
+    return value
+
+
+def _model_answer_words(gradable: Gradable, language: str) -> list[frozenset[str]]:
+    """Content words of the model answers in ``language``: words are only compared within one."""
     from grader.analysis import analyze, content_words
 
+    return [
+        content_words(analyze(text, text_language))
+        for text_language, text in gradable.model_answers()
+        if text_language == language
+    ]
+
+
+def _prompt_words(gradable: Gradable, _language: str) -> list[frozenset[str]]:
+    from grader.analysis import analyze, content_words
+
+    return [
+        content_words(analyze(text, language))
+        for language, text in gradable.prompt.by_language.items()
+    ]
+
+
+def _longest_model_answer(gradable: Gradable, _language: str) -> int:
+    """The number of words of the longest model answer."""
+    from grader.analysis import analyze
+
+    return max(
+        (len(analyze(text, language).tokens) for language, text in gradable.model_answers()),
+        default=0,
+    )
+
+
+def _overlap(answer_words: frozenset[str], gradable: Gradable, language: str) -> float | None:
+    """Recall of the best same-language model answer's content words; None without one."""
     best = None
-    for language, text in gradable.model_answers():
-        words = content_words(analyze(text, language))
+    for words in _per_gradable(gradable, language, _model_answer_words):
         if words:
             recall = len(answer_words & words) / len(words)
             best = recall if best is None else max(best, recall)
@@ -296,20 +396,19 @@ def _overlap(answer_words: frozenset[str], gradable: Gradable) -> float | None:
 def _with_similarities(signals: Signals, bank: Bank, answer: _Answer, space: _Space) -> Signals:
     gradable, units = answer.gradable, answer.units
     languages = space.embedder.info.languages
-    answer_match = _best_match(space, units, _covered(gradable.model_answers(), languages))
+    matrix = space.rows([text for text, _ in units]) if units else None
+    answer_match = _best_match(space, units, _covered(gradable.model_answers(), languages), matrix)
     concept_matches = {}
     statement_matches = {}
     if gradable.rubric:
         for criterion in gradable.rubric.criteria:
-            match = _best_match(
-                space, units, _covered(criterion.concept.by_language.items(), languages)
-            )
+            concepts = criterion.concept.by_language.items()
+            match = _best_match(space, units, _covered(concepts, languages), matrix)
             if match:
                 concept_matches[criterion.id] = match
         for misconception in gradable.rubric.misconceptions:
-            match = _best_match(
-                space, units, _covered(misconception.statement.by_language.items(), languages)
-            )
+            statements = misconception.statement.by_language.items()
+            match = _best_match(space, units, _covered(statements, languages), matrix)
             if match:
                 statement_matches[misconception.id] = match
     return replace(
@@ -343,60 +442,98 @@ def _penalties(
     space: _Space | None,
     params: ScoringParams,
 ) -> tuple[Penalty, ...]:
-    from grader.analysis import analyze, content_words
-
     gradable = answer.gradable
     found: list[Penalty | None] = [gaming.foreign_language(answer.language, bank.languages)]
-    spans = [
-        (group.match.start, group.match.end)
-        for signal in signals.keywords.values()
-        for group in signal.groups
-        if group.match
-    ]
     words = [token for token in analysis.tokens if token.norm.strip()]
     function_words = sum(1 for token in words if not token.content)
-    found.append(
-        gaming.keyword_salad([(token.start, token.end) for token in words], function_words, spans)
-    )
+    vocabulary = _per_gradable(gradable, analysis.language, _rubric_vocabulary)
+    rubric_words = sum(1 for token in words if token.content and token.norm in vocabulary)
+    found.append(gaming.keyword_salad(len(words), function_words, rubric_words))
     found.append(gaming.takes_it_back(_sentence_words(analysis)))
-    prompt_words = [
-        content_words(analyze(text, language))
-        for language, text in gradable.prompt.by_language.items()
-    ]
-    found.append(gaming.copied_question(answer_words, prompt_words))
-    longest = max(
-        (len(analyze(text, language).tokens) for language, text in gradable.model_answers()),
-        default=0,
-    )
+    found.append(gaming.copied_question(answer_words, _per_gradable(gradable, "", _prompt_words)))
+    longest = _per_gradable(gradable, "", _longest_model_answer)
     found.append(gaming.padded(len(words), longest))
     if space is not None and signals.answer_match is not None:
         found.append(_other_question(bank, answer, space, signals.answer_match.cosine, params))
     return tuple(penalty for penalty in found if penalty is not None)
 
 
-def _sentence_words(analysis: Analysis) -> list[tuple[frozenset[str], bool]]:
-    """Per sentence: its content words, and whether any word in it is negated."""
-    sentences = []
-    for start, end in analysis.sentences:
-        tokens = [t for t in analysis.tokens if start <= t.start and t.end <= end]
-        words = frozenset(t.norm for t in tokens if t.content)
-        sentences.append((words, any(t.negated for t in tokens)))
-    return sentences
+def _rubric_vocabulary(gradable: Gradable, language: str) -> frozenset[str]:
+    """The comparison keys of the content words of every (non-regex) term of the rubric."""
+    from grader.analysis import analyze, content_words
+
+    if gradable.rubric is None:
+        return frozenset()
+    return frozenset(
+        word
+        for criterion in gradable.rubric.criteria
+        for groups in criterion.keywords.by_language.values()
+        for group in groups
+        for term in group.terms
+        if not term.is_regex
+        for word in content_words(analyze(term.text, language))
+    )
+
+
+def _sentence_words(analysis: Analysis) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """Per sentence: its content words, and those of them in a negated clause (one pass)."""
+    import bisect
+
+    starts = [start for start, _ in analysis.sentences]
+    words: list[set[str]] = [set() for _ in starts]
+    negated: list[set[str]] = [set() for _ in starts]
+    for token in analysis.tokens:
+        index = bisect.bisect_right(starts, token.start) - 1
+        if token.content and index >= 0 and token.end <= analysis.sentences[index][1]:
+            words[index].add(token.norm)
+            if token.negated:
+                negated[index].add(token.norm)
+    return [(frozenset(w), frozenset(n)) for w, n in zip(words, negated, strict=True)]
 
 
 def _other_question(
     bank: Bank, answer: _Answer, space: _Space, own_best: float, params: ScoringParams
 ) -> Penalty | None:
-    languages = space.embedder.info.languages
-    whole = answer.units[:1]
     best: tuple[float, str] = (-1.0, "")
-    for other in bank.gradables().values():
-        if other.id == answer.gradable.id:
-            continue
-        match = _best_match(space, whole, _covered(other.model_answers(), languages))
-        if match and match.cosine > best[0]:
-            best = (match.cosine, other.id)
+    table = _other_answers(bank, space)
+    if table.ids and answer.units:
+        import numpy as np
+
+        whole = space.rows([answer.units[0][0]])  # the whole answer, as in its own match
+        cosines = np.maximum.reduceat((whole @ table.matrix.T)[0], table.starts)
+        for other_id, cosine in zip(table.ids, cosines, strict=True):
+            if other_id != answer.gradable.id and cosine > best[0]:
+                best = (float(cosine), other_id)
     return gaming.other_question_answer(own_best, best[0], best[1], params.ceiling)
+
+
+@dataclass(frozen=True)
+class _OtherAnswers:
+    """The model answers of every question that the space's model reads, stacked once."""
+
+    ids: tuple[str, ...]  # the gradable of each block of rows, in bank order
+    starts: Any  # np.ndarray: the first row of each block
+    matrix: Any  # np.ndarray: one row per model answer
+
+
+def _other_answers(bank: Bank, space: _Space) -> _OtherAnswers:
+    if space.other_answers is None:
+        import numpy as np
+
+        languages = space.embedder.info.languages
+        ids: list[str] = []
+        starts: list[int] = []
+        texts: list[str] = []
+        for other in bank.gradables().values():
+            readable = [t for _, t in _covered(other.model_answers(), languages) if t.strip()]
+            if readable:
+                ids.append(other.id)
+                starts.append(len(texts))
+                texts.extend(readable)
+        matrix = space.rows(texts) if texts else None
+        space.other_answers = _OtherAnswers(tuple(ids), np.asarray(starts, dtype=np.intp), matrix)
+    table: _OtherAnswers = space.other_answers
+    return table
 
 
 # ---------------------------------------------------------------- stage 5: score and aggregate
@@ -524,23 +661,59 @@ def grade(
     """Grade every submission against the bank. Bad rows become problems; the rest are graded."""
     from grader.fsutil import safe_file_names
 
-    answers, routing_problems = _route_rows(bank, rows, source)
-    all_problems = [*problems, *routing_problems]
-    _analyse(bank, answers)
-    spaces = _embed(bank, answers, options)
-    by_student: dict[str, dict[str, AnswerResult]] = defaultdict(dict)
-    for index, answer in enumerate(answers, start=1):
-        by_student[answer.row.student][answer.gradable.id] = _answer_result(
-            answer, bank, spaces, options
+    with timed(options.timings, "analyse"):
+        answers, routing_problems = _route_rows(bank, rows, source)
+        distinct = _distinct(answers)
+        _analyse(bank, list(distinct.values()))
+        _match_keywords(list(distinct.values()))
+    with timed(options.timings, "embed"):
+        spaces = _embed(bank, list(distinct.values()), options)
+    with timed(options.timings, "score"):
+        scored: dict[tuple[str, str, str | None], AnswerResult] = {}
+        by_student: dict[str, dict[str, AnswerResult]] = defaultdict(dict)
+        for index, answer in enumerate(answers, start=1):
+            by_student[answer.row.student][answer.gradable.id] = _scored_once(
+                answer, distinct, scored, bank, spaces, options
+            )
+            if options.progress:
+                options.progress(index, len(answers))
+        student_ids = sorted(by_student)
+        file_names = safe_file_names(student_ids)
+        students = tuple(
+            _student(bank, student, file_names[student], by_student[student])
+            for student in student_ids
         )
-        if options.progress:
-            options.progress(index, len(answers))
-    student_ids = sorted(by_student)
-    file_names = safe_file_names(student_ids)
-    students = tuple(
-        _student(bank, student, file_names[student], by_student[student]) for student in student_ids
-    )
-    return _results(bank, students, all_problems, spaces, options)
+        return _results(bank, students, [*problems, *routing_problems], spaces, options)
+
+
+def _same_answer_key(answer: _Answer) -> tuple[str, str, str | None]:
+    """Answers with the same key get the same result (but for their own line and human score)."""
+    return answer.gradable.id, answer.row.answer, answer.row.language
+
+
+def _distinct(answers: Sequence[_Answer]) -> dict[tuple[str, str, str | None], _Answer]:
+    """The first answer of each key: only these are analysed, embedded and scored."""
+    distinct: dict[tuple[str, str, str | None], _Answer] = {}
+    for answer in answers:
+        distinct.setdefault(_same_answer_key(answer), answer)
+    return distinct
+
+
+def _scored_once(
+    answer: _Answer,
+    distinct: Mapping[tuple[str, str, str | None], _Answer],
+    scored: dict[tuple[str, str, str | None], AnswerResult],
+    bank: Bank,
+    spaces: Mapping[str, _Space],
+    options: GradeOptions,
+) -> AnswerResult:
+    key = _same_answer_key(answer)
+    if key not in scored:
+        scored[key] = _answer_result(distinct[key], bank, spaces, options)
+    result = scored[key]
+    if distinct[key] is answer:
+        return result
+    return replace(result, human_score=answer.row.score, line=answer.row.line)
 
 
 def _results(

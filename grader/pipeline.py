@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.grading import GradeOptions, check_answer, grade
+from grader.grading import GradeOptions, check_answer, grade, timed
 from grader.loader import load_bank
 from grader.results import AnswerResult, Results, to_dict
 from grader.submissions import read_submissions
@@ -30,6 +30,8 @@ class GradeRequest:
     overrides: Path | None = None
     compare: Path | None = None  # an earlier results.json to diff against
     dry_run: bool = False  # grade and diff, write nothing
+    # When a dict: seconds per stage are added to it (load, analyse, embed, score, write, render).
+    timings: dict[str, float] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def _options(request: GradeRequest, progress: Callable[[int, int], None] | None)
         calibration=calibration,
         timestamp=request.timestamp,
         progress=progress,
+        timings=request.timings,
     )
 
 
@@ -63,12 +66,13 @@ def grade_to_folder(
     from grader.export import write_results
     from grader.fsutil import ensure_folder
 
-    bank = load_bank(request.bank, request.rubric_dirs)
-    overrides = _load_overrides(request.overrides)
-    previous = _previous_results(request)
-    if not request.dry_run:
-        ensure_folder(request.out_dir)
-    submissions = read_submissions(request.submissions)
+    with timed(request.timings, "load"):
+        bank = load_bank(request.bank, request.rubric_dirs)
+        overrides = _load_overrides(request.overrides)
+        previous = _previous_results(request)
+        if not request.dry_run:
+            ensure_folder(request.out_dir)
+        submissions = read_submissions(request.submissions)
     results = grade(
         bank, submissions.rows, _options(request, progress), submissions.problems, submissions.path
     )
@@ -81,9 +85,11 @@ def grade_to_folder(
         diff = diff_results(previous, results)
     if request.dry_run:
         return Outcome(results, [], diff)
-    written = write_results(results, request.out_dir)
+    with timed(request.timings, "write"):
+        written = write_results(results, request.out_dir)
     if request.reports:
-        written.extend(_write_reports(results, bank, request, diff))
+        with timed(request.timings, "render"):
+            written.extend(_write_reports(results, bank, request, diff))
     return Outcome(results, written, diff)
 
 

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import sys
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,9 +179,18 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def _clean_id(text: str) -> str:
+    """An id without invisible characters (zero-width, BOM, bidi marks), NFC, trimmed.
+
+    So "s1" and "s1\u200b" are one student, not two that look the same.
+    """
+    visible = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return unicodedata.normalize("NFC", visible).strip()
+
+
 def _row(name: str, line: int, record: dict[str, Any]) -> tuple[Submission | None, Problem | None]:
-    student = _as_text(record.get("student")).strip()
-    question = _as_text(record.get("question")).strip()
+    student = _clean_id(_as_text(record.get("student")))
+    question = _clean_id(_as_text(record.get("question")))
     if not student:
         return None, Problem(name, line, "the student is empty", "fill in the student's id")
     if not question:
