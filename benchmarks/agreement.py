@@ -50,7 +50,9 @@ from grader.evaluation import Agreement, Evaluation, evaluate_pairs, evaluate_re
 from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.loader import load_bank  # noqa: E402
-from grader.results import Results, results_to_json  # noqa: E402
+from grader.model import Bank, Gradable  # noqa: E402
+from grader.results import AnswerResult, Results, load_results, results_to_json  # noqa: E402
+from grader.scoring import Match, Penalty, Signals, score_answer  # noqa: E402
 from grader.submissions import read_submissions  # noqa: E402
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
@@ -246,7 +248,13 @@ def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[R
     cache = args.cache or default_cache_dir()
     options = GradeOptions(model=args.model, device=args.device, cache_dir=cache)
     started = time.perf_counter()
-    results = grade(bank, submissions.rows, options, submissions.problems, str(submissions_path))
+    saved = args.load / f"{data_set.name}.results.json" if args.load else None
+    if saved is not None and saved.is_file():
+        results = load_results(saved)  # graded before (by --save): nothing is graded again
+    else:
+        results = grade(
+            bank, submissions.rows, options, submissions.problems, str(submissions_path)
+        )
     graded = time.perf_counter() - started
     if args.save:
         atomic_write(args.save / f"{data_set.name}.results.json", results_to_json(results))
@@ -261,6 +269,8 @@ def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[R
     )
     if args.verbose:
         _describe(data_set.name, zero, fit.after)
+    if args.ideas:
+        args.idea_rows.extend(measure_ideas(data_set, bank, results, args))
     for count in args.per_question:
         started = time.perf_counter()
         train = few_per_question(results, count, args.seed)
@@ -289,6 +299,156 @@ def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[R
                 reference,
                 0.0,
             )
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- ideas, measured from signals
+
+
+@dataclass(frozen=True)
+class Idea:
+    """A change to the signals or defaults, applied to graded results without re-embedding."""
+
+    name: str
+    prompt_weight: float = 1.0  # weight of the prompt's words among a model answer's (overlap)
+    guard: bool = False  # copied-question / answers-another-question only with little own overlap
+    rubric_weight: float | None = None  # a different default weight (None: the bank's)
+    widen: float = 0.0  # floor - widen, ceiling + widen
+
+
+IDEAS = (
+    Idea("as graded"),
+    Idea("guarded penalties", guard=True),
+    Idea("+ question words count 1/2", 0.5, True),
+    Idea("+ question words count 0", 0.0, True),
+    Idea("+ 1/2 and weight 0.5", 0.5, True, 0.5),
+    Idea("+ 1/2, weight 0.5, wider ramp", 0.5, True, 0.5, 0.1),
+)
+GUARDED = ("copied-question", "answers-another-question")
+OWN_EVIDENCE = 0.2  # own-answer overlap (question words left out) that lifts a guarded penalty
+
+
+def _words(text: str, language: str) -> frozenset[str]:
+    from grader.analysis import analyze, content_words
+
+    return content_words(analyze(text, language))
+
+
+def weighted_recall(
+    answer: frozenset[str], reference: frozenset[str], prompt: frozenset[str], weight: float
+) -> float | None:
+    """Recall of ``reference``'s words, those also in the prompt counting ``weight``."""
+    total = sum(weight if word in prompt else 1.0 for word in reference)
+    if total <= 0:
+        return None
+    return sum(weight if word in prompt else 1.0 for word in reference & answer) / total
+
+
+def _overlap(gradable: Gradable, answer: AnswerResult, weight: float) -> tuple[float | None, float]:
+    """(the overlap with the prompt's words weighted, the overlap without them)."""
+    language = answer.language
+    words = _words(answer.answer, language)
+    prompt = _words(gradable.prompt.get(language), language)
+    same = [t for lang, t in gradable.model_answers() if lang == language]
+    best: float | None = None
+    own = 0.0
+    for text in same or [t for _, t in gradable.model_answers()]:
+        reference = _words(text, language)
+        value = weighted_recall(words, reference, prompt, weight)
+        if value is not None:
+            best = value if best is None else max(best, value)
+        if reference - prompt:
+            own = max(own, weighted_recall(words, reference - prompt, frozenset(), 1.0) or 0.0)
+    return best, own
+
+
+def _penalties(answer: AnswerResult, own: float, guard: bool) -> tuple[Penalty, ...]:
+    from grader.calibration import _penalty_factor
+
+    kept = []
+    for flag in answer.flags:
+        if guard and flag.code in GUARDED and own >= OWN_EVIDENCE:
+            continue
+        factor = _penalty_factor(replace(answer, flags=(flag,)))
+        if factor != 1.0 or flag.code in GUARDED:
+            kept.append(Penalty(flag.code, factor, flag.reason))
+    return tuple(kept)
+
+
+def apply_idea(bank: Bank, results: Results, idea: Idea) -> tuple[Bank, Results]:
+    """``results`` re-scored as grading would with the idea's change (no rubric: model answers)."""
+    settings = bank.settings
+    if idea.rubric_weight is not None:
+        settings = replace(settings, rubric_weight=idea.rubric_weight)
+    bank = replace(bank, settings=settings)
+    models = {
+        name: {
+            **info,
+            "similarity_floor": info["similarity_floor"] - idea.widen,
+            "similarity_ceiling": info["similarity_ceiling"] + idea.widen,
+        }
+        for name, info in results.models.items()
+    }
+    results = replace(results, models=models)
+    gradables = bank.gradables()
+    students = []
+    for student in results.students:
+        questions = []
+        for question in student.questions:
+            answers = tuple(
+                _rescored(bank, gradables[a.id], a, results, idea) if a.answered else a
+                for a in question.answers
+            )
+            score = round(sum(a.score for a in answers), 4)
+            questions.append(replace(question, answers=answers, score=score))
+        students.append(replace(student, questions=tuple(questions)))
+    return bank, replace(results, students=tuple(students))
+
+
+def _rescored(
+    bank: Bank, gradable: Gradable, answer: AnswerResult, results: Results, idea: Idea
+) -> AnswerResult:
+    from grader.calibration import default_params
+
+    overlap, own = _overlap(gradable, answer, idea.prompt_weight)
+    match = None
+    if answer.similarity is not None:
+        match = Match(answer.similarity.cosine, answer.similarity.reference, answer.language)
+    signals = Signals(
+        answer.language,
+        True,
+        answer_match=match,
+        overlap=overlap,
+        penalties=_penalties(answer, own, idea.guard),
+    )
+    params = default_params(bank, results, answer.model or "")
+    scored = score_answer(gradable, signals, params, (answer.language,))
+    return replace(
+        answer,
+        score=scored.score,
+        auto_score=scored.score,
+        criteria=scored.criteria,
+        overlap=None if overlap is None else round(overlap, 4),
+        similarity=match.evidence(params) if match else None,
+        flags=scored.flags,
+    )
+
+
+def measure_ideas(
+    data_set: DataSet, bank: Bank, results: Results, args: argparse.Namespace
+) -> list[Row]:
+    rows = []
+    for idea in IDEAS:
+        started = time.perf_counter()
+        changed_bank, changed = apply_idea(bank, results, idea)
+        zero = evaluate_results(changed).overall
+        fit = fit_from_results(changed_bank, changed, FitOptions(folds=args.folds, seed=args.seed))
+        seconds = time.perf_counter() - started
+        model = "+".join(sorted(results.models)) or "none"
+        rows.append(Row(data_set.name, data_set.language, f"{idea.name}", model, zero, seconds))
+        rows.append(
+            Row(data_set.name, data_set.language, "  calibrated", model, fit.after.overall, 0.0)
         )
     return rows
 
@@ -333,6 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="embedding cache folder (default: the user's)"
     )
     parser.add_argument("--save", type=Path, default=None, help="write each results.json here")
+    parser.add_argument(
+        "--load", type=Path, default=None, help="read results.json saved by --save (no grading)"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
@@ -340,7 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also fit on K graded answers per question and score the rest",
     )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="per-question numbers on stderr")
+    parser.add_argument(
+        "--ideas", action="store_true", help="also measure changes to signals and defaults"
+    )
     args = parser.parse_args(argv)
+    args.idea_rows = []
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="grader-agreement-") as temporary:
@@ -356,6 +523,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.extend(run_one(data_set, Path(temporary), args))
     if rows:
         print_table(rows)
+    if args.idea_rows:
+        print()
+        print_table(args.idea_rows)
     return 0
 
 

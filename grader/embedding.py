@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,11 +152,23 @@ def resolve_device(device: str) -> str:
 
 
 def _cuda_device_count() -> int:
+    if "torch" not in sys.modules and _surely_no_gpu():
+        return 0  # known without importing torch (over a second)
     try:
         import torch
     except ImportError:
         return 0
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def _surely_no_gpu() -> bool:
+    """True when torch cannot see a GPU here: a CPU-only torch, or Linux without a GPU driver."""
+    if "+cpu" in _distribution_version("torch"):
+        return True
+    if sys.platform.startswith("linux"):
+        drivers = ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+        return not any(os.path.exists(path) for path in drivers)
+    return False
 
 
 # ---------------------------------------------------------------- what is available
@@ -295,29 +308,60 @@ def _not_installed_error(spec: _Packaged) -> GraderError:
 
 
 def load_embedder(
-    name: str = MINILM, device: str = "auto", batch_size: int | None = None
+    name: str = MINILM,
+    device: str = "auto",
+    batch_size: int | None = None,
+    *,
+    lazy: bool = False,
+    shared: dict[str, Embedder] | None = None,
 ) -> Embedder:
     """The embedder called ``name``: a packaged model, a local folder, or a hub id.
 
     ``device`` is auto, cpu, cuda or cuda:N (sentence-transformers models; use-multilingual is
     numpy and always runs on the CPU). On CUDA the model runs in half precision. Names joined
     with "+" (``minilm+use-multilingual``) give an ensemble whose cosine is the members' mean.
+
+    ``lazy``: a packaged model is loaded on its first ``encode`` (its ``info`` is known before),
+    so a run whose texts are all in the embedding cache never loads it. ``shared``: embedders by
+    name, used when there and filled in, so that an ensemble and a single model share a member.
     """
     if name == "auto":
         raise ValueError("'auto' picks a model per language: call auto_model_for(language) first")
+    if shared is not None and name in shared:
+        return shared[name]
+    embedder = _load(name, device, batch_size, lazy, shared)
+    if shared is not None:
+        shared[name] = embedder
+    return embedder
+
+
+def _load(
+    name: str, device: str, batch_size: int | None, lazy: bool, shared: dict[str, Embedder] | None
+) -> Embedder:
     if "+" in name and not Path(name).expanduser().is_dir():
-        members = [load_embedder(part.strip(), device, batch_size) for part in name.split("+")]
+        members = [
+            load_embedder(part.strip(), device, batch_size, lazy=lazy, shared=shared)
+            for part in name.split("+")
+        ]
         return EnsembleEmbedder(members)
     if name == USE_MULTILINGUAL:
         spec = PACKAGED[name]
         if not _installed(spec):
             raise _not_installed_error(spec)
         _check_device_syntax(device)
+        if lazy:
+            return LazyEmbedder(
+                _packaged_info(spec), lambda: load_embedder(name, device, batch_size)
+            )
         return UseEmbedder(_packaged_info(spec), batch_size or _USE_BATCH)
     if name == MINILM:
         spec = PACKAGED[name]
         if not _installed(spec):
             raise _not_installed_error(spec)
+        if lazy:
+            precision = "+fp16" if resolve_device(device).startswith("cuda") else ""
+            info = _packaged_info(spec, precision)
+            return LazyEmbedder(info, lambda: load_embedder(name, device, batch_size))
         return _sentence_transformer(name, str(_minilm_folder()), "packaged", device, batch_size)
     folder = Path(name).expanduser()
     if folder.is_dir():
@@ -518,6 +562,26 @@ class SentencePieceTokenizer:
         for piece_id, piece in zip(ids, pieces, strict=True):
             expanded.extend([self.UNK] * max(1, len(piece)) if piece_id == self.UNK else [piece_id])
         return expanded
+
+
+class LazyEmbedder:
+    """A packaged model whose weights load on the first ``encode``; ``info`` is known before."""
+
+    def __init__(self, info: ModelInfo, load: Callable[[], Embedder]) -> None:
+        self.info = info
+        self._load = load
+        self._model: Embedder | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            self._model = self._load()
+            if self._model.info != self.info:  # the cache key would be wrong: never expected
+                raise RuntimeError(f"model info changed on loading: {self._model.info}")
+        return self._model.encode(texts)
 
 
 class EnsembleEmbedder:

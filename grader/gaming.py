@@ -14,7 +14,7 @@ FOREIGN_FACTOR = 0.3
 CONTRADICTION_FACTOR = 0.2
 SALAD_MINIMUM = 6  # words
 CONTRADICTION_SENTENCES = 64  # sentences compared pairwise
-PADDING_RATIO = 8  # an answer may be this many times longer than the longest model answer
+PADDING_RATIO = 5  # an answer may be this many times longer than the longest model answer
 PADDING_MINIMUM = 150  # words
 
 # Frequent function words of Latin-script languages, to tell them from English.

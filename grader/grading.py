@@ -128,7 +128,7 @@ def _analyse(bank: Bank, answers: Sequence[_Answer]) -> None:
         if answer.gradable.closed is not None:
             answer.language = answer.row.language or ""
             continue
-        if not text.strip():
+        if not _visible(text):
             answer.language = answer.row.language or ""
             continue
         language = answer.row.language or detect_language(text, bank.languages) or bank.languages[0]
@@ -136,6 +136,13 @@ def _analyse(bank: Bank, answers: Sequence[_Answer]) -> None:
             language = gaming.guess_latin_language(text) or language
         answer.language = language
         answer.analysis = analyze(text, language)
+
+
+def _visible(text: str) -> bool:
+    """Whether the text shows anything: not only spaces, zero-width characters or a BOM."""
+    import unicodedata
+
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
 
 
 # ---------------------------------------------------------------- stage 3: embeddings
@@ -211,14 +218,26 @@ def _references(gradable: Gradable) -> Iterable[tuple[str, str]]:
 
 
 def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, _Space]:
+    from grader.embed_cache import default_cache_dir
+    from grader.embedding import EmbeddingCache, embed_texts
+
+    spaces = _spaces(bank, answers, options)
+    cache = EmbeddingCache(options.cache_dir or default_cache_dir()) if options.use_cache else None
+    for space in spaces.values():
+        space.vectors = embed_texts(space.embedder, list(space.texts), cache)
+    return spaces
+
+
+def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, _Space]:
+    """The texts to embed per model, and the models (loaded only when they must encode)."""
     requested = options.model or bank.settings.model
     spaces: dict[str, _Space] = {}
     if requested == "none":
         return spaces
-    from grader.embed_cache import default_cache_dir
-    from grader.embedding import EmbeddingCache, embed_texts, load_embedder
+    from grader.embedding import load_embedder
 
     every_gradable = list(bank.gradables().values())
+    loaded: dict[str, Any] = {}  # one instance of each model, even inside an ensemble
     for answer in answers:
         if answer.analysis is None:
             continue
@@ -226,7 +245,8 @@ def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dic
         if model is None:
             continue
         if model not in spaces:
-            space = _Space(model, load_embedder(model, options.device))
+            embedder = load_embedder(model, options.device, lazy=True, shared=loaded)
+            space = _Space(model, embedder)
             for gradable in every_gradable:
                 for _language, text in _references(gradable):
                     space.add(text)
@@ -235,10 +255,20 @@ def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dic
         answer.units = _answer_units(answer)
         for text, _span in answer.units:
             spaces[model].add(text)
-    cache = EmbeddingCache(options.cache_dir or default_cache_dir()) if options.use_cache else None
-    for space in spaces.values():
-        space.vectors = embed_texts(space.embedder, list(space.texts), cache)
     return spaces
+
+
+def texts_to_embed(
+    bank: Bank, rows: Sequence[Submission], options: GradeOptions = GradeOptions()
+) -> dict[str, list[str]]:
+    """The distinct texts ``grade`` embeds, per model: answers, their sentences, references.
+
+    Nothing is encoded and no model is loaded (benchmarks compare grading with encoding these).
+    """
+    answers, _problems = _route_rows(bank, rows, "submissions")
+    distinct = list(_distinct(answers).values())
+    _analyse(bank, distinct)
+    return {name: list(space.texts) for name, space in _spaces(bank, distinct, options).items()}
 
 
 def _best_match(
@@ -289,7 +319,9 @@ def _signals(
     rubric = gradable.rubric
     keywords, misconception_keywords = _keyword_signals(answer, analysis)
     answer_words = content_words(analysis)
-    overlap = None if rubric and rubric.criteria else _overlap(answer_words, gradable, answer.language)
+    overlap = (
+        None if rubric and rubric.criteria else _overlap(answer_words, gradable, answer.language)
+    )
     signals = Signals(
         answer.language,
         answered=True,

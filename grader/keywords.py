@@ -16,10 +16,15 @@ answer's word tokens by their comparison keys (stems, lemmas, morpheme forms):
   a CJK term separated by spaces are units with up to ``term.gap`` words between them, or one
   unit written together (``확장 법칙`` matches ``확장법칙``). Particles and endings never count
   towards the gap.
-* Misspellings (``term.fuzzy``, never for regexes): Levenshtein distance on the key or on the
-  normalised word, 1 edit for words of 5-8 characters, 2 for longer ones, none for shorter words
-  or words with digits; the first character must match (so ``encoder`` never matches
-  ``decoder``). In CJK units 1 edit from 5 characters (``트렌스포머`` for ``트랜스포머``), never 2.
+* Russian words match when their lemmas or their Snowball stems (of 5 or more letters) agree, so
+  a dictionary form meets the forms pymorphy3 only guesses.
+* Misspellings (``term.fuzzy``, never for regexes): a term word and an answer word match when
+  both their keys and their forms (the normalised surface; the stem for Russian) are close: each
+  at least 5 characters, no digits, the same first character (so ``encoder`` never matches
+  ``decoder``), and a Levenshtein distance within a budget set by the longer one (1 edit up to 8
+  characters, 2 beyond) that their lengths may not differ by more than. So ``bidirectinal``
+  matches, but not ``larger`` for ``large`` (stem ``larg``) or ``attend`` for ``attention``.
+  In CJK units 1 edit from 5 characters (``트렌스포머`` for ``트랜스포머``), never 2.
 * ``re:`` terms are RE2 expressions (linear time), case-insensitive, searched in
   ``normalize_text(answer)``; spans are mapped back to the original answer.
 * Negation: a match whose words lie in a negated clause (see ``grader.analysis``) earns nothing
@@ -31,9 +36,10 @@ answer's word tokens by their comparison keys (stems, lemmas, morpheme forms):
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -109,8 +115,9 @@ def _compile_regex(pattern: str) -> object:
 class _Unit:
     key: str  # comparison key (joined keys for a CJK unit)
     joined: bool  # a CJK unit: may span several answer words
-    edits: int  # misspellings tolerated
-    surface: str  # normalised surface, for misspelling tolerance
+    edits: int  # misspellings tolerated (for a word: the most any pair of words may get)
+    surface: str  # the form compared for misspellings (_fuzzy_form), the surface of a CJK unit
+    stem: str = ""  # a second key (Russian Snowball stem): an answer word with it matches too
 
 
 @dataclass(frozen=True)
@@ -142,8 +149,9 @@ def _units(term: Term, tokens: tuple[Token, ...], join_spaced: bool) -> tuple[_U
     while index < len(tokens):
         first = tokens[index]
         if first.language not in CJK_LANGUAGES:
-            surface = normalize_text(first.surface)
-            units.append(_Unit(first.norm, False, _edits(surface, term), surface))
+            form = _fuzzy_form(first)
+            edits = _edits(normalize_text(first.surface), term)
+            units.append(_Unit(first.norm, False, edits, form, _stem_key(first.stem)))
             index += 1
             continue
         end = index + 1
@@ -162,16 +170,31 @@ def _joins(text: str, previous: Token, token: Token, join_spaced: bool) -> bool:
     return join_spaced or not any(ch.isspace() for ch in text[previous.end : token.start])
 
 
+_FUZZY_MIN_LENGTH = 5  # words (and CJK units) shorter than this are matched exactly
+_STEM_MIN_LENGTH = 5  # shorter stems are not a key of their own (статья, стать: стат)
+
+
 def _edits(surface: str, term: Term) -> int:
-    if not term.fuzzy or any(ch.isdigit() for ch in surface) or len(surface) < 5:
+    """The most edits a word of the term may get (each pair of words gets _budget)."""
+    if not term.fuzzy or any(ch.isdigit() for ch in surface) or len(surface) < _FUZZY_MIN_LENGTH:
         return 0
-    return 1 if len(surface) <= 8 else 2
+    return 2
 
 
 def _cjk_edits(key: str, term: Term) -> int:
-    if not term.fuzzy or any(ch.isdigit() for ch in key) or len(key) < 5:
+    if not term.fuzzy or any(ch.isdigit() for ch in key) or len(key) < _FUZZY_MIN_LENGTH:
         return 0
     return 1
+
+
+def _fuzzy_form(token: Token) -> str:
+    """The form of a word compared for misspellings besides its key: its stem (Russian, where
+    surfaces differ by inflection), else its normalised surface."""
+    return token.stem or normalize_text(token.surface)
+
+
+def _stem_key(stem: str) -> str:
+    return stem if len(stem) >= _STEM_MIN_LENGTH else ""
 
 
 # --- the answer's index ------------------------------------------------------------------------
@@ -185,15 +208,18 @@ class _Index:
     by_first: dict[str, list[int]]  # first character of the key -> token positions
     sentence: list[int]  # sentence number of each token
     starts: list[int]
-    surfaces: dict[int, str]  # normalised surfaces, filled on demand
+    surfaces: dict[int, str]  # _fuzzy_form of each token, filled on demand
+    matches: dict[tuple[Term, str], TermMatch | None]  # (term, pattern language) -> best match
+    scripts: frozenset[str]  # _script_classes of the normalised text and of the keys
+    by_stem: dict[str, list[int]] = field(default_factory=dict)  # second keys (_stem_key)
 
     @property
     def normalized(self) -> NormalizedText:
         return normalize_with_spans(self.analysis.text)
 
-    def surface(self, position: int) -> str:
+    def form(self, position: int) -> str:
         if position not in self.surfaces:
-            self.surfaces[position] = normalize_text(self.analysis.tokens[position].surface)
+            self.surfaces[position] = _fuzzy_form(self.analysis.tokens[position])
         return self.surfaces[position]
 
 
@@ -227,7 +253,65 @@ def _build_index(analysis: Analysis) -> _Index:
     sentence_starts = [start for start, _ in analysis.sentences]
     sentence = [bisect.bisect_right(sentence_starts, t.start) for t in analysis.tokens]
     starts = [token.start for token in analysis.tokens]
-    return _Index(analysis, norms, by_norm, by_first, sentence, starts, {})
+    scripts = _script_classes(normalize_with_spans(analysis.text).text + "".join(norms))
+    by_stem: dict[str, list[int]] = {}
+    for position, token in enumerate(analysis.tokens):
+        if _stem_key(token.stem):
+            by_stem.setdefault(token.stem, []).append(position)
+    index = _Index(analysis, norms, by_norm, by_first, sentence, starts, {}, {}, scripts)
+    index.by_stem = by_stem
+    return index
+
+
+# --- a quick "cannot match" ---------------------------------------------------------------------
+
+_CJK = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
+)
+_CYRILLIC_LETTER = re.compile("[\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f]")
+_HAN_NUMERALS = frozenset("〇一二三四五六七八九十百千万億兆零壱弐参")
+
+
+def _script_classes(text: str) -> frozenset[str]:
+    """Which of "cjk" (Hangul, kana, Han) and "cyrillic" letters ``text`` has."""
+    found = set()
+    if _CJK.search(text):
+        found.add("cjk")
+    if _CYRILLIC_LETTER.search(text):
+        found.add("cyrillic")
+    return frozenset(found)
+
+
+@lru_cache(maxsize=16384)
+def _term_scripts(text: str) -> frozenset[str] | None:
+    """The scripts one of which an answer needs for the term to match; None: any answer.
+
+    A term written only in CJK and Cyrillic letters (and punctuation) is analysed into keys in
+    those scripts, and matches (exactly, as a literal, or with misspellings, which keep the first
+    character) only an answer that has letters of one of them. Any other letter or digit, or a
+    Han numeral (which an analyser may read as a number), makes the term possible anywhere.
+    """
+    normalized = normalize_text(text)
+    letters = [ch for ch in normalized if ch.isalnum()]
+    if not letters or any(ch in _HAN_NUMERALS for ch in letters):
+        return None
+    scripts = set()
+    for ch in letters:
+        if _CJK.match(ch):
+            scripts.add("cjk")
+        elif _CYRILLIC_LETTER.match(ch):
+            scripts.add("cyrillic")
+        else:
+            return None
+    return frozenset(scripts)
+
+
+def _cannot_match(term: Term, index: _Index) -> bool:
+    if term.is_regex:
+        return False
+    scripts = _term_scripts(term.text)
+    return scripts is not None and not (scripts & index.scripts)
 
 
 # --- finding units and phrases -----------------------------------------------------------------
@@ -257,27 +341,43 @@ def _occurrences(unit: _Unit, index: _Index) -> dict[int, list[tuple[int, bool]]
 
 
 def _word_exact(unit: _Unit, index: _Index) -> list[_Span]:
-    return [(position, position + 1, False) for position in index.by_norm.get(unit.key, ())]
+    positions = index.by_norm.get(unit.key, [])
+    if unit.stem and unit.stem in index.by_stem:  # Russian: the lemmas or the stems agree
+        positions = sorted({*positions, *index.by_stem[unit.stem]})
+    return [(position, position + 1, False) for position in positions]
 
 
 def _word_fuzzy(unit: _Unit, index: _Index) -> list[_Span]:
-    levenshtein = _levenshtein()
+    """Misspelt words: both the keys and the forms (_fuzzy_form) are _close."""
     spans: list[_Span] = []
     for position in index.by_first.get(unit.key[:1], ()):
         norm = index.norms[position]
         if norm == unit.key:
             continue
-        close = levenshtein.distance(norm, unit.key, score_cutoff=unit.edits) <= unit.edits
-        if close or _surface_close(unit, index.surface(position)):
+        if _close(norm, unit.key) and _close(index.form(position), unit.surface):
             spans.append((position, position + 1, True))
     return spans
 
 
-def _surface_close(unit: _Unit, surface: str) -> bool:
-    levenshtein = _levenshtein()
-    if surface[:1] != unit.surface[:1]:
+def _close(first: str, second: str) -> bool:
+    """Whether one word is a misspelling of the other.
+
+    Both must have at least 5 characters and no digits and start with the same character; the
+    longer one's length sets the budget (1 edit up to 8 characters, 2 beyond), which their
+    lengths may not differ by more than. So ``larger`` (stem ``larger``) is not ``large``
+    (``larg``), nor ``attend`` ``attention`` (9 characters against 6).
+    """
+    if first[:1] != second[:1] or _has_digit(first) or _has_digit(second):
         return False
-    return levenshtein.distance(surface, unit.surface, score_cutoff=unit.edits) <= unit.edits
+    shorter, longer = sorted((len(first), len(second)))
+    budget = 1 if longer <= 8 else 2
+    if shorter < _FUZZY_MIN_LENGTH or longer - shorter > budget:
+        return False
+    return bool(_levenshtein().distance(first, second, score_cutoff=budget) <= budget)
+
+
+def _has_digit(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
 
 
 def _joined_exact(unit: _Unit, index: _Index) -> list[_Span]:
@@ -324,14 +424,19 @@ def _joined_fuzzy(unit: _Unit, index: _Index) -> list[_Span]:
 
 def _close_join(joined: str, key: str, edits: int) -> bool:
     levenshtein = _levenshtein()
-    if len(joined) < len(key) - edits or joined == key:
+    if len(joined) < max(len(key) - edits, _FUZZY_MIN_LENGTH) or joined == key:
         return False
     return bool(levenshtein.distance(joined, key, score_cutoff=edits) <= edits)
 
 
 def _phrase_spans(units: tuple[_Unit, ...], gap: int, index: _Index) -> list[list[_Span]]:
     """Each match of the units in order: the span of every unit."""
-    occurrences = [_occurrences(unit, index) for unit in units]
+    occurrences = []
+    for unit in units:
+        found = _occurrences(unit, index)
+        if not found:
+            return []  # a phrase needs every unit
+        occurrences.append(found)
     matches: list[list[_Span]] = []
     for start in sorted(occurrences[0]):
         for end, fuzzy in occurrences[0][start]:
@@ -370,13 +475,23 @@ def match_term(term: Term, language: str, analysis: Analysis) -> TermMatch | Non
 
     Best: not negated, then exact rather than fuzzy, then earliest.
     """
-    index = _index(analysis)
+    return _match_term(term, language, _index(analysis))
+
+
+def _match_term(term: Term, language: str, index: _Index) -> TermMatch | None:
+    """match_term, once per answer for each term and pattern language (rubrics repeat terms)."""
+    pattern_language = "" if term.is_regex else _pattern_language(language, index.analysis)
+    key = (term, pattern_language)
+    if key in index.matches:
+        return index.matches[key]
+    best = None
     if term.is_regex:
-        candidates = _regex_matches(term, index)
-    else:
-        pattern = _term_pattern(term, _pattern_language(language, analysis))
-        candidates = _term_matches(term, pattern, index)
-    return min(candidates, key=_rank, default=None)
+        best = min(_regex_matches(term, index), key=_rank, default=None)
+    elif not _cannot_match(term, index):
+        pattern = _term_pattern(term, pattern_language)
+        best = min(_term_matches(term, pattern, index), key=_rank, default=None)
+    index.matches[key] = best
+    return best
 
 
 def _pattern_language(language: str, analysis: Analysis) -> str:
@@ -454,7 +569,11 @@ def _overlapping(index: _Index, start: int, end: int) -> list[Token]:
 
 def match_group(group: KeywordGroup, analysis: Analysis) -> GroupResult:
     """Whether any term of ``group`` is met; a negated match is kept to explain a miss."""
-    matches = [match_term(term, group.language, analysis) for term in group.terms]
+    return _match_group(group, _index(analysis))
+
+
+def _match_group(group: KeywordGroup, index: _Index) -> GroupResult:
+    matches = [_match_term(term, group.language, index) for term in group.terms]
     found = [match for match in matches if match is not None]
     credited = [match for match in found if not match.negated]
     if credited:
@@ -469,8 +588,9 @@ def match_keywords(keywords: Keywords, analysis: Analysis) -> KeywordResult:
     English keyword set applies to an English answer); ties go to the answer's language, then to
     the first language.
     """
+    index = _index(analysis)
     results = [
-        KeywordResult(language, tuple(match_group(group, analysis) for group in groups))
+        KeywordResult(language, tuple(_match_group(group, index) for group in groups))
         for language, groups in keywords.by_language.items()
         if groups
     ]

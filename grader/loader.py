@@ -154,6 +154,10 @@ def _answers(
 
 def _answer_list(check: _Checker, value: Any, line: int | None, where: str) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
+    if not items:
+        check.add(
+            line, f"{where}: the list of model answers is empty", "write the answer or remove it"
+        )
     answers = []
     for index, item in enumerate(items):
         item_line = _line_of(value, index) if isinstance(value, LineList) else line

@@ -70,9 +70,9 @@ def grade_to_folder(
         bank = load_bank(request.bank, request.rubric_dirs)
         overrides = _load_overrides(request.overrides)
         previous = _previous_results(request)
-        if not request.dry_run:
-            ensure_folder(request.out_dir)
         submissions = read_submissions(request.submissions)
+        if not request.dry_run:
+            ensure_folder(request.out_dir)  # before grading: an unwritable folder fails fast
     results = grade(
         bank, submissions.rows, _options(request, progress), submissions.problems, submissions.path
     )

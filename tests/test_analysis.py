@@ -104,6 +104,23 @@ def test_russian_unknown_words_share_a_stem() -> None:
     assert len({token.norm for token in analysis.tokens}) == 1
 
 
+def test_russian_verb_forms_share_a_key() -> None:
+    # None of these is in pymorphy3's dictionary, and their own Snowball stems differ
+    # (масштабир, масштабирова): the stem of the guessed lemma is the same for all.
+    analysis = analyze("масштабируются масштабироваться масштабируется", "ru")
+    assert len({token.norm for token in analysis.tokens}) == 1
+    # A dictionary verb keeps its lemma; its Snowball stem is the unknown forms' key.
+    known = analyze("масштабировать", "ru").tokens[0]
+    assert known.norm == "масштабировать"
+    assert known.stem == analysis.tokens[0].stem == analysis.tokens[0].norm
+
+
+def test_russian_tokens_have_a_stem_and_others_none() -> None:
+    analysis = analyze("кодировщика encoder", "ru")
+    assert _token(analysis, "кодировщика").stem == "кодировщик"
+    assert _token(analysis, "encoder").stem == ""
+
+
 def test_russian_function_words_are_not_content() -> None:
     analysis = analyze("Модель работает без рекуррентности и с вниманием")
     assert not _token(analysis, "без").content
@@ -176,6 +193,24 @@ def test_analysis_is_cached() -> None:
     first = analyze("Decoders scale well.", "en")
     assert analyze("Decoders scale well.", "en") is first
     assert analyze("Decoders scale well.", "ko") is not first
+
+
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [("T5입니다", "T5"), ("T5는 인코더-디코더다", "T5"), ("T5は速い", "T5"), ("T5模型", "T5")],
+)
+def test_latin_letters_and_digits_in_cjk_text_are_one_word(text: str, surface: str) -> None:
+    # Kiwi and Sudachi cut "T5" into "T" + "5"; an English text has one word "t5".
+    token = _token(analyze(text), surface)
+    assert (token.norm, token.language) == ("t5", "en")
+    _assert_spans(analyze(text))
+
+
+@pytest.mark.parametrize("text", ["GPT-4는 크다", "GPT-4は大きい", "GPT-4 is big"])
+def test_latin_words_in_cjk_text_get_the_keys_of_a_latin_text(text: str) -> None:
+    # Sudachi keeps "GPT-4" whole, Kiwi and the English analyser read "GPT" + "4".
+    keys = [token.norm for token in analyze(text).tokens if token.language == "en"]
+    assert keys[:2] == ["gpt", "4"]
 
 
 # --- sentences ---------------------------------------------------------------------------------
@@ -307,6 +342,58 @@ def test_russian_negation_controls() -> None:
     assert flags == [True, False]
     analysis = analyze("BERT не только двунаправленный, но и глубокий")
     assert not any(token.negated for token in analysis.tokens)
+
+
+def test_english_negation_does_not_reach_back_over_and() -> None:
+    negated = _negated(analyze("GPT can generate text and BERT can't"))
+    assert not negated["generate"] and not negated["text"]
+    assert negated["BERT"] and negated["can't"]
+    negated = _negated(analyze("GPT is not bidirectional and BERT is"))
+    assert negated["bidirectional"] and not negated["BERT"]
+    negated = _negated(analyze("BERT reads both sides whereas GPT does not"))
+    assert not negated["reads"] and negated["GPT"]
+
+
+def test_english_negation_reaches_forward_over_or_but_not_back() -> None:
+    negated = _negated(analyze("It does not use recurrence or convolution"))
+    assert negated["recurrence"] and negated["convolution"]
+    negated = _negated(analyze("GPT predicts text or it cannot work"))
+    assert not negated["predicts"] and negated["work"]
+
+
+def test_korean_eopsi_negates_only_the_noun_phrase_before_it() -> None:
+    negated = _negated(analyze("프롬프트에 예시를 넣어 가중치 변경 없이 학습한다"))
+    assert negated["가중"] and negated["변경"]
+    assert not negated["프롬프트"] and not negated["예시"] and not negated["학습"]
+    negated = _negated(analyze("BERT 없이 학습한다"))
+    assert negated["BERT"] and not negated["학습"]
+    negated = _negated(analyze("GPT는 예시도 없이 새로운 과제를 푼다"))  # one particle between
+    assert negated["예시"] and not negated["과제"] and not negated["GPT"]
+
+
+def test_japanese_nashi_negates_only_the_noun_phrase_before_it() -> None:
+    negated = _negated(analyze("プロンプトに例を入れ、重みの更新なしで学習する"))
+    assert negated["更新"] and not negated["例"] and not negated["重み"] and not negated["学習"]
+    negated = _negated(analyze("微調整なしに使える"))
+    assert negated["微調整"] and not negated["使える"]
+    assert _negated(analyze("重み更新はなし"))["更新"]  # no noun phrase right before: the clause
+
+
+def test_japanese_zu_negates_its_verb_phrase() -> None:
+    negated = _negated(analyze("BERTは文脈を使わずに予測する"))
+    assert negated["文脈"] and negated["使わ"]
+    assert not negated["BERT"] and not negated["予測"]
+    negated = _negated(analyze("プロンプトに例を入れて、重みを更新せずに学習する"))
+    assert negated["更新"] and not negated["例"] and not negated["学習"]
+
+
+def test_russian_bez_negates_only_the_noun_phrase_after_it() -> None:
+    analysis = analyze("GPT работает без двунаправленного внимания и предсказывает следующий токен")
+    negated = _negated(analysis)
+    assert negated["двунаправленного"] and negated["внимания"]
+    assert not negated["работает"] and not negated["предсказывает"] and not negated["следующий"]
+    negated = _negated(analyze("Модель работает без рекуррентности и свёрток."))
+    assert negated["рекуррентности"] and negated["свёрток"] and not negated["работает"]
 
 
 def test_negation_covers_english_words_inside_a_korean_clause() -> None:

@@ -209,7 +209,9 @@ def test_few_answers_per_question_still_help_on_unseen_answers(bank: Bank) -> No
     train = [bool(generator.random() < 0.25) for _ in collect_signals(results)]  # ~10/question
     calibration = fit_on(bank, results, train)
     held_out = [not used for used in train]
-    after = [p for p, keep in zip(rescore(calibration, bank, results), held_out, strict=True) if keep]
+    after = [
+        p for p, keep in zip(rescore(calibration, bank, results), held_out, strict=True) if keep
+    ]
     before = [p for p, keep in zip(rescore(None, bank, results), held_out, strict=True) if keep]
     from grader.metrics import pearson, rmse
 

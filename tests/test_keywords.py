@@ -98,6 +98,45 @@ def test_russian_unknown_words_match_by_stem() -> None:
 @pytest.mark.parametrize(
     ("term", "answer", "expected"),
     [
+        ("масштабироваться", "Модели хорошо масштабируются.", "масштабируются"),
+        ("масштабироваться", "Модель масштабируется.", "масштабируется"),
+        ("масштабируются", "Модель умеет масштабироваться.", "масштабироваться"),
+        ("масштабировать", "Модели масштабируются.", "масштабируются"),  # lemma vs stem
+        ("кодировщик", "Без кодировщика нельзя.", "кодировщика"),
+    ],
+)
+def test_russian_verb_forms_match_each_other(term: str, answer: str, expected: str) -> None:
+    found = _match(term, "ru", answer)
+    assert found is not None and not found.fuzzy and found.text == expected
+
+
+def test_short_russian_stems_are_not_keys() -> None:
+    # статья (article) and стать (become) share the Snowball stem "стат".
+    assert _match("статья", "ru", "Он хочет стать учёным.") is None
+
+
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [
+        ("ko", "T5입니다"),
+        ("ko", "구글의 T5는 인코더-디코더 모델이다"),
+        ("ja", "T5は速い"),
+        ("ja", "GoogleのT5はエンコーダ・デコーダだ"),
+        ("en", "It is T5."),
+    ],
+)
+def test_latin_term_with_digits_matches_inside_cjk_text(language: str, answer: str) -> None:
+    assert _matched_text("T5", language, answer) == "T5"
+
+
+@pytest.mark.parametrize("answer", ["GPT-4는 크다", "GPT-4は大きい", "GPT-4 is big"])
+def test_hyphenated_model_names_match_inside_cjk_text(answer: str) -> None:
+    assert _matched_text("GPT-4", "en", answer) == "GPT-4"
+
+
+@pytest.mark.parametrize(
+    ("term", "answer", "expected"),
+    [
         ("encoder", "Two encoders are stacked", "encoders"),
         ("encoders", "An encoder reads it", "encoder"),
         ("scaling", "decoders scale better", "scale"),
@@ -211,6 +250,48 @@ def test_fuzzy_can_be_switched_off() -> None:
     assert _match("re:bidirectional", "en", "bidirectinal") is None
 
 
+@pytest.mark.parametrize(
+    ("term", "answer"),
+    [
+        ("inference", "infinity"),
+        ("infinity", "inference"),
+        ("and", "added"),
+        ("added", "and"),
+        ("attention", "they attend"),
+        ("attend", "attention"),
+        ("Large", "a larger model"),
+        ("larger", "Large models"),
+        ("production", "predictable"),
+        ("predictable", "production"),
+        ("llama", "llama3"),
+    ],
+)
+def test_different_words_are_not_misspellings(term: str, answer: str) -> None:
+    assert _match(term, "en", answer) is None
+
+
+@pytest.mark.parametrize(
+    ("term", "language", "answer", "expected"),
+    [
+        ("bidirectional", "en", "BERT is bidirectinal", "bidirectinal"),
+        ("transformer", "en", "a transfomer model", "transfomer"),
+        ("transformers", "en", "two transfomers", "transfomers"),
+        ("autoregressive", "en", "GPT is autoregresive", "autoregresive"),
+        ("кодировщик", "ru", "Нужен кодировшик.", "кодировшик"),
+        ("кодировщик", "ru", "С кодировшиками.", "кодировшиками"),  # misspelt and inflected
+        ("자기회귀모델", "ko", "GPT는 자기회기모델이다", "자기회기모델"),
+        ("어텐션메커니즘", "ko", "어텐션매커니즘을 쓴다", "어텐션매커니즘"),
+    ],
+)
+def test_real_typos_still_match(term: str, language: str, answer: str, expected: str) -> None:
+    found = _match(term, language, answer)
+    assert found is not None and found.fuzzy and found.text == expected
+
+
+def test_short_cjk_words_are_exact_only() -> None:
+    assert _match("양방향", "ko", "BERT는 양뱡향이다") is None  # 3 syllables: no typo allowed
+
+
 def test_korean_long_term_matches_one_typo() -> None:
     found = _match("트랜스포머", "ko", "트렌스포머는 좋다")
     assert found is not None and found.fuzzy and found.text == "트렌스포머"
@@ -250,6 +331,34 @@ def test_negation_in_each_language(
     assert negated is not None and negated.negated
     control = _match(term, language, control_answer)
     assert control is not None and not control.negated
+
+
+def test_negation_after_and_does_not_reach_back() -> None:
+    found = _match("generate", "en", "GPT can generate text and BERT can't")
+    assert found is not None and not found.negated
+    found = _match("BERT", "en", "GPT can generate text and BERT can't")
+    assert found is not None and found.negated
+
+
+@pytest.mark.parametrize(
+    ("term", "language", "answer", "negated"),
+    [
+        ("프롬프트", "ko", "프롬프트에 예시를 넣어 가중치 변경 없이 학습한다", False),
+        ("예시", "ko", "프롬프트에 예시를 넣어 가중치 변경 없이 학습한다", False),
+        ("가중치 변경", "ko", "프롬프트에 예시를 넣어 가중치 변경 없이 학습한다", True),
+        ("例", "ja", "プロンプトに例を入れ、重みの更新なしで学習する", False),
+        ("更新", "ja", "プロンプトに例を入れ、重みの更新なしで学習する", True),
+        ("学習", "ja", "プロンプトに例を入れ、重みを更新せずに学習する", False),
+        ("更新", "ja", "プロンプトに例を入れ、重みを更新せずに学習する", True),
+        ("внимание", "ru", "Работает без внимания и предсказывает токены", True),
+        ("предсказывать", "ru", "Работает без внимания и предсказывает токены", False),
+    ],
+)
+def test_local_negators_negate_only_their_phrase(
+    term: str, language: str, answer: str, negated: bool
+) -> None:
+    found = _match(term, language, answer)
+    assert found is not None and found.negated is negated
 
 
 def test_negated_and_credited_occurrences() -> None:

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def paraphrase_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], float]:
+def paraphrase_scores(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str, str], float]:
     """Grade every fixture answer of every gradable and language in one pass with --model auto."""
     bank = load_bank(SEED_BANK)
     fixtures = yaml.safe_load(PARAPHRASES.read_text(encoding="utf-8"))
@@ -83,7 +85,12 @@ questions:
     )
     bank = load_bank(bank_path)
     rows = [
-        Submission("right", "mask", "인과 마스킹은 각 토큰이 뒤에 오는 토큰을 보지 못하게 막아서, 모델이 다음 단어를 예측할 때 앞의 단어만 쓰게 한다.", "ko"),
+        Submission(
+            "right",
+            "mask",
+            "인과 마스킹은 각 토큰이 뒤에 오는 토큰을 보지 못하게 막아서, 모델이 다음 단어를 예측할 때 앞의 단어만 쓰게 한다.",
+            "ko",
+        ),
         Submission("wrong", "mask", "김치찌개는 돼지고기와 김치를 볶은 뒤 물을 붓고 끓인다.", "ko"),
     ]
     results = grade(bank, rows, GradeOptions(model="use-multilingual", cache_dir=tmp_path / "c"))

@@ -1,0 +1,353 @@
+"""Property-based tests: random banks and answers never crash the loader or the scorer, every
+score stays within [0, points], and grading again gives the same results.
+
+Example counts are modest (the whole file runs in seconds); failures print a minimal example.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from grader.errors import GraderError
+from grader.grading import GradeOptions, grade
+from grader.loader import load_bank
+from grader.model import Bank, Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
+from grader.results import GroupEvidence, Results, TermEvidence, to_dict
+from grader.scoring import KeywordSignal, Match, Penalty, ScoringParams, Signals, score_answer
+from grader.submissions import Submission, read_submissions
+from tests.conftest import SEED_BANK
+from tests.test_loader import BANK, RUBRIC
+
+CLOSED = """\
+  - id: mc
+    type: multiple_choice
+    points: 2
+    prompt: {en: Which is text-to-text, ko: 어느 것}
+    multiple: true
+    options:
+      - {id: a, text: BERT, credit: -0.5}
+      - {id: b, text: T5, credit: 1}
+      - {id: c, text: GPT, credit: 0.5}
+  - id: num
+    type: numeric
+    points: 1
+    prompt: {en: How many, ko: 몇}
+    value: 12.5
+    tolerance: 0.5
+    units: [GB]
+"""
+FAST = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+LANGUAGES = st.sampled_from([None, "en", "ko", "ja", "ru", "zh", "de", "xx"])
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("properties")
+    (path / "rubrics").mkdir()
+    (path / "banks").mkdir()
+    (path / "rubrics" / "r1.yaml").write_text(RUBRIC, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def banks(folder: Path) -> list[Bank]:
+    demo = folder / "banks" / "demo.yaml"
+    demo.write_text(BANK + CLOSED, encoding="utf-8")
+    return [load_bank(demo), load_bank(SEED_BANK)]
+
+
+def load_or_error(path: Path) -> Bank | None:
+    """load_bank's only failure is a GraderError (anything else fails the test)."""
+    try:
+        return load_bank(path)
+    except GraderError as error:
+        assert str(error)  # a message to show
+        return None
+
+
+# ---------------------------------------------------------------- the loader
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+BANK_WORDS = st.sampled_from(
+    [
+        "id",
+        "title",
+        "languages",
+        "questions",
+        "type",
+        "points",
+        "prompt",
+        "answers",
+        "rubric",
+        "steps",
+        "criteria",
+        "keywords",
+        "concept",
+        "options",
+        "value",
+        "en",
+        "ko",
+        "short_answer",
+        "challenge",
+        "multiple_choice",
+        "numeric",
+        "re:(a+)+$",
+        "r1",
+        "q1",
+    ]
+)
+DOCUMENTS = st.recursive(
+    st.one_of(SCALARS, BANK_WORDS),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(BANK_WORDS, st.text(max_size=8)), children, max_size=5),
+    ),
+    max_leaves=25,
+)
+
+
+@FAST
+@given(document=DOCUMENTS)
+def test_random_yaml_documents_never_crash_the_loader(folder: Path, document: Any) -> None:
+    path = folder / "banks" / "random.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    load_or_error(path)
+
+
+@FAST
+@given(data=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_random_bytes_never_crash_the_loader(folder: Path, data: bytes) -> None:
+    path = folder / "banks" / "bytes.yaml"
+    path.write_bytes(data)
+    load_or_error(path)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+def _mutate(document: Any, path: tuple[Any, ...], replacement: Any, delete: bool) -> None:
+    parent = document
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = replacement
+
+
+@FAST
+@given(data=st.data())
+def test_mutated_valid_banks_and_rubrics_never_crash_the_loader(folder: Path, data) -> None:
+    """Delete or replace one or two fields of a valid bank and its rubric."""
+    bank = yaml.safe_load(BANK + CLOSED)
+    rubric = yaml.safe_load(RUBRIC)
+    for document in (bank, rubric):
+        for _ in range(data.draw(st.integers(0, 2))):
+            paths = _paths(document)
+            path = data.draw(st.sampled_from(paths))
+            replacement = data.draw(DOCUMENTS)
+            _mutate(document, path, replacement, delete=data.draw(st.booleans()))
+    (folder / "rubrics" / "r1.yaml").write_text(yaml.safe_dump(rubric), encoding="utf-8")
+    path = folder / "banks" / "mutated.yaml"
+    path.write_text(yaml.safe_dump(bank, allow_unicode=True), encoding="utf-8")
+    try:
+        loaded = load_or_error(path)
+    finally:
+        (folder / "rubrics" / "r1.yaml").write_text(RUBRIC, encoding="utf-8")
+    if loaded is not None:  # whatever loads can be graded
+        rows = [Submission("s", g, "bidirectional context, T5, 12 GB") for g in loaded.gradables()]
+        check_bounds(loaded, grade(loaded, rows, GradeOptions(model="none")))
+
+
+@FAST
+@given(
+    data=st.binary(max_size=400)
+    | st.lists(st.lists(st.text(max_size=12), min_size=0, max_size=5), min_size=0, max_size=6).map(
+        lambda rows: "\n".join(",".join(row) for row in rows).encode("utf-8")
+    )
+)
+def test_random_submission_files_never_crash_the_reader(data: bytes) -> None:
+    for name in ("subs.csv", "subs.jsonl"):
+        try:
+            read = read_submissions(name, data)
+        except GraderError as error:
+            assert str(error)
+            continue
+        assert all(row.student and row.question for row in read.rows)
+
+
+# ---------------------------------------------------------------- the scorer
+
+
+def check_bounds(bank: Bank, results: Results) -> None:
+    for student in results.students:
+        assert 0 <= student.total <= student.max + 1e-9 and student.max == bank.points
+        for question in student.questions:
+            assert 0 <= question.score <= question.points + 1e-9
+            for answer in question.answers:
+                assert math.isfinite(answer.score)
+                assert 0 <= answer.score <= answer.points + 1e-9, (answer.id, answer.score)
+                for criterion in answer.criteria:
+                    assert 0 <= criterion.credit <= 1 and criterion.score <= criterion.points
+
+
+def _vocabulary(bank: Bank) -> list[str]:
+    words = ["not", "no", "never", "아니다", "않는다", "ない", "не", "нет", ",", ".", "?"]
+    for gradable in bank.gradables().values():
+        words += gradable.prompt.get("en").split()[:6]
+        if gradable.rubric:
+            for criterion in gradable.rubric.criteria:
+                for groups in criterion.keywords.by_language.values():
+                    words += [str(term) for group in groups for term in group.terms[:3]]
+        if gradable.closed:
+            words += [option.id for option in gradable.closed.options] + ["12.5 GB", "3"]
+    return sorted(set(words))
+
+
+ANY_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120
+)  # controls, zero-width, bidi, combining marks, every script
+
+
+def answers(bank: Bank) -> st.SearchStrategy[str]:
+    built = st.lists(st.sampled_from(_vocabulary(bank)), max_size=25).map(" ".join)
+    return st.one_of(ANY_TEXT, built, st.tuples(built, ANY_TEXT).map("".join))
+
+
+@st.composite
+def submissions(draw: st.DrawFn, bank: Bank) -> list[Submission]:
+    gradables = list(bank.gradables())
+    rows = []
+    for index in range(draw(st.integers(1, 6))):
+        student = draw(st.sampled_from(["s1", "s2", "../s3", "=s4"]))
+        rows.append(
+            Submission(
+                student,
+                draw(st.sampled_from([*gradables, "q-unknown"])),
+                draw(answers(bank)),
+                draw(LANGUAGES),
+                line=index + 2,
+            )
+        )
+    return rows
+
+
+@FAST
+@given(data=st.data())
+def test_random_answers_score_within_bounds_and_regrade_identically(banks, data) -> None:
+    bank = data.draw(st.sampled_from(banks))
+    rows = data.draw(submissions(bank))
+    options = GradeOptions(model="none")
+    first = grade(bank, rows, options)
+    check_bounds(bank, first)
+    assert to_dict(grade(bank, rows, options)) == to_dict(first)  # idempotent
+
+
+@FAST
+@given(data=st.data())
+def test_regrading_the_saved_answers_gives_the_same_scores(banks, data) -> None:
+    """Grade, then grade the answers as results.json records them (language now declared)."""
+    bank = data.draw(st.sampled_from(banks))
+    rows = data.draw(submissions(bank))
+    first = grade(bank, rows, GradeOptions(model="none"))
+    again = [
+        Submission(student.id, answer.id, answer.answer, answer.language or None, line=answer.line)
+        for student in first.students
+        for question in student.questions
+        for answer in question.answers
+        if answer.line
+    ]
+    second = grade(bank, again, GradeOptions(model="none"))
+    assert [s.total for s in second.students] == [s.total for s in first.students]
+
+
+UNIT = st.floats(0, 1)
+COSINE = st.floats(-1, 1)
+
+
+@st.composite
+def keyword_signal(draw: st.DrawFn) -> KeywordSignal:
+    groups = []
+    for index in range(draw(st.integers(0, 3))):
+        met = draw(st.booleans())
+        match = TermEvidence("t", "t", index, index + 1) if met else None
+        negated = TermEvidence("t", "t", 9, 10, negated=True) if draw(st.booleans()) else None
+        groups.append(GroupEvidence(("t",), met, match, negated))
+    return KeywordSignal("en", tuple(groups))
+
+
+@st.composite
+def scoring_case(draw: st.DrawFn) -> tuple[Gradable, Signals, ScoringParams]:
+    count = draw(st.integers(0, 3))
+    points = [draw(st.floats(0.1, 10)) for _ in range(count)]
+    criteria = tuple(Criterion(f"c{i}", p) for i, p in enumerate(points))
+    misconceptions = tuple(
+        Misconception(f"m{i}", LocalText({"en": "x"}), draw(st.floats(0.1, 20)), Keywords({}))
+        for i in range(draw(st.integers(0, 2)))
+    )
+    rubric = Rubric("r", criteria, misconceptions) if count or misconceptions else None
+    gradable = Gradable("q", draw(st.floats(0.1, 20)), LocalText({"en": "?"}), {}, rubric)
+
+    def match() -> Match | None:
+        return Match(draw(COSINE), "ref", "en") if draw(st.booleans()) else None
+
+    ids = [c.id for c in criteria]
+    signals = Signals(
+        "en",
+        draw(st.booleans()),
+        keywords={i: draw(keyword_signal()) for i in ids if draw(st.booleans())},
+        misconception_keywords={m.id: draw(keyword_signal()) for m in misconceptions},
+        answer_match=match(),
+        concept_matches={i: m for i in ids if (m := match())},
+        statement_matches={m.id: s for m in misconceptions if (s := match())},
+        overlap=draw(st.none() | UNIT),
+        penalties=tuple(Penalty("p", draw(UNIT), "r") for _ in range(draw(st.integers(0, 3)))),
+    )
+    floor = draw(st.floats(-1, 0.9))
+    params = ScoringParams(
+        floor=floor,
+        ceiling=draw(st.floats(floor, 1)),
+        rubric_weight=draw(UNIT),
+        review_margin=draw(st.floats(0, 0.5)),
+    )
+    return gradable, signals, params
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=scoring_case())
+def test_the_score_arithmetic_stays_within_bounds(case) -> None:
+    gradable, signals, params = case
+    scored = score_answer(gradable, signals, params, ["en"])
+    assert 0 <= scored.score <= round(gradable.points, 4)  # results.json's precision
+    for criterion in scored.criteria:
+        assert 0 <= criterion.credit <= 1 + 1e-9
+    if not signals.answered:
+        assert scored.score == 0
+    assume(signals.penalties)
+    if any(penalty.factor == 0 for penalty in signals.penalties):
+        assert scored.score == 0
