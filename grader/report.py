@@ -12,8 +12,8 @@ import base64
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,8 @@ def control_name(char: str) -> str:
 
 def mark_controls(text: str) -> Markup:
     """Escaped text with each hidden control character replaced by a visible marker."""
+    if _HIDDEN.search(text) is None:
+        return escape(text)  # the common case, the same result
     parts: list[str] = []
     position = 0
     for found in _HIDDEN.finditer(text):
@@ -432,9 +434,10 @@ class BankText:
 
     bank: Bank | None
     languages: tuple[str, ...]
+    by_id: Mapping[str, Gradable] = field(default_factory=dict)  # the bank's gradables, made once
 
     def gradable(self, answer_id: str) -> Gradable | None:
-        return self.bank.gradables().get(answer_id) if self.bank else None
+        return self.by_id.get(answer_id)
 
     def question_prompt(self, question_id: str, language: str) -> tuple[str, str]:
         question = self.bank.question(question_id) if self.bank else None
@@ -604,7 +607,7 @@ def student_language(student: StudentResult, languages: Sequence[str]) -> str:
 
 def _bank_text(results: Results, bank: Bank | None) -> BankText:
     languages = tuple(bank.languages) if bank else tuple(results.bank.languages)
-    return BankText(bank, languages)
+    return BankText(bank, languages, bank.gradables() if bank else {})
 
 
 def _bank_title(results: Results, bank: Bank | None, language: str) -> tuple[str, str]:
