@@ -51,7 +51,7 @@ MODEL_KEYS = ("default", "bank", "questions")
 TOP_KEYS = ("schema", "bank", "fitted", "models", "held_out", "notes")
 REPRODUCE_TOLERANCE = 0.002  # share of the points
 MIN_GAIN = 0.01  # a fit must cut the held-out squared error by this share to replace the defaults
-QUESTION_T = 2.0  # how clearly a question's own fit must win, held out (paired t statistic)
+QUESTION_T = 1.0  # how clearly a question's own fit must win, held out (paired t statistic)
 MIN_SPREAD = 0.8  # a question's fit keeps this share of the spread of its scores
 CORRELATION_SLACK = 0.005  # ... and keep the held-out Pearson r within this of the defaults'
 _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
@@ -61,8 +61,8 @@ _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
     "unexpected-language": "FOREIGN_FACTOR",
     "self-contradiction": "CONTRADICTION_FACTOR",
 }
-_SPAN_FACTORS = (0.8, 1.0, 1.25)
-_SHIFTS = tuple(round(-0.2 + 0.05 * index, 2) for index in range(9))
+_SPAN_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)
+_SHIFTS = tuple(round(-0.4 + 0.05 * index, 2) for index in range(17))
 _TIE = 1e-4  # loss added per unit of distance from the starting point (prefers small moves)
 
 
