@@ -12,10 +12,8 @@ the earlier one is reported.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import difflib
-import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -192,50 +190,23 @@ def _group_question(
 
 
 def _read_csv(name: str, text: str) -> tuple[list[OverrideRow], list[Problem]]:
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter="\t" if name.endswith(".tsv") else ","
+    from grader.submissions import read_csv_records
+
+    found = read_csv_records(
+        name,
+        text,
+        "add a header row: student,question,score,comment",
+        _check_columns,
+        "quote comments that contain commas",
     )
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise GraderError.at(
-            name, 1, "the file is empty", "add a header row: student,question,score,comment"
-        ) from None
-    except csv.Error as error:
-        raise GraderError.at(name, 1, f"unreadable CSV: {error}") from None
-    columns = [column.strip().lower() for column in header]
-    _check_columns(name, columns)
     rows: list[OverrideRow] = []
-    problems: list[Problem] = []
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            problems.append(
-                Problem(name, start, f"unreadable CSV row: {error}", "check its quotes")
-            )
-            break
-        line = reader.line_num
-        if not any(value.strip() for value in values):
-            continue
-        if len(values) != len(columns):
-            problems.append(
-                Problem(
-                    name,
-                    start,
-                    f"the row has {len(values)} fields but the header has {len(columns)}",
-                    "quote comments that contain commas",
-                )
-            )
-            continue
-        row, row_problems = _row(name, start, dict(zip(columns, values, strict=True)))
+    problems = found.problems
+    for line, record in found.records:
+        row, row_problems = _row(name, line, record)
         problems.extend(row_problems)
         if row:
             rows.append(row)
+    problems.sort(key=lambda problem: problem.line or 0)
     return rows, problems
 
 

@@ -8,7 +8,7 @@ import json
 import math
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,23 +74,35 @@ def _looks_like_jsonl(name: str, text: str) -> bool:
     return text.lstrip().startswith("{")
 
 
-def _read_csv(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
+@dataclass(frozen=True)
+class CsvRecords:
+    """A CSV file's rows as {column: value} with their first line; unreadable rows as problems."""
+
+    columns: list[str]
+    records: list[tuple[int, dict[str, str]]]
+    problems: list[Problem]
+
+
+def read_csv_records(
+    name: str,
+    text: str,
+    header_hint: str,
+    check_columns: Callable[[str, list[str]], None],
+    quote_hint: str = "quote texts that contain commas or newlines",
+) -> CsvRecords:
+    """Parse CSV (TSV for a .tsv name) with a header row; blank rows are skipped."""
     csv.field_size_limit(MAX_FIELD)
-    stream = io.StringIO(text, newline="")
     delimiter = "\t" if name.endswith(".tsv") else ","
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
-        raise GraderError.at(
-            name, 1, "the file is empty", "add a header row: student,question,answer"
-        ) from None
+        raise GraderError.at(name, 1, "the file is empty", header_hint) from None
     except csv.Error as error:
         raise GraderError.at(name, 1, f"unreadable CSV: {error}") from None
     columns = [column.strip().lower() for column in header]
-    _check_columns(name, columns)
-    rows: list[Submission] = []
-    problems: list[Problem] = []
+    check_columns(name, columns)
+    found = CsvRecords(columns, [], [])
     line = reader.line_num
     while True:
         start_line = line + 1
@@ -99,7 +111,7 @@ def _read_csv(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
         except StopIteration:
             break
         except csv.Error as error:
-            problems.append(
+            found.problems.append(
                 Problem(name, start_line, f"unreadable CSV row: {error}", "check its quotes")
             )
             break
@@ -107,21 +119,36 @@ def _read_csv(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
         if not any(value.strip() for value in values):
             continue
         if len(values) != len(columns):
-            problems.append(
+            found.problems.append(
                 Problem(
                     name,
                     start_line,
                     f"the row has {len(values)} fields but the header has {len(columns)}",
-                    "quote answers that contain commas or newlines",
+                    quote_hint,
                 )
             )
             continue
-        record = dict(zip(columns, values, strict=True))
-        row, problem = _row(name, start_line, record)
+        found.records.append((start_line, dict(zip(columns, values, strict=True))))
+    return found
+
+
+def _read_csv(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
+    found = read_csv_records(
+        name,
+        text,
+        "add a header row: student,question,answer",
+        _check_columns,
+        "quote answers that contain commas or newlines",
+    )
+    rows: list[Submission] = []
+    problems = found.problems
+    for line, record in found.records:
+        row, problem = _row(name, line, record)
         if row:
             rows.append(row)
         if problem:
             problems.append(problem)
+    problems.sort(key=lambda problem: problem.line or 0)
     return rows, problems
 
 
