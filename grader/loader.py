@@ -124,6 +124,13 @@ def _text(check: _Checker, value: Any, line: int | None, where: str, default: st
     return EMPTY_TEXT
 
 
+def _field_text(
+    check: _Checker, mapping: LineDict, key: str, where: str, default: str
+) -> LocalText:
+    """The localised text under ``key`` of ``mapping`` (empty when absent)."""
+    return _text(check, mapping.get(key), _line_of(mapping, key), where, default)
+
+
 def _check_language(check: _Checker, language: Any, line: int | None, where: str) -> bool:
     if isinstance(language, str) and LANGUAGE_PATTERN.match(language):
         return True
@@ -401,16 +408,8 @@ def _feedback(
     if mapping is None:
         return EMPTY_TEXT, EMPTY_TEXT
     _check_keys(check, mapping, FEEDBACK_KEYS, f"feedback of {where}")
-    met = _text(
-        check, mapping.get("met"), _line_of(mapping, "met"), f"met feedback of {where}", default
-    )
-    missed = _text(
-        check,
-        mapping.get("missed"),
-        _line_of(mapping, "missed"),
-        f"missed feedback of {where}",
-        default,
-    )
+    met = _field_text(check, mapping, "met", f"met feedback of {where}", default)
+    missed = _field_text(check, mapping, "missed", f"missed feedback of {where}", default)
     return met, missed
 
 
@@ -428,9 +427,7 @@ def _criterion(
     keywords = _keywords(
         check, mapping.get("keywords"), _line_of(mapping, "keywords"), where, default, regex_check
     )
-    concept = _text(
-        check, mapping.get("concept"), _line_of(mapping, "concept"), f"concept of {where}", default
-    )
+    concept = _field_text(check, mapping, "concept", f"concept of {where}", default)
     if not keywords and not concept and "keywords" not in mapping:
         check.add(line, f"{where} has neither keywords nor a concept", "add keywords or a concept")
     met, missed = _feedback(
@@ -450,25 +447,13 @@ def _misconception(
     where = f"misconception '{identifier}'"
     _check_keys(check, mapping, MISCONCEPTION_KEYS, where)
     penalty = _number(check, mapping, "penalty", where, required=True, positive=True) or 0.0
-    statement = _text(
-        check,
-        mapping.get("statement"),
-        _line_of(mapping, "statement"),
-        f"statement of {where}",
-        default,
-    )
+    statement = _field_text(check, mapping, "statement", f"statement of {where}", default)
     keywords = _keywords(
         check, mapping.get("keywords"), _line_of(mapping, "keywords"), where, default, regex_check
     )
     if not statement and not keywords:
         check.add(line, f"{where} has neither a statement nor keywords", "add a statement")
-    feedback = _text(
-        check,
-        mapping.get("feedback"),
-        _line_of(mapping, "feedback"),
-        f"feedback of {where}",
-        default,
-    )
+    feedback = _field_text(check, mapping, "feedback", f"feedback of {where}", default)
     return Misconception(identifier, statement, penalty, keywords, feedback)
 
 
@@ -571,9 +556,7 @@ def _bank(
     identifier = _identifier(check, mapping, "the bank")
     languages = _languages(check, mapping)
     default = languages[0] if languages else "en"
-    title = _text(
-        check, mapping.get("title"), _line_of(mapping, "title"), "the bank's title", default
-    )
+    title = _field_text(check, mapping, "title", "the bank's title", default)
     if not title:
         check.add(mapping.line, "missing 'title' in the bank", "add title: a name for the bank")
     finder = _RubricFinder(
@@ -589,13 +572,7 @@ def _bank(
     if "questions" in mapping and not items and isinstance(mapping.get("questions"), list):
         check.add(_line_of(mapping, "questions"), "the bank has no questions", "add a question")
     settings = _settings(check, mapping.get("settings"), _line_of(mapping, "settings"))
-    description = _text(
-        check,
-        mapping.get("description"),
-        _line_of(mapping, "description"),
-        "the description",
-        default,
-    )
+    description = _field_text(check, mapping, "description", "the description", default)
     return Bank(
         identifier,
         title,
@@ -653,18 +630,10 @@ def _question(
         else QUESTION_KEYS
     )
     _check_keys(check, mapping, allowed, where)
-    prompt = _text(
-        check, mapping.get("prompt"), _line_of(mapping, "prompt"), f"prompt of {where}", default
-    )
+    prompt = _field_text(check, mapping, "prompt", f"prompt of {where}", default)
     if not prompt:
         check.add(line, f"missing 'prompt' in {where}", "add prompt: the question text")
-    feedback = _text(
-        check,
-        mapping.get("feedback"),
-        _line_of(mapping, "feedback"),
-        f"feedback of {where}",
-        default,
-    )
+    feedback = _field_text(check, mapping, "feedback", f"feedback of {where}", default)
     if kind is QuestionType.CHALLENGE:
         return _challenge(check, mapping, identifier, prompt, feedback, default, finder)
     if kind is not None and kind.closed:
@@ -714,9 +683,7 @@ def _choices(check: _Checker, mapping: LineDict, where: str, default: str) -> Cl
         option_id = _identifier(check, item, f"an option of {where}")
         option_where = f"option '{option_id}' of {where}"
         _check_keys(check, item, OPTION_KEYS, option_where)
-        text = _text(
-            check, item.get("text"), _line_of(item, "text"), f"text of {option_where}", default
-        )
+        text = _field_text(check, item, "text", f"text of {option_where}", default)
         if not text:
             check.add(line, f"missing 'text' in {option_where}", "add text: what the student sees")
         credit = _number(check, item, "credit", option_where, required=False, positive=False)
@@ -725,12 +692,8 @@ def _choices(check: _Checker, mapping: LineDict, where: str, default: str) -> Cl
                 _line_of(item, "credit"), f"credit of {option_where} must be between -1 and 1"
             )
             credit = None
-        option_feedback = _text(
-            check,
-            item.get("feedback"),
-            _line_of(item, "feedback"),
-            f"feedback of {option_where}",
-            default,
+        option_feedback = _field_text(
+            check, item, "feedback", f"feedback of {option_where}", default
         )
         options.append(Option(option_id, text, credit or 0.0, option_feedback))
     _unique(check, _raw_ids(items), "option")
@@ -785,21 +748,11 @@ def _challenge(
     for item, line in items:
         step_id = _identifier(check, item, f"a step of {where}")
         _check_keys(check, item, STEP_KEYS, f"step '{step_id}' of {where}")
-        step_prompt = _text(
-            check,
-            item.get("prompt"),
-            _line_of(item, "prompt"),
-            f"prompt of step '{step_id}'",
-            default,
-        )
+        step_prompt = _field_text(check, item, "prompt", f"prompt of step '{step_id}'", default)
         if not step_prompt:
             check.add(line, f"missing 'prompt' in step '{step_id}' of {where}", "add prompt")
-        step_feedback = _text(
-            check,
-            item.get("feedback"),
-            _line_of(item, "feedback"),
-            f"feedback of step '{step_id}'",
-            default,
+        step_feedback = _field_text(
+            check, item, "feedback", f"feedback of step '{step_id}'", default
         )
         step = _gradable(
             check,
