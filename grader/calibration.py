@@ -6,27 +6,34 @@ human-scored answers once, keeps each answer's raw signals (cosines, keyword cre
 penalties), and then searches the parameters by re-computing every score from those signals -
 nothing is embedded twice. It fits, per embedding model:
 
-1. bank-wide parameters (a grid search maximising Pearson's r with the human scores), followed by
-   an optional monotone map of the score's share of the points (linear or isotonic) that puts the
-   grader's scores on the humans' level;
-2. per question, where a question has enough graded answers (``min_question_answers``), a shift
-   and stretch of that question's ramp (model answers differ in how high their cosines run).
+1. bank-wide: the defaults, or parameters from a grid search (maximising Pearson's r with the
+   human scores), each optionally followed by a monotone map of the score's share of the points
+   (linear or isotonic) that puts the grader's scores on the humans' level;
+2. per question with enough graded answers (``min_question_answers``): a shift and stretch of
+   that question's ramp (model answers differ in how high their cosines run).
 
 Every choice is made by cross-validation on the training answers only, against the uncalibrated
-defaults: the defaults are kept (per bank, per question) unless the held-out error improves. The
-held-out agreement before and after calibration is measured by an outer k-fold, where the answers
-being scored are never among those the calibration was fitted on.
+defaults, which are kept (per bank, per question) unless the held-out error drops - and, bank-wide,
+only if the held-out correlation stays as good and beyond chance; a question's fit may move its
+level but not flatten its scores (from noise, flattening is all that lowers the error). The
+held-out agreement before and after is measured by an outer k-fold: every answer is scored by a
+calibration fitted on the other folds only.
 
-How the score is re-computed mirrors ``grader.scoring.score_answer`` (``criterion_credit`` applied
-to ramped cosines, penalties, clamping); each answer is checked against the score the grader gave
-it, and an answer that cannot be reproduced keeps that score (counted in ``notes``).
+The parameters reach grading through ``Calibration.params_for``; the map needs grading to call
+``Calibration.adjust_score`` on each automatic score (``FitOptions(mapping=False)`` fits none).
+
+How a score is re-computed mirrors ``grader.scoring.score_answer`` (``criterion_credit`` applied
+to ramped cosines, penalties, clamping). Each answer is checked against the score the grader gave
+it; one that cannot be reproduced keeps that score (counted in ``notes``). Two approximations: a
+misconception counts as found or not as graded (a new ceiling does not change that), and gaming
+penalties keep their factor.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -45,15 +52,14 @@ if TYPE_CHECKING:
 
 SCHEMA = "grader.calibration/1"
 NO_MODEL = "none"  # the key for keyword-only grading (no parameter to fit)
-MAPPINGS = ("none", "linear", "isotonic")
 ENTRY_KEYS = ("floor", "ceiling", "rubric_weight", "map")
 MODEL_KEYS = ("default", "bank", "questions")
 TOP_KEYS = ("schema", "bank", "fitted", "models", "held_out", "notes")
 REPRODUCE_TOLERANCE = 0.002  # share of the points
 MIN_GAIN = 0.01  # a fit must cut the held-out squared error by this share to replace the defaults
+CORRELATION_SLACK = 0.005  # ... and keep the held-out Pearson r within this of the defaults'
 QUESTION_T = 1.0  # how clearly a question's own fit must win, held out (paired t statistic)
 MIN_SPREAD = 0.8  # a question's fit keeps this share of the spread of its scores
-CORRELATION_SLACK = 0.005  # ... and keep the held-out Pearson r within this of the defaults'
 _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
     "keyword-salad": "SALAD_FACTOR",
     "copied-question": "COPY_FACTOR",
@@ -63,6 +69,7 @@ _PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
 }
 _SPAN_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)
 _SHIFTS = tuple(round(-0.4 + 0.05 * index, 2) for index in range(17))
+MAX_GRID_CELLS = 30_000_000  # candidates x answers scored at once (8 bytes each)
 _TIE = 1e-4  # loss added per unit of distance from the starting point (prefers small moves)
 
 
@@ -444,18 +451,21 @@ class CalibrationFit:
     after: Evaluation  # out-of-fold calibrated scores: each from a fit that never saw the answer
 
 
-def _grid(default: ScoringParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grid(default: ScoringParams, answers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate (floor, ceiling, weight) triples; row 0 the defaults. Coarser for many answers,
+    so that the table of every candidate's scores stays under ``MAX_GRID_CELLS``."""
     import numpy as np
 
+    coarse = answers * 2971 > MAX_GRID_CELLS  # 2971 candidates at steps of 0.05 and 0.1
+    step, weight_steps = (0.1, 6) if coarse else (0.05, 11)
     floors, ceilings, weights = [default.floor], [default.ceiling], [default.rubric_weight]
-    for floor_step in range(-4, 16):
-        floor = round(0.05 * floor_step, 2)
-        for ceiling_step in range(floor_step + 2, 21):
-            ceiling = round(0.05 * ceiling_step, 2)
-            for weight_step in range(11):
-                floors.append(floor)
-                ceilings.append(ceiling)
-                weights.append(round(0.1 * weight_step, 1))
+    top = round(1.0 / step)
+    for floor_step in range(round(-0.2 / step), round(0.75 / step) + 1):
+        for ceiling_step in range(floor_step + round(0.1 / step), top + 1):
+            for weight_step in range(weight_steps):
+                floors.append(round(step * floor_step, 2))
+                ceilings.append(round(step * ceiling_step, 2))
+                weights.append(round(weight_step / (weight_steps - 1), 2))
     return np.array(floors), np.array(ceilings), np.array(weights)
 
 
@@ -503,7 +513,7 @@ class _Fitter:
     def build(cls, table: SignalTable, options: FitOptions) -> _Fitter:
         import numpy as np
 
-        floors, ceilings, weights = _grid(table.default)
+        floors, ceilings, weights = _grid(table.default, len(table))
         members: dict[str, list[int]] = defaultdict(list)
         for index, question in enumerate(table.questions):
             members[question].append(index)
@@ -1158,11 +1168,3 @@ class _Reader:
                 )
             knots.append((x, y))
         return tuple(knots)
-
-
-def iter_adjustments(calibration: Calibration) -> Iterator[tuple[str, str, Adjustment]]:
-    """(model, question or "", adjustment) for everything fitted."""
-    for model, fitted in sorted(calibration.models.items()):
-        yield model, "", fitted.bank
-        for question, adjustment in sorted(fitted.questions.items()):
-            yield model, question, adjustment

@@ -624,11 +624,16 @@ def _answer_result(
     signals = _signals(bank, answer, spaces, params)
     languages = (answer.language, *bank.languages) if answer.language else bank.languages
     scored = score_answer(answer.gradable, signals, params, languages)
+    score = scored.score
+    if options.calibration is not None and signals.answered:
+        score = options.calibration.adjust_score(
+            answer.gradable.id, answer.model, score, answer.gradable.points
+        )
     return AnswerResult(
         id=answer.gradable.id,
         points=answer.gradable.points,
-        score=scored.score,
-        auto_score=scored.score,
+        score=score,
+        auto_score=score,
         answer=answer.row.answer,
         language=answer.language,
         answered=signals.answered,

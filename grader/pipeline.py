@@ -41,12 +41,18 @@ class Outcome:
     diff: Any = None  # grader.diff.ResultsDiff when compared
 
 
-def _options(request: GradeRequest, progress: Callable[[int, int], None] | None) -> GradeOptions:
+def _options(
+    request: GradeRequest,
+    progress: Callable[[int, int], None] | None,
+    bank_id: str | None = None,
+) -> GradeOptions:
     calibration = None
     if request.calibration is not None:
         from grader.calibration import load_calibration
 
         calibration = load_calibration(request.calibration)
+        if bank_id is not None:
+            calibration.check_bank(bank_id)
     return GradeOptions(
         model=request.model,
         device=request.device,
@@ -74,7 +80,11 @@ def grade_to_folder(
         if not request.dry_run:
             ensure_folder(request.out_dir)  # before grading: an unwritable folder fails fast
     results = grade(
-        bank, submissions.rows, _options(request, progress), submissions.problems, submissions.path
+        bank,
+        submissions.rows,
+        _options(request, progress, bank.id),
+        submissions.problems,
+        submissions.path,
     )
     if overrides is not None:
         results = _apply_overrides(results, overrides, request)
@@ -260,3 +270,65 @@ def review_to_folder(
     groups = answer_groups(results, embed, threshold)
     written: list[Path] = write_review_pages(results, groups, bank, out_dir)
     return written
+
+
+@dataclass(frozen=True)
+class AgreementRequest:
+    bank: Path
+    graded: str  # a submissions file with a score column ("-": stdin)
+    model: str | None = None
+    device: str = "auto"
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    rubric_dirs: Sequence[Path] = ()
+    calibration: Path | None = None
+    overrides: Path | None = None  # calibrate: corrections as graded answers
+    results: Path | None = None  # calibrate: the results the overrides were made on
+
+
+def _graded_rows(request: AgreementRequest) -> tuple[Any, list[Any]]:
+    bank = load_bank(request.bank, request.rubric_dirs)
+    rows = list(read_submissions(request.graded).rows) if request.graded else []
+    if request.overrides is not None:
+        from grader.overrides import load_overrides, overrides_as_graded_rows
+        from grader.results import load_results
+
+        source = request.results or Path("reports") / "results.json"
+        rows.extend(
+            overrides_as_graded_rows(load_results(source), load_overrides(request.overrides))
+        )
+    return bank, rows
+
+
+def _agreement_options(request: AgreementRequest) -> GradeOptions:
+    grade_request = GradeRequest(
+        bank=request.bank,
+        submissions=request.graded,
+        out_dir=Path("."),
+        model=request.model,
+        device=request.device,
+        cache_dir=request.cache_dir,
+        use_cache=request.use_cache,
+        calibration=request.calibration,
+    )
+    return _options(grade_request, None)
+
+
+def evaluate_file(request: AgreementRequest, out_dir: Path | None = None) -> tuple[Any, list[Path]]:
+    """Grade human-scored answers and measure agreement; optionally write the HTML page."""
+    from grader.evaluation import evaluate, write_evaluation_page
+
+    bank, rows = _graded_rows(request)
+    evaluation = evaluate(bank, rows, _agreement_options(request))
+    written = [write_evaluation_page(evaluation, out_dir)] if out_dir is not None else []
+    return evaluation, written
+
+
+def calibrate_file(request: AgreementRequest, out: Path) -> Any:
+    """Fit a calibration to human-scored answers (cross-validated) and save it."""
+    from grader.calibration import fit_calibration_with_evidence
+
+    bank, rows = _graded_rows(request)
+    fit = fit_calibration_with_evidence(bank, rows, _agreement_options(request))
+    fit.calibration.save(out)
+    return fit

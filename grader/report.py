@@ -863,17 +863,36 @@ def write_reports(
     *,
     extra_sections: Sequence[SectionHtml] = (),
 ) -> list[Path]:
-    """Write ``index.html`` and ``students/<name>.html`` under ``out_dir``; returns the paths."""
+    """Write ``index.html`` and ``students/<name>.html`` under ``out_dir``; returns the paths.
+
+    Pages are written (each atomically, synced to disk) by a few threads while the next ones
+    render, so waiting for the disk overlaps the rendering; the first failure is raised.
+    """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from grader.fsutil import atomic_write
 
     check_reveal(reveal)
     names = page_names(results)
     written = []
-    index = out_dir / "index.html"
-    atomic_write(index, render_class(results, bank, extra_sections))
-    written.append(index)
-    for student in results.students:
-        path = out_dir / "students" / f"{names[student.id]}.html"
-        atomic_write(path, render_student(results, student, bank, reveal))
-        written.append(path)
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="write-page") as pool:
+        index = out_dir / "index.html"
+        html = render_class(results, bank, extra_sections)
+        pending.append(pool.submit(atomic_write, index, html))
+        written.append(index)
+        for student in results.students:
+            path = out_dir / "students" / f"{names[student.id]}.html"
+            html = render_student(results, student, bank, reveal)
+            pending.append(pool.submit(atomic_write, path, html))
+            written.append(path)
+            while len(pending) > _PENDING_PAGES or (pending and pending[0].done()):
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
     return written
+
+
+_WRITERS = 4  # threads writing pages (they mostly wait for the disk)
+_PENDING_PAGES = 64  # rendered pages waiting to be written, at most

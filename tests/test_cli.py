@@ -128,3 +128,33 @@ def test_validate_does_not_import_torch():
 
 def test_seed_bank_exists():
     assert SEED_BANK.is_file() and EXAMPLE_SUBMISSIONS.is_file()
+
+
+def test_evaluate_and_calibrate_keywords_only(write, tmp_path):
+    bank = make_bank(write)
+    graded = write(
+        "graded.csv",
+        "student,question,answer,score\n"
+        "s1,q1,BERT uses bidirectional context,2\n"
+        "s2,q1,BERT reads context,1\n"
+        "s3,q1,I like pasta,0\n"
+        "s4,q1,both directions of context,2\n"
+        "s5,q1,context,1\n"
+        "s6,q1,,0\n",
+    )
+    result = run("evaluate", str(bank), str(graded), "--model", "none", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["overall"]["n"] == 6 and document["overall"]["pearson"] > 0.5
+    out = tmp_path / "cal.yaml"
+    calibrated = run("calibrate", str(bank), str(graded), "--model", "none", "--out", str(out))
+    assert calibrated.exit_code == 0, calibrated.output
+    assert "Held-out agreement after calibration" in calibrated.output and out.is_file()
+    again = run("evaluate", str(bank), str(graded), "--model", "none", "--calibration", str(out))
+    assert again.exit_code == 0, again.output
+
+
+def test_calibrate_needs_graded_answers(write):
+    bank = make_bank(write)
+    result = run("calibrate", str(bank), "--out", "x.yaml")
+    assert result.exit_code == 2 and "give GRADED" in result.output
