@@ -140,12 +140,17 @@ def test_evaluate_and_calibrate_keywords_only(write, tmp_path):
         "s3,q1,I like pasta,0\n"
         "s4,q1,both directions of context,2\n"
         "s5,q1,context,1\n"
-        "s6,q1,,0\n",
+        "s6,q1,,0\n"
+        "s7,q1,bidirectional,1.5\n"
+        "s8,q1,cats and dogs,0\n"
+        "s9,q1,it sees the context in both directions,2\n"
+        "s10,q1,left to right only,0\n"
+        "s11,q1,context from both sides,1.5\n",
     )
     result = run("evaluate", str(bank), str(graded), "--model", "none", "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert document["overall"]["n"] == 6 and document["overall"]["pearson"] > 0.5
+    assert document["overall"]["n"] == 11 and document["overall"]["pearson"] > 0.5
     out = tmp_path / "cal.yaml"
     calibrated = run("calibrate", str(bank), str(graded), "--model", "none", "--out", str(out))
     assert calibrated.exit_code == 0, calibrated.output
