@@ -322,10 +322,9 @@ IDEAS = (
     Idea("guarded penalties", guard=True),
     Idea("+ question words count 1/2", 0.5, True),
     Idea("+ question words count 0", 0.0, True),
-    Idea("+ 1/2 and weight 0.5", 0.5, True, 0.5),
-    Idea("+ 1/2, weight 0.5, wider ramp", 0.5, True, 0.5, 0.1),
+    Idea("+ count 0, weight 0.5", 0.0, True, 0.5),
 )
-GUARDED = ("copied-question", "answers-another-question")
+GUARDED = ("copied-question", "answers-another-question", "self-contradiction")
 OWN_EVIDENCE = 0.2  # own-answer overlap (question words left out) that lifts a guarded penalty
 
 

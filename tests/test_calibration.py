@@ -340,3 +340,88 @@ def test_good_yaml_loads(write: Callable[[str, str], Path]) -> None:
 def test_missing_file_is_a_grader_error(tmp_path: Path) -> None:
     with pytest.raises(GraderError, match="no such file"):
         load_calibration(tmp_path / "absent.yaml")
+
+
+# ---------------------------------------------------------------- with the real grader
+
+REAL_BANK = """id: real
+title: Real
+languages: [en]
+questions:
+  - id: stack
+    type: short_answer
+    points: 5
+    prompt: In what order does a stack return its elements?
+    answers: [The last element pushed is the first one popped (last in, first out).]
+  - id: queue
+    type: short_answer
+    points: 5
+    prompt: In what order does a queue return its elements?
+    answers: [The first element added is the first one removed (first in, first out).]
+"""
+REAL_ANSWERS = {
+    "stack": [
+        ("Last in, first out: the newest element comes off first.", 5),
+        ("The most recently pushed item is popped first.", 5),
+        ("LIFO, the top element is removed first.", 4),
+        ("It returns the last one that was added before the others.", 4),
+        ("Elements come out in the order they went in.", 1),
+        ("First in first out, like a line at a shop.", 0),
+        ("A stack stores numbers in memory.", 1),
+        ("In sorted order, smallest first.", 0),
+    ],
+    "queue": [
+        ("First in, first out: the oldest element leaves first.", 5),
+        ("The element added earliest is removed first.", 5),
+        ("FIFO, items leave in the order they arrived.", 4),
+        ("Like people waiting in line, the first to come is served first.", 4),
+        ("The last element added is removed first.", 0),
+        ("It is a list of elements.", 1),
+        ("In random order.", 0),
+        ("The newest item comes out before the older ones.", 0),
+    ],
+}
+
+
+@pytest.mark.slow
+def test_fit_calibration_with_the_real_grader(
+    write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    from grader.calibration import describe_fit, fit_calibration_with_evidence
+    from grader.grading import GradeOptions, grade
+    from grader.submissions import Submission
+
+    bank = load_bank(write("real.yaml", REAL_BANK))
+    rows = [
+        Submission(f"s{index}", question, text, "en", float(score), index + 2)
+        for question, answers in REAL_ANSWERS.items()
+        for index, (text, score) in enumerate(answers)
+    ]
+    options = GradeOptions(model="minilm", device="cpu", cache_dir=tmp_path / "cache")
+    fit = fit_calibration_with_evidence(bank, rows, options, FitOptions(folds=4))
+    assert fit.calibration.notes == (), "every answer re-scored exactly from its signals"
+    assert fit.before.overall.n == fit.after.overall.n == 16
+    assert "held-out before" in describe_fit(fit)
+    path = tmp_path / "calibration.yaml"
+    fit.calibration.save(path)
+    calibration = load_calibration(path)
+    # Grading with a calibration scores as re-scoring the uncalibrated signals does.
+    chosen = replace(
+        calibration,
+        models={
+            "minilm": ModelCalibration(
+                Adjustment(0.1, 0.6, 0.4), {"stack": Adjustment(0.25, 0.9)}, ScoringParams()
+            )
+        },
+    )
+    calibrated = grade(bank, rows, replace(options, calibration=chosen))
+    assert calibrated.settings["calibration"] == str(path)
+    uncalibrated = grade(bank, rows, options)
+    expected = {(p.question, p.student): p.machine for p in rescore(chosen, bank, uncalibrated)}
+    changed = 0
+    for student, before in zip(calibrated.students, uncalibrated.students, strict=True):
+        for question, earlier in zip(student.questions, before.questions, strict=True):
+            answer = question.answers[0]
+            assert answer.score == pytest.approx(expected[answer.id, student.id], abs=1e-3)
+            changed += abs(answer.score - earlier.answers[0].score) > 0.01
+    assert changed >= 8, "the chosen parameters move most scores"
