@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import random
@@ -625,14 +626,14 @@ def verdicts(model_rows: Sequence[Row], keyword_rows: Sequence[Row]) -> list[str
                 f"(target < 2048 MiB): {mark}."
             )
     for rows in (model_rows, keyword_rows):
-        if len(rows) >= 2:
-            first, last = rows[0], rows[-1]
-            per_first = first.cold["grade_s"] / first.size
-            per_last = last.cold["grade_s"] / last.size
-            mark = "met" if per_last <= per_first * 1.1 else "MISSED"
+        for smaller, larger in itertools.pairwise(rows):
+            per_small = smaller.cold["grade_s"] / smaller.size * 1000
+            per_large = larger.cold["grade_s"] / larger.size * 1000
+            mark = "met" if per_large <= per_small * 1.1 else "MISSED"
             found.append(
-                f"- Linear growth ({first.model}): {per_first * 1000:.2f} s per 1k answers at "
-                f"{first.size:,}, {per_last * 1000:.2f} s at {last.size:,}: {mark}."
+                f"- Linear growth ({larger.model}), {smaller.size:,} to {larger.size:,} answers: "
+                f"{per_small:.2f} then {per_large:.2f} s per 1k answers (target: at most 10% "
+                f"more per answer): {mark}."
             )
     return found
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from grader.analysis import Analysis
 
+ANSWERED = 0.2  # share of the model answer's own words that shows the question was answered
 MAX_SENTENCES = 64  # sentences of one answer compared one by one
 MAX_EMBED_CHARS = 4000  # the whole answer is embedded from its first characters
 Progress = Callable[[int, int], None]
@@ -386,14 +387,18 @@ def _per_gradable(gradable: Gradable, language: str, compute: Callable[[Gradable
 
 
 def _model_answer_words(gradable: Gradable, language: str) -> list[frozenset[str]]:
-    """Content words of the model answers in ``language``: words are only compared within one."""
+    """Content words of the model answers in ``language`` that the question itself does not
+    already use (all of them where nothing would be left): words are compared within a language,
+    and repeating the question's words is no evidence of knowing the answer."""
     from grader.analysis import analyze, content_words
 
-    return [
-        content_words(analyze(text, text_language))
-        for text_language, text in gradable.model_answers()
-        if text_language == language
-    ]
+    prompt = frozenset().union(*_per_gradable(gradable, "", _prompt_words))
+    found = []
+    for text_language, text in gradable.model_answers():
+        if text_language == language:
+            words = content_words(analyze(text, text_language))
+            found.append(words - prompt or words)
+    return found
 
 
 def _prompt_words(gradable: Gradable, _language: str) -> list[frozenset[str]]:
@@ -482,11 +487,15 @@ def _penalties(
     rubric_words = sum(1 for token in words if token.content and token.norm in vocabulary)
     found.append(gaming.keyword_salad(len(words), function_words, rubric_words))
     found.append(gaming.takes_it_back(_sentence_words(analysis)))
-    found.append(gaming.copied_question(answer_words, _per_gradable(gradable, "", _prompt_words)))
     longest = _per_gradable(gradable, "", _longest_model_answer)
     found.append(gaming.padded(len(words), longest))
-    if space is not None and signals.answer_match is not None:
-        found.append(_other_question(bank, answer, space, signals.answer_match.cosine, params))
+    # An answer that says what only this question's model answer says has answered it: neither a
+    # copy of the question nor another question's answer.
+    if (signals.overlap or _overlap(answer_words, gradable, answer.language) or 0.0) < ANSWERED:
+        prompt_words = _per_gradable(gradable, "", _prompt_words)
+        found.append(gaming.copied_question(answer_words, prompt_words))
+        if space is not None and signals.answer_match is not None:
+            found.append(_other_question(bank, answer, space, signals.answer_match.cosine, params))
     return tuple(penalty for penalty in found if penalty is not None)
 
 

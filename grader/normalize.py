@@ -117,7 +117,7 @@ def _char_info(ch: str) -> tuple[int, str]:
         return _REMOVED, ""
     if "\u3131" <= ch <= "\u318e":  # Hangul compatibility jamo (ㅋㅋ): NFKC would conjoin them
         return _NORMAL, ch
-    folded = _fold(ch)
+    folded = "".join(_PUNCTUATION.get(part, part) for part in _fold(ch))  # "‴" folds to "′′′"
     if " " in folded and not folded.isspace():  # spacing diacritics: "¨" is " " + a combining mark
         folded = folded.replace(" ", "")
         if unicodedata.combining(folded[0]):
