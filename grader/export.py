@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.fsutil import atomic_write, csv_text
-from grader.results import Results, results_to_json
+from grader.results import Results, results_json_chunks
 
 
 def grades_csv(results: Results) -> str:
@@ -33,7 +33,7 @@ def write_results(results: Results, out_dir: Path) -> list[Path]:
     """Write results.json and grades.csv atomically; returns the paths written."""
     written = []
     for name, text in (
-        ("results.json", results_to_json(results)),
+        ("results.json", results_json_chunks(results)),
         ("grades.csv", grades_csv(results)),
     ):
         path = out_dir / name

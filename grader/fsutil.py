@@ -11,6 +11,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from grader.errors import GraderError
 
@@ -21,9 +22,11 @@ _WINDOWS_DEVICES = frozenset(
 )
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+def atomic_write(path: Path, data: str | bytes | Iterable[str]) -> None:
+    """Write to a temporary file beside ``path``, then rename it over ``path``.
+
+    ``data`` may be text chunks, written as they come (a large file is never held in memory).
+    """
     ensure_folder(path.parent)
     try:
         handle, temporary = tempfile.mkstemp(
@@ -35,7 +38,7 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         ) from None
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
+            _write_payload(stream, data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -49,6 +52,19 @@ def atomic_write(path: Path, data: str | bytes) -> None:
                 "check the folder's permissions and free space",
             ) from None
         raise
+
+
+def _write_payload(stream: BinaryIO, data: str | bytes | Iterable[str]) -> None:
+    if isinstance(data, bytes):
+        stream.write(data)
+    elif isinstance(data, str):
+        stream.write(data.encode("utf-8"))
+    else:
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        try:
+            text.writelines(data)
+        finally:
+            text.detach()  # flushes; the caller closes the file
 
 
 def ensure_folder(folder: Path) -> None:

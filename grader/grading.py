@@ -392,7 +392,7 @@ def _model_answer_words(gradable: Gradable, language: str) -> list[frozenset[str
     and repeating the question's words is no evidence of knowing the answer."""
     from grader.analysis import analyze, content_words
 
-    prompt = frozenset().union(*_per_gradable(gradable, "", _prompt_words))
+    prompt = frozenset().union(*_per_gradable(gradable, language, _prompt_words))
     found = []
     for text_language, text in gradable.model_answers():
         if text_language == language:
@@ -401,21 +401,30 @@ def _model_answer_words(gradable: Gradable, language: str) -> list[frozenset[str
     return found
 
 
-def _prompt_words(gradable: Gradable, _language: str) -> list[frozenset[str]]:
-    from grader.analysis import analyze, content_words
+def _prompt_words(gradable: Gradable, language: str) -> list[frozenset[str]]:
+    """Content words of the prompt in ``language`` and in the languages that share its script
+    (those in other scripts are skipped, and their analysers not loaded); of every language's
+    prompt when none does."""
+    from grader.analysis import analyze, content_words, is_latin_language
 
+    def same_script(other: str) -> bool:
+        return other == language or (is_latin_language(other) and is_latin_language(language))
+
+    prompts = gradable.prompt.by_language
+    texts = [(lang, text) for lang, text in prompts.items() if same_script(lang)]
     return [
-        content_words(analyze(text, language))
-        for language, text in gradable.prompt.by_language.items()
+        content_words(analyze(text, text_language))
+        for text_language, text in texts or prompts.items()
     ]
 
 
-def _longest_model_answer(gradable: Gradable, _language: str) -> int:
-    """The number of words of the longest model answer."""
+def _longest_model_answer(gradable: Gradable, language: str) -> int:
+    """The number of words of the longest model answer in ``language`` (of any, without one)."""
     from grader.analysis import analyze
 
+    texts = [(lang, text) for lang, text in gradable.model_answers() if lang == language]
     return max(
-        (len(analyze(text, language).tokens) for language, text in gradable.model_answers()),
+        (len(analyze(text, lang).tokens) for lang, text in texts or gradable.model_answers()),
         default=0,
     )
 
@@ -487,12 +496,12 @@ def _penalties(
     rubric_words = sum(1 for token in words if token.content and token.norm in vocabulary)
     found.append(gaming.keyword_salad(len(words), function_words, rubric_words))
     found.append(gaming.takes_it_back(_sentence_words(analysis)))
-    longest = _per_gradable(gradable, "", _longest_model_answer)
+    longest = _per_gradable(gradable, analysis.language, _longest_model_answer)
     found.append(gaming.padded(len(words), longest))
     # An answer that says what only this question's model answer says has answered it: neither a
     # copy of the question nor another question's answer.
     if (signals.overlap or _overlap(answer_words, gradable, answer.language) or 0.0) < ANSWERED:
-        prompt_words = _per_gradable(gradable, "", _prompt_words)
+        prompt_words = _per_gradable(gradable, answer.language, _prompt_words)
         found.append(gaming.copied_question(answer_words, prompt_words))
         if space is not None and signals.answer_match is not None:
             found.append(_other_question(bank, answer, space, signals.answer_match.cosine, params))
@@ -502,6 +511,7 @@ def _penalties(
 def _rubric_vocabulary(gradable: Gradable, language: str) -> frozenset[str]:
     """The comparison keys of the content words of every (non-regex) term of the rubric."""
     from grader.analysis import analyze, content_words
+    from grader.keywords import written_for
 
     if gradable.rubric is None:
         return frozenset()
@@ -511,7 +521,7 @@ def _rubric_vocabulary(gradable: Gradable, language: str) -> frozenset[str]:
         for groups in criterion.keywords.by_language.values()
         for group in groups
         for term in group.terms
-        if not term.is_regex
+        if not term.is_regex and written_for(term.text, language)
         for word in content_words(analyze(term.text, language))
     )
 

@@ -43,7 +43,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from grader.analysis import CJK_LANGUAGES, UNDETERMINED, Analysis, Token, analyze
+from grader.analysis import (
+    CJK_LANGUAGES,
+    CYRILLIC_LANGUAGES,
+    UNDETERMINED,
+    Analysis,
+    Token,
+    analyze,
+)
 from grader.model import KeywordGroup, Keywords, Term
 from grader.normalize import NormalizedText, normalize_text, normalize_with_spans
 
@@ -265,19 +272,22 @@ def _build_index(analysis: Analysis) -> _Index:
 
 # --- a quick "cannot match" ---------------------------------------------------------------------
 
-_CJK = re.compile(
-    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff]")
+_KANA_HAN = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f]"
 )
 _CYRILLIC_LETTER = re.compile("[\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f]")
 _HAN_NUMERALS = frozenset("〇一二三四五六七八九十百千万億兆零壱弐参")
 
 
 def _script_classes(text: str) -> frozenset[str]:
-    """Which of "cjk" (Hangul, kana, Han) and "cyrillic" letters ``text`` has."""
+    """Which of "hangul", "kana-han" and "cyrillic" letters ``text`` has."""
     found = set()
-    if _CJK.search(text):
-        found.add("cjk")
+    if _HANGUL.search(text):
+        found.add("hangul")
+    if _KANA_HAN.search(text):
+        found.add("kana-han")
     if _CYRILLIC_LETTER.search(text):
         found.add("cyrillic")
     return frozenset(found)
@@ -298,13 +308,28 @@ def _term_scripts(text: str) -> frozenset[str] | None:
         return None
     scripts = set()
     for ch in letters:
-        if _CJK.match(ch):
-            scripts.add("cjk")
+        if _HANGUL.match(ch):
+            scripts.add("hangul")
+        elif _KANA_HAN.match(ch):
+            scripts.add("kana-han")
         elif _CYRILLIC_LETTER.match(ch):
             scripts.add("cyrillic")
         else:
             return None
     return frozenset(scripts)
+
+
+def written_for(text: str, language: str) -> bool:
+    """Whether a term or text could share words with an answer in ``language``: its letters are
+    in that language's script, or it has letters (or digits) any script's answer may contain."""
+    scripts = _term_scripts(text)
+    if scripts is None:
+        return True
+    if language == "ko":
+        return "hangul" in scripts
+    if language in CJK_LANGUAGES:
+        return "kana-han" in scripts
+    return language in CYRILLIC_LANGUAGES and "cyrillic" in scripts
 
 
 def _cannot_match(term: Term, index: _Index) -> bool:

@@ -5,11 +5,12 @@ Pure functions over ``grader.results`` objects; no HTML here.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from grader.results import AnswerResult, Results, StudentResult
@@ -144,6 +145,10 @@ def word_count(text: str) -> int:
     return max(spaced, len(_CJK.findall(text)) // 2)
 
 
+_Entry = tuple[StudentResult, AnswerResult, str]
+_PAIR_BLOCK = 256  # distinct answers compared at a time (bounds the score matrix)
+
+
 def similar_pairs(
     results: Results,
     threshold: float = PAIR_THRESHOLD,
@@ -152,30 +157,97 @@ def similar_pairs(
 ) -> tuple[list[SimilarPair], int]:
     """Near-identical answers to the same question from different students, most alike first.
 
-    Returns the pairs (at most ``limit``) and how many were found in all.
+    Returns the pairs (at most ``limit``) and how many were found in all. Identical texts are
+    compared once (a popular answer written by a thousand students is one text, not half a million
+    pairs), and only texts whose lengths allow the threshold are compared at all.
     """
-    import numpy as np
-    from rapidfuzz import fuzz, process
-
-    by_question: dict[str, list[tuple[StudentResult, AnswerResult, str]]] = {}
+    by_question: dict[str, dict[str, list[_Entry]]] = {}
     for student in results.students:
         for question in student.questions:
             for answer in question.answers:
                 text = normalise(answer.answer)
                 if answer.answered and word_count(text) >= min_words:
-                    by_question.setdefault(answer.id, []).append((student, answer, text))
-    pairs: list[SimilarPair] = []
+                    texts = by_question.setdefault(answer.id, {})
+                    texts.setdefault(text, []).append((student, answer, text))
+    kept: list[SimilarPair] = []
+    found = 0
     for question_id in sorted(by_question):
-        entries = sorted(by_question[question_id], key=lambda entry: entry[0].id)
-        if len(entries) < 2:
-            continue
-        texts = [text for _, _, text in entries]
-        scores = process.cdist(texts, texts, scorer=fuzz.ratio, score_cutoff=threshold, workers=1)
-        close = np.argwhere(np.triu(scores >= threshold, k=1))
-        for i, j in close.tolist():
-            pairs.append(_pair(question_id, entries[i], entries[j], float(scores[i][j])))
-    pairs.sort(key=lambda pair: (-pair.similarity, pair.question, pair.first, pair.second))
-    return pairs[:limit], len(pairs)
+        groups = [sorted(texts, key=_student_id) for texts in by_question[question_id].values()]
+        for first, second, score in _close_texts(groups, threshold):
+            same = first == second
+            found += _pair_count(groups[first], None if same else groups[second])
+            kept.extend(
+                _first_pairs(question_id, groups[first], groups[second], same, score, limit)
+            )
+            if len(kept) > 4 * limit:
+                kept = sorted(kept, key=_pair_order)[:limit]
+    return sorted(kept, key=_pair_order)[:limit], found
+
+
+def _student_id(entry: _Entry) -> str:
+    return entry[0].id
+
+
+def _close_texts(
+    groups: Sequence[Sequence[_Entry]], threshold: float
+) -> Iterator[tuple[int, int, float]]:
+    """(i, j, score) for each group of identical texts (i == j, score 100) and each pair of
+    distinct texts at least ``threshold`` alike (i < j)."""
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    for index, group in enumerate(groups):
+        if len(group) > 1:
+            yield index, index, 100.0
+    order = sorted(range(len(groups)), key=lambda i: len(groups[i][0][2]))
+    texts = [groups[i][0][2] for i in order]
+    lengths = np.array([len(text) for text in texts])
+    # ratio = 100 * (1 - distance / (a + b)) <= 200 * a / (a + b): a shorter text of length a can
+    # reach the threshold only with texts at most a * (200 - t) / t long.
+    reach = np.searchsorted(lengths, lengths * (200.0 - threshold) / threshold, side="right")
+    for block in range(0, len(texts), _PAIR_BLOCK):
+        rows = texts[block : block + _PAIR_BLOCK]
+        stop = int(reach[block : block + len(rows)].max())
+        columns = texts[block:stop]
+        scores = process.cdist(
+            rows, columns, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float32, workers=1
+        )
+        for row, column in np.argwhere(scores >= threshold).tolist():
+            if column > row:  # the block's columns start at its first row
+                first, second = order[block + row], order[block + column]
+                yield min(first, second), max(first, second), float(scores[row][column])
+
+
+def _pair_count(first: Sequence[_Entry], second: Sequence[_Entry] | None) -> int:
+    if second is None:
+        return len(first) * (len(first) - 1) // 2
+    return len(first) * len(second)
+
+
+def _first_pairs(
+    question_id: str,
+    first: Sequence[_Entry],
+    second: Sequence[_Entry],
+    same: bool,
+    score: float,
+    limit: int,
+) -> list[SimilarPair]:
+    """The ``limit`` pairs with the smallest student ids (each side sorted by id): a pair whose
+    smaller student is not among the first ``limit`` of its side has ``limit`` smaller pairs."""
+    chosen: Iterator[tuple[_Entry, _Entry]]
+    if same:
+        chosen = itertools.islice(itertools.combinations(first, 2), limit)
+    else:
+        ordered = [
+            (x, y) if x[0].id < y[0].id else (y, x) for x in first[:limit] for y in second[:limit]
+        ]
+        ordered.sort(key=lambda p: (p[0][0].id, p[1][0].id))
+        chosen = iter(ordered[:limit])
+    return [_pair(question_id, x, y, score) for x, y in chosen]
+
+
+def _pair_order(pair: SimilarPair) -> tuple[float, str, str, str]:
+    return -pair.similarity, pair.question, pair.first, pair.second
 
 
 def _pair(

@@ -11,7 +11,8 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,31 @@ def to_dict(value: Any) -> Any:
 
 
 def results_to_json(results: Results) -> str:
-    return json.dumps(to_dict(results), ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    return "".join(results_json_chunks(results))
+
+
+def results_json_chunks(results: Results) -> Iterator[str]:
+    """results.json as text chunks: each student is converted only when the encoder reaches it,
+    so the whole document is never held in memory at once (100k answers are gigabytes of it)."""
+    document = to_dict(replace(results, students=()))
+    document["students"] = _LazyItems(results.students)
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=1, sort_keys=False)
+    yield from encoder.iterencode(document)
+    yield "\n"
+
+
+class _LazyItems(list[Any]):
+    """A list for the JSON encoder whose items become JSON-ready values one at a time."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        super().__init__()
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (to_dict(item) for item in self._items)
 
 
 def _build(kind: Any, value: Any) -> Any:

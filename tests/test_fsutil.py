@@ -34,6 +34,21 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["r.json"]
 
 
+def test_atomic_write_streams_chunks_and_keeps_the_old_file_when_they_fail(tmp_path):
+    target = tmp_path / "r.json"
+    atomic_write(target, (piece for piece in ["{", '"점수": ', "1", "}\n"]))
+    assert target.read_text(encoding="utf-8") == '{"점수": 1}\n'
+
+    def failing():
+        yield "half of a new file"
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, failing())
+    assert target.read_text(encoding="utf-8") == '{"점수": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_folder(tmp_path):
     folder = tmp_path / "ro"

@@ -644,6 +644,20 @@ def test_re_render_from_results_json_without_the_bank(tmp_path: Path) -> None:
     assert len(written) == 1 + len(results.students)
 
 
+def test_streamed_results_json_is_the_plain_dump() -> None:
+    """results.json is written in chunks, student by student: the same text as one json.dumps."""
+    import json
+
+    from grader.results import results_json_chunks, to_dict
+
+    results = make_results()
+    expected = json.dumps(to_dict(results), ensure_ascii=False, indent=1) + "\n"
+    assert "".join(results_json_chunks(results)) == expected
+    assert results_to_json(results) == expected
+    empty = dataclasses.replace(results, students=())
+    assert json.loads(results_to_json(empty))["students"] == []
+
+
 # ---------------------------------------------------------------- hostile text
 
 

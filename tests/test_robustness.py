@@ -358,15 +358,21 @@ def test_yaml_tags_that_run_code_are_refused(write, tmp_path):
 
 def test_only_safe_yaml_loaders_in_the_code():
     """Static check: every yaml load in grader/ goes through a SafeLoader."""
-    from grader.yamlread import _LineLoader
+    import yaml
 
-    assert issubclass(_LineLoader, __import__("yaml").SafeLoader)
+    from grader.yamlread import _FastLineLoader, _LineLoader
+
+    assert issubclass(_LineLoader, yaml.SafeLoader)
+    assert issubclass(_FastLineLoader, yaml.constructor.SafeConstructor)
+    assert not issubclass(_FastLineLoader, yaml.constructor.FullConstructor)
     offenders = []
     for path in sorted((ROOT / "grader").rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         for match in re.finditer(r"yaml\.(unsafe_load|full_load|load_all|load)\(([^)]*)\)", source):
             call, arguments = match.groups()
-            if call != "load" or not re.search(r"Loader=(_LineLoader|yaml\.SafeLoader)", arguments):
+            if call != "load" or not re.search(
+                r"Loader=(_LineLoader|_FastLineLoader|yaml\.SafeLoader)", arguments
+            ):
                 offenders.append(f"{path.name}: {match.group(0)}")
         if "yaml.Loader" in source or "FullLoader" in source or "UnsafeLoader" in source:
             offenders.append(f"{path.name}: unsafe loader class")
