@@ -825,7 +825,7 @@ def render_class(
     labels = labels_for(page_lang)
     title, title_lang = _bank_title(results, bank, page_lang)
     names = page_names(results)
-    pairs, found = report_stats.similar_pairs(results)
+    pairs, found, exhaustive = report_stats.similar_pairs(results)
     script = _script_text()
     template = environment().get_template("class.html.j2")
     return template.render(
@@ -844,6 +844,7 @@ def render_class(
         students=_student_rows(results, names),
         pairs=_pair_rows(pairs, names),
         pairs_found=found,
+        pairs_found_text=number(found) + ("" if exhaustive else "+"),
         pair_words=report_stats.MIN_PAIR_WORDS,
         pair_threshold=round(report_stats.PAIR_THRESHOLD),
         problems=_problems(results),

@@ -147,6 +147,8 @@ def word_count(text: str) -> int:
 
 _Entry = tuple[StudentResult, AnswerResult, str]
 _PAIR_BLOCK = 256  # distinct answers compared at a time (bounds the score matrix)
+_ALL_PAIRS_UP_TO = 3000  # distinct answers to one question compared all against all
+_NEIGHBOURS = 24  # beyond that, the sorted neighbours each answer is compared with
 
 
 def similar_pairs(
@@ -154,12 +156,15 @@ def similar_pairs(
     threshold: float = PAIR_THRESHOLD,
     min_words: int = MIN_PAIR_WORDS,
     limit: int = MAX_PAIRS,
-) -> tuple[list[SimilarPair], int]:
+) -> tuple[list[SimilarPair], int, bool]:
     """Near-identical answers to the same question from different students, most alike first.
 
-    Returns the pairs (at most ``limit``) and how many were found in all. Identical texts are
-    compared once (a popular answer written by a thousand students is one text, not half a million
-    pairs), and only texts whose lengths allow the threshold are compared at all.
+    Returns the pairs (at most ``limit``), how many were found in all, and whether the search was
+    exhaustive. Identical texts are compared once (a popular answer written by a thousand students
+    is one text, not half a million pairs), and only texts whose lengths allow the threshold are
+    compared at all. A question with more than ``_ALL_PAIRS_UP_TO`` distinct answers compares each
+    only with its neighbours in sorted order, from the start and from the end (near-identical
+    texts share a long start or end), so that the time grows linearly: the count is then a floor.
     """
     by_question: dict[str, dict[str, list[_Entry]]] = {}
     for student in results.students:
@@ -171,8 +176,10 @@ def similar_pairs(
                     texts.setdefault(text, []).append((student, answer, text))
     kept: list[SimilarPair] = []
     found = 0
+    exhaustive = True
     for question_id in sorted(by_question):
         groups = [sorted(texts, key=_student_id) for texts in by_question[question_id].values()]
+        exhaustive = exhaustive and len(groups) <= _ALL_PAIRS_UP_TO
         for first, second, score in _close_texts(groups, threshold):
             same = first == second
             found += _pair_count(groups[first], None if same else groups[second])
@@ -181,7 +188,7 @@ def similar_pairs(
             )
             if len(kept) > 4 * limit:
                 kept = sorted(kept, key=_pair_order)[:limit]
-    return sorted(kept, key=_pair_order)[:limit], found
+    return sorted(kept, key=_pair_order)[:limit], found, exhaustive
 
 
 def _student_id(entry: _Entry) -> str:
@@ -199,6 +206,9 @@ def _close_texts(
     for index, group in enumerate(groups):
         if len(group) > 1:
             yield index, index, 100.0
+    if len(groups) > _ALL_PAIRS_UP_TO:
+        yield from _close_neighbours([group[0][2] for group in groups], threshold)
+        return
     order = sorted(range(len(groups)), key=lambda i: len(groups[i][0][2]))
     texts = [groups[i][0][2] for i in order]
     lengths = np.array([len(text) for text in texts])
@@ -216,6 +226,25 @@ def _close_texts(
             if column > row:  # the block's columns start at its first row
                 first, second = order[block + row], order[block + column]
                 yield min(first, second), max(first, second), float(scores[row][column])
+
+
+def _close_neighbours(texts: Sequence[str], threshold: float) -> Iterator[tuple[int, int, float]]:
+    """Like _close_texts, comparing each text only with its _NEIGHBOURS next ones in sorted order
+    and in the order of the reversed texts."""
+    from rapidfuzz import fuzz
+
+    seen: set[tuple[int, int]] = set()
+    for key in (lambda i: texts[i], lambda i: texts[i][::-1]):
+        order = sorted(range(len(texts)), key=key)
+        for position, first in enumerate(order):
+            for second in order[position + 1 : position + 1 + _NEIGHBOURS]:
+                pair = (min(first, second), max(first, second))
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                score = fuzz.ratio(texts[pair[0]], texts[pair[1]], score_cutoff=threshold)
+                if score >= threshold:
+                    yield pair[0], pair[1], float(score)
 
 
 def _pair_count(first: Sequence[_Entry], second: Sequence[_Entry] | None) -> int:

@@ -8,6 +8,7 @@ from a saved file without re-grading.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -226,14 +227,20 @@ def _build(kind: Any, value: Any) -> Any:
         (item_kind, *_rest) = typing.get_args(kind)
         return tuple(_build(item_kind, item) for item in value)
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        hints = typing.get_type_hints(kind)
-        names = {f.name for f in dataclasses.fields(kind)}
+        hints = _field_kinds(kind)
         return kind(
-            **{key: _build(hints[key], item) for key, item in value.items() if key in names}
+            **{key: _build(hints[key], item) for key, item in value.items() if key in hints}
         )
     if kind is float and isinstance(value, int):
         return float(value)
     return value
+
+
+@functools.cache
+def _field_kinds(kind: type) -> dict[str, Any]:
+    """The type of each field of a dataclass (resolving the hints is slow: once per class)."""
+    hints = typing.get_type_hints(kind)
+    return {f.name: hints[f.name] for f in dataclasses.fields(kind)}
 
 
 def results_from_dict(data: Any, source: str = "results.json") -> Results:

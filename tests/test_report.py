@@ -925,19 +925,60 @@ def test_histogram_bins() -> None:
 
 
 def test_similar_pairs() -> None:
-    pairs, found = report_stats.similar_pairs(make_results())
+    pairs, found, exhaustive = report_stats.similar_pairs(make_results())
     assert found == 1
     (pair,) = pairs
     assert (pair.question, pair.first, pair.second) == ("long-doc/bottleneck", "alice", "erin")
     assert pair.similarity >= 95
-    short, _ = report_stats.similar_pairs(make_results(), min_words=50)
+    short, _, _ = report_stats.similar_pairs(make_results(), min_words=50)
     assert short == []
     many = [
         dataclasses.replace(s, id=f"s{i}", file_name=f"s{i}")
         for i, s in enumerate([make_students()[0]] * 5)
     ]
-    capped, total = report_stats.similar_pairs(make_results(many), limit=3)
+    capped, total, _ = report_stats.similar_pairs(make_results(many), limit=3)
     assert len(capped) == 3 and total == 2 * 10  # two long answers, ten pairs each
+    assert exhaustive
+
+
+def test_similar_pairs_beyond_the_all_pairs_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many distinct answers: each is compared with its sorted neighbours; same pairs here."""
+    base = make_students()
+    many = [
+        dataclasses.replace(base[i % len(base)], id=f"s{i:03}", file_name=f"s{i:03}")
+        for i in range(40)
+    ]
+    exact = report_stats.similar_pairs(make_results(many), limit=500)
+    monkeypatch.setattr(report_stats, "_ALL_PAIRS_UP_TO", 0)
+    pairs, found, exhaustive = report_stats.similar_pairs(make_results(many), limit=500)
+    assert not exhaustive and (pairs, found) == exact[:2] and found > 0
+    page = report.render_class(make_results(many), BANK)
+    assert f"{found}+" in page
+
+
+def test_close_neighbours_find_edits_at_either_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    chooser = random.Random(7)
+    words = [
+        "token",
+        "layer",
+        "model",
+        "attention",
+        "encoder",
+        "decoder",
+        "mask",
+        "cache",
+        "head",
+        "vector",
+    ]
+    texts = [" ".join(chooser.choice(words) for _ in range(12)) + f" {n}" for n in range(300)]
+    originals = texts[:20]
+    texts += ["x" + text[1:] for text in originals[:10]]  # an edit at the start
+    texts += [text[:-1] + "y" for text in originals[10:]]  # an edit at the end
+    monkeypatch.setattr(report_stats, "_NEIGHBOURS", 2)
+    found = {(i, j) for i, j, _ in report_stats._close_neighbours(texts, 90.0)}
+    assert {(n, 300 + n) for n in range(20)} <= found
 
 
 def test_word_count_handles_unspaced_scripts() -> None:
@@ -1005,7 +1046,7 @@ def test_many_students_render_quickly(tmp_path: Path) -> None:
     written = report.write_reports(make_results(many), BANK, tmp_path)
     elapsed = time.perf_counter() - started
     assert len(written) == 201
-    pairs, found = report_stats.similar_pairs(make_results(many))
+    pairs, found, _ = report_stats.similar_pairs(make_results(many))
     assert len(pairs) == report_stats.MAX_PAIRS and found > report_stats.MAX_PAIRS
     assert "Showing 50 of" in written[0].read_text(encoding="utf-8")
     assert elapsed < 20, elapsed
