@@ -53,7 +53,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from grader.normalize import normalize_with_spans
 
@@ -986,7 +986,7 @@ def analyze(text: str, language: str | None = None) -> Analysis:
             _cache.move_to_end(key)
             return _cache[key]
     with _analysis_lock:
-        analysis = _analyze(text, key[1])
+        analysis = _stored(text, key[1])
     with _cache_lock:
         _cache[key] = analysis
         _cached_chars += len(text)
@@ -994,6 +994,32 @@ def analyze(text: str, language: str | None = None) -> Analysis:
             old_key, _ = _cache.popitem(last=False)
             _cached_chars -= len(old_key[0])
     return analysis
+
+
+class _Store(Protocol):
+    def get(self, text: str, language: str | None) -> Analysis | None: ...
+
+    def put(self, text: str, language: str | None, found: Analysis) -> None: ...
+
+
+_store: _Store | None = None  # analyses kept between runs (grader.analysis_store)
+
+
+def use_store(store: _Store | None) -> _Store | None:
+    """Look analyses up in ``store`` before computing them (None: no store); the previous one."""
+    global _store
+    with _analysis_lock:
+        previous, _store = _store, store
+    return previous
+
+
+def _stored(text: str, language: str | None) -> Analysis:
+    found = _store.get(text, language) if _store is not None else None
+    if found is None:
+        found = _analyze(text, language)
+        if _store is not None:
+            _store.put(text, language, found)
+    return found
 
 
 def _primary_subtag(language: str) -> str:
@@ -1032,10 +1058,10 @@ def _analyze(text: str, language: str | None) -> Analysis:
         for raw, (start, end), neg in zip(raws, original, negated, strict=True)
         if raw.kind in (_FUNCTION, _CONTENT)
     )
-    return Analysis(text, language, tokens, tuple(sentences), _languages_present(tokens))
+    return Analysis(text, language, tokens, tuple(sentences), languages_present(tokens))
 
 
-def _languages_present(tokens: tuple[Token, ...]) -> tuple[str, ...]:
+def languages_present(tokens: tuple[Token, ...]) -> tuple[str, ...]:
     counts = Counter(token.language for token in tokens)
     return tuple(sorted(counts, key=lambda code: -counts[code]))  # stable: first seen wins ties
 

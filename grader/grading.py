@@ -715,6 +715,25 @@ def grade(
     source: str = "submissions",
 ) -> Results:
     """Grade every submission against the bank. Bad rows become problems; the rest are graded."""
+    from grader.analysis_store import analysis_store
+
+    with analysis_store(_cache_folder(options)):
+        return _grade(bank, rows, options, problems, source)
+
+
+def _cache_folder(options: GradeOptions) -> Path | None:
+    from grader.embed_cache import default_cache_dir
+
+    return (options.cache_dir or default_cache_dir()) if options.use_cache else None
+
+
+def _grade(
+    bank: Bank,
+    rows: Sequence[Submission],
+    options: GradeOptions,
+    problems: Sequence[Problem],
+    source: str,
+) -> Results:
     from grader.fsutil import safe_file_names
 
     with timed(options.timings, "analyse"):

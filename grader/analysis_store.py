@@ -1,0 +1,164 @@
+"""Language analyses kept on disk between runs, beside the embedding cache.
+
+A re-grade after a rubric edit analyses the same answers again; loading Kiwi, Sudachi and
+pymorphy3 and running them takes most of its time. ``analysis_store(folder)`` makes
+:func:`grader.analysis.analyze` look an analysis up on disk before computing it, and saves the
+new ones when the block ends. The file is keyed by a version: the source of the analysis code and
+the versions of the analysers, so that a change to either starts a new file (an old one is never
+read again). Like the embedding cache it only ever saves time: a file that cannot be used is
+skipped with a logged warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from grader import analysis
+from grader.analysis import Analysis, Token
+
+log = logging.getLogger(__name__)
+
+_ANALYSERS = ("kiwipiepy", "sudachipy", "sudachidict-core", "pymorphy3", "snowballstemmer")
+_SOURCES = ("analysis.py", "normalize.py")
+
+
+@cache
+def analysis_version() -> str:
+    """A digest of the analysis code and the analysers' versions."""
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for name in _SOURCES:
+        digest.update((package / name).read_bytes())
+    for distribution in _ANALYSERS:
+        try:
+            digest.update(f"{distribution}={metadata.version(distribution)};".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{distribution}=none;".encode())
+    return digest.hexdigest()[:16]
+
+
+class AnalysisStore:
+    """One SQLite file of ``sha256(language + text) -> JSON`` rows, open for one run (the
+    embedding cache's schema: its ``vectors`` table holds the analyses as JSON)."""
+
+    def __init__(self, path: Path) -> None:
+        from grader.embed_cache import _connect
+
+        self.path = path
+        self._opened = contextlib.ExitStack()
+        self._connection: sqlite3.Connection | None = None
+        self._new: dict[bytes, bytes] = {}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._connection = self._opened.enter_context(_connect(path))
+        except sqlite3.DatabaseError as error:  # not a database, or damaged: start it afresh
+            self._start_afresh(error)
+        except (OSError, sqlite3.Error) as error:
+            self._give_up(error)
+
+    def _start_afresh(self, damage: Exception) -> None:
+        from grader.embed_cache import _connect, replace_with_empty_database
+
+        log.warning("analysis cache %s is damaged (%s); starting it afresh", self.path, damage)
+        try:
+            replace_with_empty_database(self.path)
+            self._connection = self._opened.enter_context(_connect(self.path))
+        except (OSError, sqlite3.Error) as error:
+            self._give_up(error)
+
+    def get(self, text: str, language: str | None) -> Analysis | None:
+        if self._connection is None:
+            return None
+        try:
+            row = self._connection.execute(
+                "SELECT vector FROM vectors WHERE digest = ?", (_digest(text, language),)
+            ).fetchone()
+        except sqlite3.Error as error:
+            self._give_up(error)
+            return None
+        if row is None:
+            return None
+        try:
+            return _decode(text, row[0])
+        except (ValueError, TypeError, IndexError, KeyError):
+            return None  # a damaged row: analysed again (and replaced)
+
+    def put(self, text: str, language: str | None, found: Analysis) -> None:
+        if self._connection is not None:
+            self._new[_digest(text, language)] = _encode(found)
+
+    def close(self) -> None:
+        """Save the new analyses in one transaction and close the file."""
+        try:
+            if self._connection is not None and self._new:
+                self._save()
+        except sqlite3.Error as error:
+            self._give_up(error)
+        finally:
+            self._opened.close()
+
+    def _save(self) -> None:
+        assert self._connection is not None
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            self._connection.executemany(
+                "INSERT OR REPLACE INTO vectors (digest, vector) VALUES (?, ?)", self._new.items()
+            )
+            self._connection.execute("COMMIT")
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+
+    def _give_up(self, error: Exception) -> None:
+        log.warning("analysis cache %s skipped: %s", self.path, error)
+        self._connection = None
+
+
+@contextlib.contextmanager
+def analysis_store(folder: Path | None) -> Iterator[None]:
+    """Within the block, analyses are read from and saved to ``folder`` (None: nowhere)."""
+    if folder is None:
+        yield
+        return
+    store = AnalysisStore(folder / f"analyses-{analysis_version()}.sqlite3")
+    previous = analysis.use_store(store)
+    try:
+        yield
+    finally:
+        analysis.use_store(previous)
+        store.close()
+
+
+def _digest(text: str, language: str | None) -> bytes:
+    key = f"{language or ''}\n{text}"
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+def _encode(found: Analysis) -> bytes:
+    tokens = [
+        [t.norm, t.start, t.end, t.language, t.content, t.negated, t.stem] for t in found.tokens
+    ]
+    document = [found.language, tokens, [list(span) for span in found.sentences]]
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _decode(text: str, blob: Any) -> Analysis:
+    language, rows, sentences = json.loads(bytes(blob).decode("utf-8"))
+    tokens = tuple(
+        Token(text[start:end], norm, start, end, lang, bool(content), bool(negated), stem)
+        for norm, start, end, lang, content, negated, stem in rows
+    )
+    if any(not 0 <= t.start <= t.end <= len(text) for t in tokens):
+        raise ValueError("a token outside the text")
+    spans = tuple((int(start), int(end)) for start, end in sentences)
+    return Analysis(text, str(language), tokens, spans, analysis.languages_present(tokens))
