@@ -73,9 +73,12 @@ device_option = click.option(
 )
 cache_options = [
     click.option(
-        "--cache-dir", type=click.Path(path_type=Path), default=None, help="Embedding cache folder."
+        "--cache-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Cache folder (embeddings and language analyses).",
     ),
-    click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache."),
+    click.option("--no-cache", is_flag=True, help="Do not read or write the cache."),
 ]
 rubrics_option = click.option(
     "--rubrics",
