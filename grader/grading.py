@@ -208,14 +208,15 @@ def _answer_units(answer: _Answer) -> list[tuple[str, tuple[int, int] | None]]:
     return units
 
 
-def _references(gradable: Gradable) -> Iterable[tuple[str, str]]:
-    """(language, text) of every reference text a gradable's answers are compared with."""
-    yield from gradable.model_answers()
+def _reference_sets(gradable: Gradable) -> Iterator[list[tuple[str, str]]]:
+    """Each set of (language, text) a gradable's answers are matched with (_with_similarities):
+    the model answers, each criterion's concept, each misconception's statement."""
+    yield list(gradable.model_answers())
     if gradable.rubric:
         for criterion in gradable.rubric.criteria:
-            yield from criterion.concept.by_language.items()
+            yield list(criterion.concept.by_language.items())
         for misconception in gradable.rubric.misconceptions:
-            yield from misconception.statement.by_language.items()
+            yield list(misconception.statement.by_language.items())
 
 
 def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, _Space]:
@@ -239,6 +240,7 @@ def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> di
 
     every_gradable = list(bank.gradables().values())
     loaded: dict[str, Any] = {}  # one instance of each model, even inside an ensemble
+    answered: dict[str, set[str]] = {}  # per model, the gradables it has answers to
     for answer in answers:
         if answer.analysis is None:
             continue
@@ -247,15 +249,23 @@ def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> di
             continue
         if model not in spaces:
             embedder = load_embedder(model, options.device, lazy=True, shared=loaded)
-            space = _Space(model, embedder)
-            for gradable in every_gradable:
-                for _language, text in _references(gradable):
-                    space.add(text)
-            spaces[model] = space
+            spaces[model] = _Space(model, embedder)
+            answered[model] = set()
+        answered[model].add(answer.gradable.id)
         answer.model = model
         answer.units = _answer_units(answer)
         for text, _span in answer.units:
             spaces[model].add(text)
+    for model, space in spaces.items():
+        # Every question's model answers (an answer to another question is recognised by them);
+        # concepts and misconceptions only of the questions answered (a self-check embeds one);
+        # of each, the texts in the languages the model reads (_covered), as they are matched.
+        languages = space.embedder.info.languages
+        for gradable in every_gradable:
+            sets = list(_reference_sets(gradable))
+            for references in sets if gradable.id in answered[model] else sets[:1]:
+                for _language, text in _covered(references, languages):
+                    space.add(text)
     return spaces
 
 
