@@ -223,8 +223,9 @@ def test_other_question_check_matches_one_comparison_per_question() -> None:
     rng = np.random.default_rng(3)
     space = grading._Space("test", embedder=type("E", (), {"info": available_models()[-1]})())
     for gradable in bank.gradables().values():
-        for _language, text in grading._references(gradable):
-            space.add(text)
+        for references in grading._reference_sets(gradable):
+            for _language, text in references:
+                space.add(text)
     answer_texts = [f"answer {n}" for n in range(40)]
     for text in answer_texts:
         space.add(text)
@@ -265,3 +266,30 @@ def test_a_thousand_answers_keywords_only_grade_quickly(tmp_path: Path) -> None:
     assert result["answers"] > 900
     assert set(result["timings"]) >= {"load", "analyse", "score", "write", "render"}
     assert elapsed < 90, json.dumps(result["timings"])
+
+
+def test_a_self_check_embeds_only_the_references_it_is_matched_with() -> None:
+    """One Korean answer: its question's concepts, every question's model answers (for the
+    other-question check), and no other question's concepts or misconceptions."""
+    bank = load_bank(SEED_BANK)
+    rows = [Submission("s", "causal-mask", "미래 토큰을 가립니다.", language="ko")]
+    (texts,) = texts_to_embed(bank, rows, GradeOptions(model="use-multilingual")).values()
+    gradables = bank.gradables()
+    own = gradables["causal-mask"]
+    for references in grading._reference_sets(own):
+        assert {text for _, text in references} <= set(texts)
+    for other in gradables.values():
+        assert {text for _, text in other.model_answers()} <= set(texts)
+        if other is not own and other.rubric:
+            concepts = {t for c in other.rubric.criteria for t in c.concept.by_language.values()}
+            assert not concepts & set(texts), other.id
+
+
+def test_an_english_model_embeds_only_english_references() -> None:
+    bank = load_bank(SEED_BANK)
+    rows = [Submission("s", "causal-mask", "It hides the later tokens.", language="en")]
+    (texts,) = texts_to_embed(bank, rows, GradeOptions(model="minilm")).values()
+    korean = [text for text in texts if analysis.detect_language(text) == "ko"]
+    assert korean == []
+    english = {text for _, text in bank.gradables()["causal-mask"].model_answers()}
+    assert english & set(texts)
