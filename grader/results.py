@@ -193,27 +193,29 @@ def results_to_json(results: Results) -> str:
 
 
 def results_json_chunks(results: Results) -> Iterator[str]:
-    """results.json as text chunks: each student is converted only when the encoder reaches it,
-    so the whole document is never held in memory at once (100k answers are gigabytes of it)."""
+    """results.json as text chunks: the settings and summary indented, then one student per line
+    (compact, by json's C encoder). Each student is converted only when reached, so the whole
+    document is never held in memory at once (100k answers are gigabytes of it)."""
     document = to_dict(replace(results, students=()))
-    document["students"] = _LazyItems(results.students)
-    encoder = json.JSONEncoder(ensure_ascii=False, indent=1, sort_keys=False)
-    yield from encoder.iterencode(document)
-    yield "\n"
+    yield "{"
+    for number, (key, value) in enumerate(document.items()):
+        yield ("," if number else "") + "\n " + json.dumps(key) + ": "
+        if key == "students":
+            yield from _student_lines(results.students)
+        else:
+            yield json.dumps(value, ensure_ascii=False, indent=1).replace("\n", "\n ")
+    yield "\n}\n"
 
 
-class _LazyItems(list[Any]):
-    """A list for the JSON encoder whose items become JSON-ready values one at a time."""
-
-    def __init__(self, items: Sequence[Any]) -> None:
-        super().__init__()
-        self._items = items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        return (to_dict(item) for item in self._items)
+def _student_lines(students: Sequence[StudentResult]) -> Iterator[str]:
+    if not students:
+        yield "[]"
+        return
+    yield "["
+    for number, student in enumerate(students):
+        line = json.dumps(to_dict(student), ensure_ascii=False, separators=(",", ":"))
+        yield ("," if number else "") + "\n  " + line
+    yield "\n ]"
 
 
 def _build(kind: Any, value: Any) -> Any:

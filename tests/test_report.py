@@ -644,16 +644,22 @@ def test_re_render_from_results_json_without_the_bank(tmp_path: Path) -> None:
     assert len(written) == 1 + len(results.students)
 
 
-def test_streamed_results_json_is_the_plain_dump() -> None:
-    """results.json is written in chunks, student by student: the same text as one json.dumps."""
+def test_streamed_results_json_has_one_student_per_line() -> None:
+    """results.json is written in chunks, student by student: the same data as one json.dumps,
+    each student on a line of its own."""
     import json
 
     from grader.results import results_json_chunks, to_dict
 
     results = make_results()
-    expected = json.dumps(to_dict(results), ensure_ascii=False, indent=1) + "\n"
-    assert "".join(results_json_chunks(results)) == expected
-    assert results_to_json(results) == expected
+    text = "".join(results_json_chunks(results))
+    assert text == results_to_json(results) and text.endswith("}\n")
+    assert json.loads(text) == json.loads(json.dumps(to_dict(results)))
+    lines = text.splitlines()
+    for student in results.students:
+        (line,) = [line for line in lines if line.lstrip().startswith('{"id":"' + student.id)]
+        assert json.loads(line.strip().rstrip(","))["id"] == student.id
+    assert '\n "schema": "grader.results/1"' in text
     empty = dataclasses.replace(results, students=())
     assert json.loads(results_to_json(empty))["students"] == []
 
