@@ -244,12 +244,19 @@ def _record_stages() -> tuple[dict[str, float], dict[str, float]]:
 
 
 def work_grade(
-    bank: Path, submissions: Path, out: Path, cache: Path, model: str, then_encode: bool
+    bank: Path,
+    submissions: Path,
+    out: Path,
+    cache: Path,
+    model: str,
+    then_encode: bool,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """What ``grader grade`` does (grader.pipeline.grade_to_folder), timed per stage.
 
     ``then_encode``: afterwards, in the same process (so under the same conditions on a shared
-    machine), the bare encode of the same texts (work_encode).
+    machine), the bare encode of the same texts (work_encode). ``dry_run``: ``grader grade
+    --dry-run``, which grades and compares with ``out``'s results.json, writing nothing.
     """
     started = time.perf_counter()
     from grader.pipeline import GradeRequest, grade_to_folder
@@ -258,7 +265,7 @@ def work_grade(
     peaks, cpu = _record_stages()
     request = GradeRequest(
         bank=bank, submissions=str(submissions), out_dir=out, model=model, device="cpu",
-        cache_dir=cache, timings=timings,
+        cache_dir=cache, timings=timings, dry_run=dry_run,
     )  # fmt: skip
     outcome = grade_to_folder(request)
     summary = outcome.results.summary
@@ -335,10 +342,11 @@ def work_cli(arguments: Sequence[str]) -> dict[str, Any]:
 def _worker_main(arguments: Sequence[str]) -> None:
     kind, *rest = arguments
     if kind == "grade":
-        bank, submissions, out, cache, model, then_encode = rest
+        bank, submissions, out, cache, model, then = rest
         result = work_grade(
-            Path(bank), Path(submissions), Path(out), Path(cache), model, then_encode == "encode"
-        )
+            Path(bank), Path(submissions), Path(out), Path(cache), model, then == "encode",
+            dry_run=then == "dry-run",
+        )  # fmt: skip
     else:
         result = work_cli(rest)
     print(json.dumps(result))
@@ -357,6 +365,7 @@ class Row:
     encode: dict[str, Any] | None
     regrade: dict[str, Any] | None
     distinct_answers: int
+    dry_run: dict[str, Any] | None = None  # the re-grade with --dry-run (no files written)
 
     @property
     def encode_s(self) -> float | None:
@@ -386,9 +395,9 @@ def measure_size(size: int, model: str, folder: Path, repeats: int) -> Row:
     submissions = write_class(size, folder)
     with submissions.open(encoding="utf-8", newline="") as stream:
         keys = {(r["question"], r["answer"], r["language"]) for r in csv.DictReader(stream)}
-    colds, encodes, regrades = [], [], []
+    colds, encodes, regrades, dry_runs = [], [], [], []
     for attempt in range(repeats):
-        cache = folder / f"cache-{size}-{attempt}"
+        cache = folder / f"cache-{size}-{model}-{attempt}"  # each run starts empty
         then = ", then the bare encode" if model != "none" else ""
         print(f"[{size}] grading with an empty cache ({model}){then} ...", file=sys.stderr)
         then = "encode" if model != "none" else "-"
@@ -403,10 +412,14 @@ def measure_size(size: int, model: str, folder: Path, repeats: int) -> Row:
             print(f"[{size}] re-grading after a rubric edit (warm cache) ...", file=sys.stderr)
             job = [str(submissions), str(folder / f"re-{size}"), str(cache), model, "-"]
             regrades.append(_run_worker(["grade", str(bank), *job]))
+            print(f"[{size}] the same with --dry-run ...", file=sys.stderr)
+            job = [str(submissions), str(out), str(cache), model, "dry-run"]
+            dry_runs.append(_run_worker(["grade", str(bank), *job]))
     cold = min(colds, key=lambda run: run["grade_s"])
     encode = min(encodes, key=_encode_seconds) if encodes else None
     regrade = min(regrades, key=lambda run: run["grade_s"]) if regrades else None
-    return Row(size, model, cold, encode, regrade, len(keys))
+    dry_run = min(dry_runs, key=lambda run: run["grade_s"]) if dry_runs else None
+    return Row(size, model, cold, encode, regrade, len(keys), dry_run)
 
 
 def _encode_seconds(encode: dict[str, Any]) -> float:
@@ -500,6 +513,30 @@ def grading_table(rows: Sequence[Row]) -> list[str]:
             f"{row.cold['rss_mib']:,.0f} MiB",
             _s(regrade),
             f"{total / regrade:.1f}x" if regrade else "—",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def regrade_table(rows: Sequence[Row]) -> list[str]:
+    stages = ("load", "analyse", "embed", "score", "write", "render")
+    lines = [
+        "| answers | " + " | ".join(stages) + " | re-grade | cold / re-grade "
+        "| re-grade --dry-run | cold / dry run |",
+        "|---:|" + "---:|" * (len(stages) + 4),
+    ]
+    for row in rows:
+        if row.regrade is None:
+            continue
+        cold, again = row.cold["grade_s"], row.regrade["grade_s"]
+        dry = row.dry_run["grade_s"] if row.dry_run else None
+        cells = [
+            f"{row.size:,}",
+            *(_s(row.regrade["timings"].get(stage, 0.0)) for stage in stages),
+            _s(again),
+            f"{cold / again:.1f}x",
+            _s(dry),
+            f"{cold / dry:.1f}x" if dry else "—",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -635,6 +672,13 @@ def verdicts(model_rows: Sequence[Row], keyword_rows: Sequence[Row]) -> list[str
                 f"- {row.size:,} answers: re-grade after a rubric edit, warm cache, "
                 f"{speedup:.1f}x faster than cold (target 10x): {mark}."
             )
+        if row.dry_run:
+            speedup = row.cold["grade_s"] / row.dry_run["grade_s"]
+            mark = "met" if speedup >= 10 else "MISSED"
+            found.append(
+                f"- {row.size:,} answers: the same re-grade with `--dry-run` (scores and what "
+                f"changed, no files), {speedup:.1f}x faster than cold (target 10x): {mark}."
+            )
     for row in [*model_rows, *keyword_rows]:
         if row.size >= 100_000:
             rss = row.cold["rss_mib"]
@@ -682,6 +726,12 @@ def report(
         "The same in CPU seconds (all threads; what other work on a shared machine changes least):",
         "",
         *cpu_table(rows),
+        "",
+        "The re-grade after the rubric edit, by stage (cache warm: the embedding and the "
+        "analysis caches), and the same re-grade with `--dry-run`, which prints what changed "
+        "and writes nothing:",
+        "",
+        *regrade_table(model_rows),
         "",
         "Bare encode per model:",
         "",
