@@ -426,6 +426,7 @@ def _encode_seconds(encode: dict[str, Any]) -> float:
     return float(sum(model["encode_s"] for model in encode["models"].values()))
 
 
+STAGES = ("load", "analyse", "embed", "score", "write", "render")  # GradeRequest(timings=...)
 CLI_TARGETS = {"--help": 0.3, "validate": 1.0, "check": 2.0}
 
 
@@ -491,7 +492,6 @@ def _stage(row: Row, stage: str) -> float:
 
 
 def grading_table(rows: Sequence[Row]) -> list[str]:
-    stages = ("load", "analyse", "embed", "score", "write", "render")
     lines = [
         "| answers | distinct | texts embedded | load | analyse + keywords | embed | score "
         "| write | render | end to end | bare encode | end to end / encode | peak RSS "
@@ -506,7 +506,7 @@ def grading_table(rows: Sequence[Row]) -> list[str]:
             f"{row.size:,}" + (" (keywords only)" if row.model == "none" else ""),
             f"{row.distinct_answers:,}",
             row.texts,
-            *(_s(_stage(row, stage)) for stage in stages),
+            *(_s(_stage(row, stage)) for stage in STAGES),
             _s(total),
             _s(encode),
             f"{total / encode:.2f}x" if encode else "—",
@@ -519,11 +519,10 @@ def grading_table(rows: Sequence[Row]) -> list[str]:
 
 
 def regrade_table(rows: Sequence[Row]) -> list[str]:
-    stages = ("load", "analyse", "embed", "score", "write", "render")
     lines = [
-        "| answers | " + " | ".join(stages) + " | re-grade | cold / re-grade "
+        "| answers | " + " | ".join(STAGES) + " | re-grade | cold / re-grade "
         "| re-grade --dry-run | cold / dry run |",
-        "|---:|" + "---:|" * (len(stages) + 4),
+        "|---:|" + "---:|" * (len(STAGES) + 4),
     ]
     for row in rows:
         if row.regrade is None:
@@ -532,7 +531,7 @@ def regrade_table(rows: Sequence[Row]) -> list[str]:
         dry = row.dry_run["grade_s"] if row.dry_run else None
         cells = [
             f"{row.size:,}",
-            *(_s(row.regrade["timings"].get(stage, 0.0)) for stage in stages),
+            *(_s(row.regrade["timings"].get(stage, 0.0)) for stage in STAGES),
             _s(again),
             f"{cold / again:.1f}x",
             _s(dry),
@@ -543,17 +542,16 @@ def regrade_table(rows: Sequence[Row]) -> list[str]:
 
 
 def cpu_table(rows: Sequence[Row]) -> list[str]:
-    stages = ("load", "analyse", "embed", "score", "write", "render")
     lines = [
-        "| answers | " + " | ".join(stages) + " | end to end | bare encode | end to end / encode |",
-        "|---:|" + "---:|" * (len(stages) + 3),
+        "| answers | " + " | ".join(STAGES) + " | end to end | bare encode | end to end / encode |",
+        "|---:|" + "---:|" * (len(STAGES) + 3),
     ]
     for row in rows:
         cpu = row.cold.get("cpu_by_stage", {})
         total, encode = row.cold.get("grade_cpu_s"), row.encode_cpu_s
         cells = [
             f"{row.size:,}" + (" (keywords only)" if row.model == "none" else ""),
-            *(_s(cpu.get(stage)) for stage in stages),
+            *(_s(cpu.get(stage)) for stage in STAGES),
             _s(total),
             _s(encode),
             f"{total / encode:.2f}x" if total and encode else "—",
@@ -575,14 +573,13 @@ def linearity_table(rows: Sequence[Row]) -> list[str]:
 
 
 def memory_table(rows: Sequence[Row]) -> list[str]:
-    stages = ("load", "analyse", "embed", "score", "write", "render")
     lines = [
-        "| answers | model | " + " | ".join(stages) + " |",
-        "|---:|---|" + "---:|" * len(stages),
+        "| answers | model | " + " | ".join(STAGES) + " |",
+        "|---:|---|" + "---:|" * len(STAGES),
     ]
     for row in rows:
         peaks = row.cold.get("peak_after", {})
-        cells = [f"{peaks[stage]:,.0f}" if stage in peaks else "—" for stage in stages]
+        cells = [f"{peaks[stage]:,.0f}" if stage in peaks else "—" for stage in STAGES]
         lines.append(f"| {row.size:,} | {row.model} | " + " | ".join(cells) + " |")
     return lines
 

@@ -108,16 +108,10 @@ class AnalysisStore:
             self._opened.close()
 
     def _save(self) -> None:
+        from grader.embed_cache import insert_rows
+
         assert self._connection is not None
-        self._connection.execute("BEGIN IMMEDIATE")
-        try:
-            self._connection.executemany(
-                "INSERT OR REPLACE INTO vectors (digest, vector) VALUES (?, ?)", self._new.items()
-            )
-            self._connection.execute("COMMIT")
-        except BaseException:
-            self._connection.execute("ROLLBACK")
-            raise
+        insert_rows(self._connection, self._new.items())
 
     def _give_up(self, error: Exception) -> None:
         log.warning("analysis cache %s skipped: %s", self.path, error)

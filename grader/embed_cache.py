@@ -20,7 +20,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -235,12 +235,17 @@ def _select(conn: sqlite3.Connection, digests: Sequence[bytes]) -> list[tuple[by
 def _insert(conn: sqlite3.Connection, vectors: Mapping[bytes, np.ndarray]) -> None:
     import numpy as np
 
+    insert_rows(
+        conn,
+        ((digest, np.asarray(row, dtype="<f4").tobytes()) for digest, row in vectors.items()),
+    )
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Iterable[tuple[bytes, bytes]]) -> None:
+    """Write ``(digest, blob)`` rows in one transaction, replacing older rows."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(
-            "INSERT OR REPLACE INTO vectors (digest, vector) VALUES (?, ?)",
-            ((digest, np.asarray(row, dtype="<f4").tobytes()) for digest, row in vectors.items()),
-        )
+        conn.executemany("INSERT OR REPLACE INTO vectors (digest, vector) VALUES (?, ?)", rows)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

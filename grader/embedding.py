@@ -169,7 +169,7 @@ def _surely_no_gpu() -> bool:
     if "+cpu" in _distribution_version("torch"):
         return True
     if sys.platform.startswith("linux"):
-        drivers = ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+        drivers = ("/proc/driver/nvidia/version", "/dev/kfd", "/dev/dxg")
         if any(os.path.exists(path) for path in drivers):
             return False
         return not any(Path("/dev").glob("nvidia[0-9]*"))

@@ -179,13 +179,12 @@ def similar_pairs(
     exhaustive = True
     for question_id in sorted(by_question):
         groups = [sorted(texts, key=_student_id) for texts in by_question[question_id].values()]
-        exhaustive = exhaustive and len(groups) <= _ALL_PAIRS_UP_TO
-        for first, second, score in _close_texts(groups, threshold):
-            same = first == second
-            found += _pair_count(groups[first], None if same else groups[second])
-            kept.extend(
-                _first_pairs(question_id, groups[first], groups[second], same, score, limit)
-            )
+        all_pairs = len(groups) <= _ALL_PAIRS_UP_TO
+        exhaustive = exhaustive and all_pairs
+        for first, second, score in _close_texts(groups, threshold, all_pairs):
+            others = None if first == second else groups[second]
+            found += _pair_count(groups[first], others)
+            kept.extend(_first_pairs(question_id, groups[first], others, score, limit))
             if len(kept) > 4 * limit:
                 kept = sorted(kept, key=_pair_order)[:limit]
     return sorted(kept, key=_pair_order)[:limit], found, exhaustive
@@ -196,17 +195,18 @@ def _student_id(entry: _Entry) -> str:
 
 
 def _close_texts(
-    groups: Sequence[Sequence[_Entry]], threshold: float
+    groups: Sequence[Sequence[_Entry]], threshold: float, all_pairs: bool
 ) -> Iterator[tuple[int, int, float]]:
     """(i, j, score) for each group of identical texts (i == j, score 100) and each pair of
-    distinct texts at least ``threshold`` alike (i < j)."""
+    distinct texts at least ``threshold`` alike (i < j); without ``all_pairs``, those among
+    sorted neighbours (_close_neighbours)."""
     import numpy as np
     from rapidfuzz import fuzz, process
 
     for index, group in enumerate(groups):
         if len(group) > 1:
             yield index, index, 100.0
-    if len(groups) > _ALL_PAIRS_UP_TO:
+    if not all_pairs:
         yield from _close_neighbours([group[0][2] for group in groups], threshold)
         return
     order = sorted(range(len(groups)), key=lambda i: len(groups[i][0][2]))
@@ -248,6 +248,7 @@ def _close_neighbours(texts: Sequence[str], threshold: float) -> Iterator[tuple[
 
 
 def _pair_count(first: Sequence[_Entry], second: Sequence[_Entry] | None) -> int:
+    """Pairs between two groups; within ``first`` when ``second`` is None."""
     if second is None:
         return len(first) * (len(first) - 1) // 2
     return len(first) * len(second)
@@ -256,15 +257,15 @@ def _pair_count(first: Sequence[_Entry], second: Sequence[_Entry] | None) -> int
 def _first_pairs(
     question_id: str,
     first: Sequence[_Entry],
-    second: Sequence[_Entry],
-    same: bool,
+    second: Sequence[_Entry] | None,
     score: float,
     limit: int,
 ) -> list[SimilarPair]:
-    """The ``limit`` pairs with the smallest student ids (each side sorted by id): a pair whose
-    smaller student is not among the first ``limit`` of its side has ``limit`` smaller pairs."""
+    """The ``limit`` pairs (within ``first`` when ``second`` is None) with the smallest student
+    ids (each side sorted by id): a pair whose smaller student is not among the first ``limit``
+    of its side has ``limit`` smaller pairs."""
     chosen: Iterator[tuple[_Entry, _Entry]]
-    if same:
+    if second is None:
         chosen = itertools.islice(itertools.combinations(first, 2), limit)
     else:
         ordered = [
