@@ -148,6 +148,14 @@ class Closed:
 
 
 @dataclass(frozen=True)
+class WrongAnswer:
+    """An answer known to be wrong (like a Moodle short answer's 0 % answer), with feedback."""
+
+    text: str
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
 class Gradable:
     """Anything a student answers: a short-answer question or one step of a challenge."""
 
@@ -159,12 +167,19 @@ class Gradable:
     feedback: LocalText = EMPTY_TEXT
     kind: QuestionType = QuestionType.SHORT_ANSWER
     closed: Closed | None = None
+    wrong_answers: Mapping[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
 
     def model_answers(self) -> Iterator[tuple[str, str]]:
         """(language, text) for every model answer."""
         for language, texts in self.answers.items():
             for text in texts:
                 yield language, text
+
+    def known_wrong(self) -> Iterator[tuple[str, WrongAnswer]]:
+        """(language, wrong answer) for every wrong answer the bank lists."""
+        for language, items in self.wrong_answers.items():
+            for item in items:
+                yield language, item
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,7 @@ class Question:
     steps: tuple[Gradable, ...] = ()
     feedback: LocalText = EMPTY_TEXT
     closed: Closed | None = None
+    wrong_answers: Mapping[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
 
     @property
     def gradables(self) -> tuple[Gradable, ...]:
@@ -194,6 +210,7 @@ class Question:
                 feedback=self.feedback,
                 kind=self.type,
                 closed=self.closed,
+                wrong_answers=self.wrong_answers,
             ),
         )
 
