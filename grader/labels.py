@@ -6,6 +6,11 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {
         "score": "Score",
         "met": "Met",
+        "likely": "Likely met",
+        "likely_feedback": (
+            "Your answer seems to make this point in its own words; it was credited, and your "
+            "teacher will confirm it."
+        ),
         "missed": "Missing",
         "misconception": "Misconception",
         "feedback": "Feedback",
@@ -82,6 +87,11 @@ LABELS: dict[str, dict[str, str]] = {
     "ko": {
         "score": "점수",
         "met": "충족",
+        "likely": "충족 추정",
+        "likely_feedback": (
+            "자신의 표현으로 이 내용을 말한 것으로 보여 점수를 주었으며, "
+            "선생님이 확인할 예정입니다."
+        ),
         "missed": "부족",
         "misconception": "오개념",
         "feedback": "피드백",
@@ -157,6 +167,10 @@ LABELS: dict[str, dict[str, str]] = {
     "ja": {
         "score": "得点",
         "met": "達成",
+        "likely": "達成(推定)",
+        "likely_feedback": (
+            "自分の言葉でこの点を述べていると判断して点を与えました。先生が確認します。"
+        ),
         "missed": "不足",
         "misconception": "誤解",
         "feedback": "フィードバック",
@@ -230,6 +244,11 @@ LABELS: dict[str, dict[str, str]] = {
     "ru": {
         "score": "Баллы",
         "met": "Выполнено",
+        "likely": "Вероятно выполнено",
+        "likely_feedback": (
+            "Похоже, вы изложили эту мысль своими словами; балл засчитан, преподаватель его "
+            "проверит."
+        ),
         "missed": "Не хватает",
         "misconception": "Заблуждение",
         "feedback": "Отзыв",

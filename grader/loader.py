@@ -23,11 +23,11 @@ from grader.model import (
     Misconception,
     Option,
     Question,
-    WrongAnswer,
     QuestionType,
     Rubric,
     Settings,
     Term,
+    WrongAnswer,
 )
 from grader.yamlread import LineDict, LineList, load_yaml
 
