@@ -41,6 +41,7 @@ ROSTER_COLUMNS = (
 MOODLE_IDENTIFIERS = ("email", "idnumber")
 # Moodle's own labels: a header equal to one of them is pre-selected as "Identify user" on import.
 MOODLE_IDENTIFIER_HEADERS = {"email": "Email address", "idnumber": "ID number"}
+MOODLE_IDENTIFIER_NAMES = {"email": "e-mail addresses", "idnumber": "ID numbers"}
 MOODLE_FEEDBACK_SUFFIX = " (Feedback)"  # Moodle maps "Item (Feedback)" to the feedback of "Item"
 CANVAS_HEADER = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_IDENTIFIER_COLUMNS = ("ID", "SIS User ID", "SIS Login ID", "Integration ID", "Root Account")
@@ -416,12 +417,11 @@ def _moodle_plan(results: Results, roster: Roster | None, items: list[_Item], co
 
     Every row must name a Moodle user: Moodle aborts the whole import on one it cannot find.
     """
-    label = MOODLE_IDENTIFIER_HEADERS[column]
-    plan = _Plan([label], [item.key or results.bank.id for item in items])
+    plan = _Plan([MOODLE_IDENTIFIER_HEADERS[column]], [i.key or results.bank.id for i in items])
     if roster is None:
         plan.notices.append(
-            f"No roster: student ids are exported as Moodle {label.lower()}s, unmapped "
-            "(give --roster to map them)"
+            f"No roster: student ids are exported as Moodle {MOODLE_IDENTIFIER_NAMES[column]}, "
+            "unmapped (give --roster to map them)"
         )
         students = [(student.id, student) for student in results.students]
     else:
