@@ -626,3 +626,80 @@ def test_export_works_from_a_saved_results_file(tmp_path: Path) -> None:
         export_grades(loaded, "moodle-csv", ROSTER).text
         == export_grades(RESULTS, "moodle-csv", ROSTER).text
     )
+
+
+# ---------------------------------------------------------------- the export command
+
+
+def _export_cli(tmp_path: Path, *args: str):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    results = tmp_path / "results.json"
+    results.write_text(results_to_json(RESULTS), encoding="utf-8")
+    return CliRunner().invoke(cli, ["export", str(results), *args], catch_exceptions=False)
+
+
+def test_cli_names_unmatched_students_and_exits_1(tmp_path: Path) -> None:
+    out = tmp_path / "moodle.csv"
+    result = _export_cli(
+        tmp_path, "--format", "moodle-csv", "--roster", str(ROSTER), "--out", str(out)
+    )
+    assert result.exit_code == 1
+    assert result.stdout == f"Wrote {out} (moodle-csv)\n"
+    assert result.stderr == (
+        "Left out, no results (the LMS keeps what it has for them): s3\n"
+        f"Error: 1 student(s) left out of {out}, the LMS could not match them: s9; their grades "
+        f"are in {tmp_path / 'moodle.unmatched.csv'} (fix the roster and export again, or pass "
+        "--allow-unmatched)\n"
+    )
+    assert out.read_text(encoding="utf-8").count("\n") == 3  # header, s1, s2
+    assert (tmp_path / "moodle.unmatched.csv").exists()
+
+
+def test_cli_allow_unmatched_exits_0_and_still_says_who(tmp_path: Path) -> None:
+    out = tmp_path / "canvas.csv"
+    result = _export_cli(
+        tmp_path,
+        *("--format", "canvas-csv", "--roster", str(ROSTER), "--out", str(out)),
+        "--allow-unmatched",
+    )
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        f"1 student(s) left out of {out}, the LMS could not match them: s9; their grades are in "
+        f"{tmp_path / 'canvas.unmatched.csv'}"
+    )
+
+
+def test_cli_json_and_the_no_roster_notice(tmp_path: Path) -> None:
+    out = tmp_path / "moodle.csv"
+    result = _export_cli(tmp_path, "--format", "moodle-csv", "--out", str(out), "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {
+        "ok": True,
+        "format": "moodle-csv",
+        "file": str(out),
+        "unmatched": [],
+        "unmatched_file": None,
+        "notices": [
+            "No roster: student ids are exported as Moodle ID numbers, unmapped "
+            "(give --roster to map them)"
+        ],
+    }
+    plain = _export_cli(tmp_path, "--format", "moodle-csv", "--out", str(out))
+    assert plain.stderr.count("No roster") == 1
+
+
+def test_cli_gradebook_and_feedback_options(tmp_path: Path) -> None:
+    out = tmp_path / "canvas.csv"
+    refused = _export_cli(tmp_path, "--format", "canvas-csv", "--feedback", "--out", str(out))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: Canvas's gradebook import takes scores only")
+    assert not out.exists()
+    used = _export_cli(
+        tmp_path,
+        *("--format", "canvas-csv", "--gradebook", str(GRADEBOOK), "--out", str(out)),
+    )
+    assert used.exit_code == 1  # s1, s2, s9 are no Canvas ids of this gradebook
+    assert "left out of" in used.stderr and "s1, s2, s9" in used.stderr

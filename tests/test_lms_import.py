@@ -792,3 +792,33 @@ def test_gift_with_bom_and_windows_line_ends(tmp_path: Path) -> None:
     result = import_questions(path)
     assert [q["id"] for q in result.bank["questions"]] == ["a", "b"]
     assert result.bank["questions"][1]["answers"] == {"en": ["no"]}
+
+
+def test_cli_import_lists_what_was_skipped_and_dropped_then_validate_asks(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    out = tmp_path / "banks" / "quirks.yaml"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["import", str(MOODLE_QUIRKS), "--out", str(out)], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert result.stdout == f"Imported 7 questions from {MOODLE_QUIRKS} (moodle-xml) into {out}\n"
+    imported = import_questions(MOODLE_QUIRKS)
+    assert result.stderr.splitlines() == [
+        *(f"Skipped: {item}" for item in imported.skipped),
+        *(f"Note: {note}" for note in imported.notes),
+    ]
+    assert "Broken grade (shortanswer) at line 314: <defaultgrade> is not a number" in (
+        result.stderr
+    )
+    checked = runner.invoke(cli, ["validate", str(out)], catch_exceptions=False)
+    assert checked.exit_code == 1
+    line = out.read_text(encoding="utf-8").splitlines().index("  - id: why-decoders") + 1
+    assert checked.output == (
+        f"Error: {out}:{line}: question 'why-decoders' has grader notes but no model answer "
+        "(add answers: with the model answer; grader notes are never graded against)\n"
+        "1 problem found.\n"
+    )
