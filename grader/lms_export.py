@@ -643,9 +643,10 @@ def _match_gradebook(
     """Each student's gradebook row (by line): through the roster's Canvas ids when the roster
     lists the student, else by the student id as ID, SIS User ID or SIS Login ID, in that order."""
     index = {(column, value): row for row in gradebook.rows for column, value in row.keys.items()}
+    entries = {entry.student: entry for entry in roster.entries} if roster else {}
     matched: dict[int, StudentResult] = {}
     for student in results.students:
-        entry = roster.find(student.id) if roster else None
+        entry = entries.get(student.id)
         if entry is not None:
             keys = [(column, entry.fields.get(name, "")) for column, name in CANVAS_MATCH_ORDER]
         else:
