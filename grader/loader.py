@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,29 @@ QUESTION_KEYS = (
     "rubric",
     "steps",
     "feedback",
+    "grader_notes",
 )
-MULTIPLE_CHOICE_KEYS = ("id", "type", "points", "prompt", "multiple", "options", "feedback")
-NUMERIC_KEYS = ("id", "type", "points", "prompt", "value", "tolerance", "units", "feedback")
+MULTIPLE_CHOICE_KEYS = (
+    "id",
+    "type",
+    "points",
+    "prompt",
+    "multiple",
+    "options",
+    "feedback",
+    "grader_notes",
+)
+NUMERIC_KEYS = (
+    "id",
+    "type",
+    "points",
+    "prompt",
+    "value",
+    "tolerance",
+    "units",
+    "feedback",
+    "grader_notes",
+)
 OPTION_KEYS = ("id", "text", "credit", "feedback")
 STEP_KEYS = ("id", "prompt", "points", "answers", "wrong_answers", "rubric", "feedback")
 WRONG_ANSWER_KEYS = ("text", "feedback")
@@ -674,6 +694,14 @@ def _question_type(check: _Checker, mapping: LineDict, where: str) -> QuestionTy
 def _question(
     check: _Checker, mapping: LineDict, line: int | None, default: str, finder: _RubricFinder
 ) -> Question | None:
+    question = _question_fields(check, mapping, line, default, finder)
+    notes = _field_text(check, mapping, "grader_notes", "grader notes of a question", default)
+    return replace(question, grader_notes=notes) if question and notes else question
+
+
+def _question_fields(
+    check: _Checker, mapping: LineDict, line: int | None, default: str, finder: _RubricFinder
+) -> Question | None:
     identifier = _identifier(check, mapping, "a question")
     where = f"question '{identifier}'"
     kind = _question_type(check, mapping, where)
@@ -871,7 +899,13 @@ def _gradable(
     rubric_points = rubric.points if rubric else 0.0
     if rubric and points is not None and rubric.criteria and rubric_points <= 0:
         check.add(_line_of(mapping, "rubric"), f"the rubric of {where} gives no points")
-    if not answers and not (rubric and rubric.criteria):
+    if not answers and not (rubric and rubric.criteria) and "grader_notes" in mapping:
+        check.add(
+            mapping.line,
+            f"{where} has grader notes but no model answer",
+            "add answers: with the model answer; grader notes are never graded against",
+        )
+    elif not answers and not (rubric and rubric.criteria):
         check.add(
             mapping.line,
             f"{where} has no model answers and no rubric",

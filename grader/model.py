@@ -194,6 +194,7 @@ class Question:
     feedback: LocalText = EMPTY_TEXT
     closed: Closed | None = None
     wrong_answers: Mapping[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
+    grader_notes: LocalText = EMPTY_TEXT  # for whoever grades by hand; never graded against
 
     @property
     def gradables(self) -> tuple[Gradable, ...]:
