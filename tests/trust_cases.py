@@ -23,6 +23,7 @@ copy that keeps only its English text (its answers in the other languages).
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ LOW_KINDS = ("negated", "wrong", "misconception", "salad", "copied", "off_topic"
 NEGATING_KINDS = ("negated", "wrong", "misconception")  # their `negates` criteria stay unmet
 HIGH = 0.8
 LOW = 0.2
+ORDER = ("correct", "partial", "wrong")  # strictly decreasing shares, per gradable and language
 PARTIAL_TOLERANCE = 0.25  # around the share of the points of the criteria a partial answer meets
 # Kinds graded against the English-only copy of the seed bank, in its other languages.
 CROSS_LANGUAGE_KINDS = ("correct", "terse", "wrong", "off_topic")
@@ -303,14 +305,16 @@ def _student(case: Case) -> str:
     return f"{case.language}-{case.kind}"
 
 
-def grade_variant(variant: Variant, options: GradeOptions = GradeOptions()) -> dict[Case, AnswerResult]:
-    """Grade every case of the variant in one call; each case's answer result."""
+def grade_variant(
+    variant: Variant, options: GradeOptions | None = None
+) -> dict[Case, AnswerResult]:
+    """Grade every case of the variant in one call (``GradeOptions()`` defaults unless given)."""
     bank = load_bank(variant.bank_path)
     rows = [
         Submission(_student(case), case.gradable, case.text, case.language)
         for case in variant.cases
     ]
-    results = grade(bank, rows, options)
+    results = grade(bank, rows, options or GradeOptions())
     return _by_case(results, variant.cases)
 
 
@@ -326,6 +330,35 @@ def _by_case(results: Results, cases: Sequence[Case]) -> dict[Case, AnswerResult
 
 def share(answer: AnswerResult) -> float:
     return answer.score / answer.points
+
+
+def explain(answer: AnswerResult) -> str:
+    """The score, each criterion's credit and the flags, for a failure message."""
+    credits = ", ".join(f"{c.id} {c.credit:.2f}{' met' if c.met else ''}" for c in answer.criteria)
+    flags = ", ".join(flag.code for flag in answer.flags) or "none"
+    return f"{answer.score:.2f}/{answer.points:g} (criteria: {credits}; flags: {flags})"
+
+
+def order_problem(shares: Mapping[str, float]) -> str | None:
+    """Why correct > partial > wrong (those of the kinds present) does not hold, or None."""
+    present = [kind for kind in ORDER if kind in shares]
+    ranked = [shares[kind] for kind in present]
+    if all(high > low for high, low in itertools.pairwise(ranked)):
+        return None
+    return " > ".join(f"{kind} {shares[kind]:.2f}" for kind in present) + " does not hold"
+
+
+def negation_problems(case: Case, answer: AnswerResult, reference: Bank) -> list[str]:
+    """The criteria of ``case.negates`` the answer was given as met, or given met feedback for."""
+    by_id = {criterion.id: criterion for criterion in answer.criteria}
+    problems = []
+    for criterion_id in case.negates:
+        result = by_id[criterion_id]
+        if result.met:
+            problems.append(f"{criterion_id} is met (credit {result.credit:.2f})")
+        if result.feedback in met_feedback(reference, case.gradable, criterion_id):
+            problems.append(f"{criterion_id} has the met feedback {result.feedback!r}")
+    return problems
 
 
 def met_feedback(reference: Bank, gradable: str, criterion: str) -> set[str]:
