@@ -53,22 +53,23 @@ def guess_latin_language(text: str) -> str | None:
     return best
 
 
-def keyword_salad(word_count: int, function_count: int, rubric_word_count: int) -> Penalty | None:
-    """Rubric terms strung together with no sentence around them.
+def keyword_salad(content_words: int, glue: float, known: float) -> Penalty | None:
+    """The question's own terms strung together with no sentence around them.
 
-    ``rubric_word_count``: the answer's words that are words of any rubric term (any alternative,
-    any criterion), so a list of synonyms counts in full. A short answer that names two things
-    ("T5, encoder-decoder") is concise, not a salad: at least ``salad_minimum`` words
-    (grader/defaults.yaml).
+    ``content_words``: the answer's content words; ``glue``: the share of its letters outside
+    them (function words, particles, endings: what makes a list of words a sentence, in any
+    language); ``known``: the share of its content words that the question's own texts use
+    (prompt, model answers, concepts, keyword terms). A short answer that names two things ("T5,
+    encoder-decoder") is concise, not a salad: at least ``salad_minimum`` content words.
     """
     settings = defaults().gaming
-    if word_count < settings.salad_minimum:
+    if content_words < settings.salad_minimum:
         return None
-    if rubric_word_count / word_count >= 0.75 and function_count / word_count < 0.12:
+    if glue < settings.salad_glue and known >= settings.salad_known:
         return Penalty(
             "keyword-salad",
             settings.salad_factor,
-            "the answer lists rubric terms without saying anything about them",
+            "the answer lists the question's terms without saying anything about them",
         )
     return None
 
@@ -133,21 +134,33 @@ def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | 
     )
 
 
-def takes_it_back(sentences: Sequence[tuple[frozenset[str], frozenset[str]]]) -> Penalty | None:
-    """A sentence repeated later with a negation: the answer says it, then takes it back.
+Sentence = tuple[frozenset[str], frozenset[str], bool]  # content words, negated ones, a cue
 
-    ``sentences`` holds each sentence's content words and those of them in a negated clause. A
-    later sentence (of the first ``CONTRADICTION_SENTENCES``) counts when it shares most of its
-    words with an earlier plain one (Jaccard 0.6) and negates most of those shared words: "It is
-    T5. It is not T5." (A comparison, "X is A, Y is not A", shares only some words and is not
-    caught; a sentence that takes the previous one back in other words is handled per criterion
-    by grader.polarity.)
+
+def takes_it_back(sentences: Sequence[Sentence]) -> Penalty | None:
+    """The answer says something, then takes it back.
+
+    ``sentences`` holds each sentence's content words, those of them in a negated clause, and
+    whether it has a retraction word ("actually", "wrong", "not true", ...: grader.polarity).
+    Two tests, over the first ``CONTRADICTION_SENTENCES`` sentences:
+
+    * a later sentence that shares most of its words with an earlier plain one (Jaccard 0.6)
+      and negates most of those shared words: "It is T5. It is not T5.";
+    * a later sentence with a retraction word whose negated words are, three or more and most of
+      them, words stated plainly before: "... Actually no, that is wrong: the mask does not hide
+      future tokens." (Without the retraction word this is how a comparison reads, "X is A; Y is
+      not A", which is not caught.)
     """
     limited = sentences[:CONTRADICTION_SENTENCES]
-    for index, (words, negated) in enumerate(limited):
+    stated: set[str] = set()
+    for index, (words, negated, cue) in enumerate(limited):
+        repeated = len(negated & stated)
+        if cue and repeated >= 3 and repeated / len(negated) >= 0.6:
+            return _contradiction()
+        stated |= words - negated
         if negated or len(words) < 2:
             continue
-        for later_words, later_negated in limited[index + 1 :]:
+        for later_words, later_negated, _cue in limited[index + 1 :]:
             shared = words & later_words
             if not later_words or len(shared) / len(words | later_words) < 0.6:
                 continue

@@ -7,10 +7,9 @@ Two checks on analysed texts (``grader.analysis``), used by the scoring's signal
   says nothing of its own: its content words are only discourse words (actually, really, true,
   right, the other way round, ...) and it holds a negation or a retraction word (wrong, the
   opposite, a mistake, ...).
-* ``negates``: the part of the answer closest to a reference states the reference's own words
-  (the question's words left out) with the opposite polarity: its shared content words are
-  negated where the reference states them (or stated where the reference negates them), for at
-  least as many words as agree.
+* ``negates``: the part of the answer closest to a reference negates the reference's own words
+  (the question's words left out): of the words the reference states, the answer states more
+  of them negated than plainly (one at least).
 
 The word lists are per language and compared by the analyser's comparison keys, so inflected
 forms count ("wrong"/"wronged", "틀렸다"/"틀리다").
@@ -48,10 +47,30 @@ _RETRACTING = {
 }
 
 
+# Discourse words that introduce taking something back ("Actually, ...", "That is not true").
+_RETRACTION_CUES = {
+    "en": "actually true truly correct",
+    "ko": "사실 실은 사실은",
+    "ja": "実は 実際 本当",
+    "ru": "на самом деле правда верно",
+    "de": "eigentlich tatsächlich stimmen richtig wahr",
+    "es": "realidad verdad cierto correcto",
+    "fr": "réalité vrai correct",
+}
+
+
 @cache
 def _keys(words: str, language: str) -> frozenset[str]:
     """The comparison keys of a word list, as the analyser of ``language`` gives them."""
     return frozenset(token.norm for token in analyze(words, language).tokens)
+
+
+def retraction_words(language: str) -> frozenset[str]:
+    """The comparison keys of the words that take something back in ``language`` ("actually",
+    "wrong", "not true", ...); empty for a language without a list."""
+    if language not in _DISCOURSE:
+        return frozenset()
+    return _keys(_RETRACTING[language], language) | _keys(_RETRACTION_CUES[language], language)
 
 
 def _sentence_tokens(analysis: Analysis) -> list[list[Token]]:
@@ -100,22 +119,23 @@ def polarity(
     retracted: Sequence[Span] = (),
     ignore: frozenset[str] = frozenset(),
 ) -> tuple[int, int]:
-    """(opposite, agreeing): how many of the answer's content words in ``span`` (None: all of
-    them) that the reference also uses, ``ignore`` left out (the question's own words, which a
-    negated clause's subject often is), have the reference's polarity reversed, and how many keep
-    it. ``reference`` is analysed in the answer's language; a word in a retracted sentence
-    counts as negated."""
-    meant: dict[str, bool] = {}
-    for token in analyze(reference, analysis.language).tokens:
-        if token.content and token.norm not in ignore:
-            meant[token.norm] = meant.get(token.norm, False) or token.negated
+    """(opposite, agreeing): of the words the reference states (its content words outside a
+    negated clause, ``ignore`` left out: the question's own words, which a negated clause's
+    subject often is), how many the answer's content words in ``span`` (None: all of them) state
+    negated, and how many plainly. ``reference`` is analysed in the answer's language; a word in
+    a retracted sentence counts as negated. (The reference's negated words are not compared: "X,
+    while BERT cannot generate" says nothing against an answer that describes BERT.)"""
+    stated = {
+        token.norm
+        for token in analyze(reference, analysis.language).tokens
+        if token.content and not token.negated and token.norm not in ignore
+    }
     start, end = span if span else (0, len(analysis.text))
     opposite = agree = 0
     for token in analysis.tokens:
-        if not token.content or token.norm not in meant or token.start < start or token.end > end:
+        if not token.content or token.norm not in stated or token.start < start or token.end > end:
             continue
-        negated = token.negated or within((token.start, token.end), retracted)
-        if negated != meant[token.norm]:
+        if token.negated or within((token.start, token.end), retracted):
             opposite += 1
         else:
             agree += 1

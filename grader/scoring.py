@@ -77,6 +77,9 @@ class ScoringParams:
     meaning_cap: float
     misconception_similarity: float
     misconception_margin: float
+    wrong_margin: float
+    wrong_similarity: float
+    sharpness: float
     review: Review
     shift: float = 0.0  # calibration: added to the meaning log-odds
     scale: float = 1.0  # calibration: multiplies the meaning log-odds
@@ -103,6 +106,9 @@ class ScoringParams:
             meaning_cap=shipped.meaning_cap,
             misconception_similarity=shipped.misconception_similarity,
             misconception_margin=shipped.misconception_margin,
+            wrong_margin=shipped.wrong_margin,
+            wrong_similarity=shipped.wrong_similarity,
+            sharpness=shipped.sharpness,
             review=shipped.review,
         )
 
@@ -171,6 +177,7 @@ class CriterionSignal:
     overlap: float | None = None  # share of that reference's own content words the answer states
     negated: bool = False  # the sentence closest to the reference negates it, or is taken back
     wrong: Match | None = None  # a wrong answer or misconception closer than the reference
+    rubric: bool = True  # a rubric criterion (False: the model answers of a question without one)
 
 
 @dataclass(frozen=True)
@@ -219,9 +226,12 @@ def meaning_credit(
     meaning: MeaningMap,
     shift: ArrayLike = 0.0,
     scale: ArrayLike = 1.0,
+    sharpness: ArrayLike = 1.0,
 ) -> np.ndarray:
     """Credit 0..1 from a ramped similarity and a content-word overlap (nan: not known) through
-    the meaning map's predictor for what is known; nan where neither is."""
+    the meaning map's predictor for what is known; nan where neither is. Calibration's ``shift``
+    and ``scale`` move the log-odds; a rubric criterion's ``sharpness`` then multiplies them (a
+    criterion is a yes/no point, a model answer many points at once)."""
     import numpy as np
 
     s = np.asarray(similarity, dtype=np.float64)
@@ -239,6 +249,7 @@ def meaning_credit(
         ),
     )
     logit = np.asarray(scale, dtype=np.float64) * logit + np.asarray(shift, dtype=np.float64)
+    logit = np.asarray(sharpness, dtype=np.float64) * logit
     credit = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
     return np.where(has_s | has_o, credit, np.nan)
 
@@ -342,7 +353,10 @@ def _credits(
 
     similarity = [e.match.similarity(params) if e.match else math.nan for e in evidence]
     overlap = [math.nan if e.overlap is None else e.overlap for e in evidence]
-    meaning = meaning_credit(similarity, overlap, params.meaning, params.shift, params.scale)
+    sharpness = [params.sharpness if e.rubric else 1.0 for e in evidence]
+    meaning = meaning_credit(
+        similarity, overlap, params.meaning, params.shift, params.scale, sharpness
+    )
     keyword = [
         e.keywords.credit if e.keywords and e.keywords.groups else math.nan for e in evidence
     ]

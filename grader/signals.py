@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from grader import gaming
 from grader.defaults import defaults
 from grader.model import Bank, Gradable, LocalText
-from grader.polarity import negates, polarity, retracted_sentences, within
+from grader.polarity import (
+    negates,
+    polarity,
+    retracted_sentences,
+    retraction_words,
+    within,
+)
 from grader.results import Flag, GroupEvidence
 from grader.scoring import (
     MODEL_ANSWER_CRITERION,
@@ -194,6 +200,7 @@ def _criteria_signals(context: _Context, answer_match: Match | None) -> dict[str
                 overlap=overlap,
                 negated=negated,
                 wrong=_closer_wrong(context, answer_match),
+                rubric=False,
             )
         }
     found = {}
@@ -250,7 +257,8 @@ def wrong_references(gradable: Gradable) -> list[tuple[str, str]]:
 
 def _closer_wrong(context: _Context, match: Match | None) -> Match | None:
     """The wrong reference that the answer's closest part (``match``'s unit) comes closer to
-    than to the right reference, compared as ramped similarities; None when there is none or the
+    than to the right reference, by ``wrong_margin`` (ramped similarities: two statements on one
+    topic are close to each other, so closer alone says little); None when there is none or the
     answer denies it."""
     space = context.space
     if space is None or match is None:
@@ -264,7 +272,11 @@ def _closer_wrong(context: _Context, match: Match | None) -> Match | None:
         return None
     wrong = Match(cosine, reference[1], reference[0], match.span, cross=not same)
     params = context.params
-    if wrong.similarity(params) <= match.similarity(params):
+    similarity = wrong.similarity(params)
+    if (
+        similarity < params.wrong_similarity
+        or similarity <= match.similarity(params) + params.wrong_margin
+    ):
         return None
     if context.negates(match, reference[1] if same else ""):
         return None  # "it is T5, not BERT": the answer denies the wrong one
@@ -347,22 +359,38 @@ def _longest_model_answer(gradable: Gradable, language: str) -> int:
     )
 
 
-def _rubric_vocabulary(gradable: Gradable, language: str) -> frozenset[str]:
-    """The comparison keys of the content words of every (non-regex) term of the rubric."""
+def _question_vocabulary(gradable: Gradable, language: str) -> frozenset[str]:
+    """The comparison keys of the content words of the question's own texts in ``language``:
+    its prompt, model answers, concepts and misconception statements, and every (non-regex)
+    keyword term that could be written in it."""
     from grader.analysis import analyze, content_words
     from grader.keywords import written_for
 
-    if gradable.rubric is None:
-        return frozenset()
-    return frozenset(
-        word
-        for criterion in gradable.rubric.criteria
-        for groups in criterion.keywords.by_language.values()
-        for group in groups
-        for term in group.terms
-        if not term.is_regex and written_for(term.text, language)
-        for word in content_words(analyze(term.text, language))
+    texts = [text for lang, text in gradable.model_answers() if lang == language]
+    texts.append(gradable.prompt.by_language.get(language, ""))
+    rubric = gradable.rubric
+    if rubric is not None:
+        for criterion in rubric.criteria:
+            texts.append(criterion.concept.by_language.get(language, ""))
+            texts.extend(
+                term.text
+                for groups in criterion.keywords.by_language.values()
+                for group in groups
+                for term in group.terms
+                if not term.is_regex and written_for(term.text, language)
+            )
+        for misconception in rubric.misconceptions:
+            texts.append(misconception.statement.by_language.get(language, ""))
+    return frozenset().union(*(content_words(analyze(text, language)) for text in texts if text))
+
+
+def _glue(analysis: Analysis) -> float:
+    """The share of the answer's letters outside its content words."""
+    letters = sum(1 for char in analysis.text if char.isalpha())
+    inside = sum(
+        1 for token in analysis.tokens if token.content for char in token.surface if char.isalpha()
     )
+    return 1.0 - inside / letters if letters else 1.0
 
 
 def _overlap(
@@ -394,18 +422,24 @@ def _language_notes(answer: AnswerView, space: Space | None) -> tuple[Flag, ...]
     return ()
 
 
-def _sentence_words(analysis: Analysis) -> list[tuple[frozenset[str], frozenset[str]]]:
-    """Per sentence: its content words, and those of them in a negated clause (one pass)."""
+def _sentence_words(analysis: Analysis) -> list[gaming.Sentence]:
+    """Per sentence: its content words, those of them in a negated clause, and whether it has a
+    retraction word (one pass)."""
     starts = [start for start, _ in analysis.sentences]
     words: list[set[str]] = [set() for _ in starts]
     negated: list[set[str]] = [set() for _ in starts]
+    cues = retraction_words(analysis.language)
+    cued = [False for _ in starts]
     for token in analysis.tokens:
         index = bisect.bisect_right(starts, token.start) - 1
-        if token.content and index >= 0 and token.end <= analysis.sentences[index][1]:
+        if index < 0 or token.end > analysis.sentences[index][1]:
+            continue
+        cued[index] = cued[index] or token.norm in cues
+        if token.content:
             words[index].add(token.norm)
             if token.negated:
                 negated[index].add(token.norm)
-    return [(frozenset(w), frozenset(n)) for w, n in zip(words, negated, strict=True)]
+    return [(frozenset(w), frozenset(n), c) for w, n, c in zip(words, negated, cued, strict=True)]
 
 
 def _penalties(bank: Bank, context: _Context, answer_match: Match | None) -> tuple[Penalty, ...]:
@@ -413,10 +447,10 @@ def _penalties(bank: Bank, context: _Context, answer_match: Match | None) -> tup
     gradable, analysis = answer.gradable, answer.analysis
     found: list[Penalty | None] = [gaming.foreign_language(answer.language, bank.languages)]
     tokens = [token for token in analysis.tokens if token.norm.strip()]
-    function_words = sum(1 for token in tokens if not token.content)
-    vocabulary = words.get(gradable, analysis.language, _rubric_vocabulary)
-    rubric_words = sum(1 for token in tokens if token.content and token.norm in vocabulary)
-    found.append(gaming.keyword_salad(len(tokens), function_words, rubric_words))
+    content = [token for token in tokens if token.content]
+    vocabulary = words.get(gradable, analysis.language, _question_vocabulary)
+    known = sum(1 for token in content if token.norm in vocabulary) / max(len(content), 1)
+    found.append(gaming.keyword_salad(len(content), _glue(analysis), known))
     found.append(gaming.takes_it_back(_sentence_words(analysis)))
     longest = words.get(gradable, analysis.language, _longest_model_answer)
     found.append(gaming.padded(len(tokens), longest))
