@@ -1,0 +1,105 @@
+"""Which Latin-script language a text is in: lingua, restricted to the languages that can occur.
+
+The script decides everything else (``grader.analysis.detect_language``): Hangul is Korean, kana
+Japanese, and so on. Among Latin-script languages, the answer is the expected one (the
+submission's bank's first Latin-script language, else English) unless the text clearly says
+otherwise, because a wrong guess costs an honest answer its credit (a foreign-language penalty,
+the wrong stemmer):
+
+1. A text of fewer than ``MIN_WORDS`` words is in the expected language.
+2. lingua in low-accuracy mode (trigrams: about 0.1 s to load for ten languages), among the
+   bank's Latin-script languages and those the multilingual encoder reads, names a language. When
+   it is the expected one, that is the answer.
+3. Otherwise lingua in high-accuracy mode decides between the two (loading only their models,
+   about 0.3 s each, once), and its choice stands only with a confidence of ``MIN_CONFIDENCE`` or
+   more and more of that language's stop words in the text than of the expected language's.
+
+Measured on the human-graded sets in ``../shared/datasets`` (see benchmarks/README.md): no
+English answer of Mohler, SemEval and SAF (13,000) is taken for another language in an English
+bank, 10 of 9,862 Portuguese answers of PT-ASAG in a Portuguese bank; an English answer of four
+words or more in a German bank is found to be English in most cases.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from functools import cache, lru_cache
+from typing import Any
+
+MIN_WORDS = 4
+MIN_CONFIDENCE = 0.6
+_WORD = re.compile(r"[^\W\d_]+")
+_lock = threading.Lock()
+
+
+def latin_language(text: str, candidates: Sequence[str], expected: str) -> str:
+    """The Latin-script language of ``text`` among ``candidates`` (with those the encoder
+    reads), ``expected`` unless the text clearly is in another one."""
+    words = _WORD.findall(text)
+    if len(words) < MIN_WORDS:
+        return expected
+    known = _lingua_languages()
+    pool = (expected, *candidates, *_encoder_latin())
+    choices = tuple(sorted({code for code in pool if code in known}))
+    if expected not in known or len(choices) < 2:
+        return expected
+    with _lock:
+        guess = _top(_detector(choices, low=True), text)
+        if guess is None or guess[0] == expected:
+            return expected
+        decided = _top(_detector(tuple(sorted({expected, guess[0]})), low=False), text)
+    if decided is None or decided[0] == expected or decided[1] < MIN_CONFIDENCE:
+        return expected
+    if _stop_words(words, decided[0]) <= _stop_words(words, expected):
+        return expected
+    return decided[0]
+
+
+def _top(detector: Any, text: str) -> tuple[str, float] | None:
+    values = detector.compute_language_confidence_values(text)
+    if not values:
+        return None
+    return values[0].language.iso_code_639_1.name.lower(), float(values[0].value)
+
+
+def _stop_words(words: list[str], language: str) -> int:
+    from grader.languages import profile
+
+    found = profile(language)
+    stop_words = found.stop_words if found is not None else frozenset()
+    return sum(word.lower() in stop_words for word in words)
+
+
+@cache
+def _encoder_latin() -> tuple[str, ...]:
+    """The Latin-script languages the multilingual encoder reads."""
+    from grader.analysis import is_latin_language
+    from grader.embedding import USE_LANGUAGES
+
+    return tuple(code for code in USE_LANGUAGES if is_latin_language(code))
+
+
+@cache
+def _lingua_languages() -> dict[str, Any]:
+    """ISO 639-1 code -> lingua Language, for the Latin-script languages lingua knows."""
+    from lingua import Language
+
+    from grader.analysis import is_latin_language
+
+    found = {}
+    for language in Language.all():
+        code = language.iso_code_639_1.name.lower()
+        if is_latin_language(code):
+            found[code] = language
+    return found
+
+
+@lru_cache(maxsize=64)
+def _detector(codes: tuple[str, ...], low: bool) -> Any:
+    from lingua import LanguageDetectorBuilder
+
+    languages = [_lingua_languages()[code] for code in codes]
+    builder = LanguageDetectorBuilder.from_languages(*languages)
+    return (builder.with_low_accuracy_mode() if low else builder).build()
