@@ -133,8 +133,6 @@ def _analyse(bank: Bank, answers: Sequence[_Answer]) -> None:
             answer.language = answer.row.language or ""
             continue
         language = answer.row.language or detect_language(text, bank.languages) or bank.languages[0]
-        if language == "en" and not answer.row.language:
-            language = gaming.guess_latin_language(text) or language
         answer.language = language
         answer.analysis = analyze(text, language)
 
