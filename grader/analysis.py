@@ -54,7 +54,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from grader.languages import profile
+from grader.languages import LanguageProfile, Script, profile
 from grader.languages.base import (
     AFFIX,
     BREAK_AFTER,
@@ -80,7 +80,7 @@ from grader.languages.base import (
 )
 from grader.languages.words import analyse_words, rejoin_latin_words
 from grader.languages.words import word_norm as word_norm
-from grader.normalize import normalize_with_spans
+from grader.normalize import normalize_text, normalize_with_spans
 
 
 @dataclass(frozen=True, slots=True)  # slots: a large class has millions of tokens
@@ -476,6 +476,60 @@ def _analyze(text: str, language: str | None) -> Analysis:
 def languages_present(tokens: tuple[Token, ...]) -> tuple[str, ...]:
     counts = Counter(token.language for token in tokens)
     return tuple(sorted(counts, key=lambda code: -counts[code]))  # stable: first seen wins ties
+
+
+_CUE_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_WRITTEN_TOGETHER = frozenset({Script.HAN, Script.JAPANESE, Script.THAI, Script.HANGUL})
+
+
+def retractions(analysis: Analysis) -> tuple[int, ...]:
+    """The sentences (indexes into ``analysis.sentences``) that take back what was said before.
+
+    A sentence with a retraction cue of the answer's language ("that is wrong", "das stimmt aber
+    nicht", "这是错的", see each profile's ``retractions``) after a sentence that states
+    something (two content words or more outside negated clauses).
+    """
+    found = profile(analysis.language)
+    if found is None or not found.retractions:
+        return ()
+    starts = [token.start for token in analysis.tokens]
+    taken_back: list[int] = []
+    stated = False
+    for index, (start, end) in enumerate(analysis.sentences):
+        first, last = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
+        if stated and _has_cue(analysis.text[start:end], found):
+            taken_back.append(index)
+        plain = sum(1 for t in analysis.tokens[first:last] if t.content and not t.negated)
+        stated = stated or plain >= 2
+    return tuple(taken_back)
+
+
+def _has_cue(sentence: str, found: LanguageProfile) -> bool:
+    fold = found.negation.fold or (lambda word: word)
+    text = normalize_text(sentence)
+    if found.script in _WRITTEN_TOGETHER:
+        return any(normalize_text(cue) in text for cue in found.retractions)
+    sentence_words = [fold(word) for word in _CUE_WORD.findall(text)]
+    return any(
+        _in_order([fold(word) for word in cue.split()], sentence_words)
+        for cue in found.retractions
+    )
+
+
+def _in_order(cue: list[str], sentence_words: list[str]) -> bool:
+    """Whether the cue's words occur in order with at most one other word between them."""
+    for begin, word in enumerate(sentence_words):
+        if word != cue[0]:
+            continue
+        position = begin
+        for expected in cue[1:]:
+            following = sentence_words[position + 1 : position + 3]
+            if expected not in following:
+                break
+            position += 1 + following.index(expected)
+        else:
+            return True
+    return False
 
 
 def content_words(analysis: Analysis) -> frozenset[str]:

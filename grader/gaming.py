@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from grader.scoring import Penalty
+
+if TYPE_CHECKING:
+    from grader.analysis import Analysis
 
 SALAD_FACTOR = 0.2
 COPY_FACTOR = 0.0
@@ -153,6 +157,14 @@ def takes_it_back(sentences: Sequence[tuple[frozenset[str], frozenset[str]]]) ->
             if later_negated and shared >= 0.6:
                 return _contradiction()
     return None
+
+
+def retracted(analysis: Analysis) -> Penalty | None:
+    """A sentence that takes back what the answer said before it ("That is wrong.", "Das stimmt
+    aber nicht, eigentlich ist es umgekehrt."): a retraction cue of the answer's language."""
+    from grader.analysis import retractions
+
+    return _contradiction() if retractions(analysis) else None
 
 
 def _contradiction() -> Penalty:

@@ -503,7 +503,7 @@ def _penalties(
     vocabulary = _per_gradable(gradable, analysis.language, _rubric_vocabulary)
     rubric_words = sum(1 for token in words if token.content and token.norm in vocabulary)
     found.append(gaming.keyword_salad(len(words), function_words, rubric_words))
-    found.append(gaming.takes_it_back(_sentence_words(analysis)))
+    found.append(gaming.takes_it_back(_sentence_words(analysis)) or gaming.retracted(analysis))
     longest = _per_gradable(gradable, analysis.language, _longest_model_answer)
     found.append(gaming.padded(len(words), longest))
     # An answer that says what only this question's model answer says has answered it: neither a

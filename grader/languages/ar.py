@@ -77,4 +77,11 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("pyarabic", "snowballstemmer"),
     word=word,
+    retractions=(
+        "هذا خطأ",
+        "هذا غير صحيح",
+        "ليس صحيحا",
+        "العكس هو الصحيح",
+        "بل العكس",
+    ),
 )

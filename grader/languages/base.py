@@ -128,6 +128,9 @@ class LanguageProfile:
     stop_words: frozenset[str] = frozenset()
     negation: Negation = field(default_factory=Negation)
     compounds: str = ""  # how compounds are split ("" when they are not)
+    # Sentences that take back what was said before them ("that is wrong", "das stimmt nicht"):
+    # phrases, matched in a later sentence with at most one other word between their words.
+    retractions: tuple[str, ...] = ()
     sentences: str = "at . ! ? … (not after common abbreviations), 。！？ and line breaks"
     distributions: tuple[str, ...] = ()  # the pip packages its analyser loads
     word: WordAnalyser | None = None

@@ -50,4 +50,15 @@ PROFILE = LanguageProfile(
     compounds="split into dictionary words (simplemma): Sauerstoffbläschen = Sauerstoff + bläschen",
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("de", STOP_WORDS, links=("s", "es", "n", "en", "e", "er", "ens")),
+    retractions=(
+        "das stimmt nicht",
+        "das ist falsch",
+        "das ist nicht richtig",
+        "das ist nicht wahr",
+        "es ist umgekehrt",
+        "eigentlich umgekehrt",
+        "im gegenteil",
+        "nichts davon stimmt",
+        "vergiss das",
+    ),
 )

@@ -38,4 +38,13 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("es", STOP_WORDS),
+    retractions=(
+        "eso es falso",
+        "no es cierto",
+        "no es verdad",
+        "es al revés",
+        "al contrario",
+        "en realidad no",
+        "nada de esto es cierto",
+    ),
 )

@@ -46,4 +46,13 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("fr", STOP_WORDS, elision=True),
+    retractions=(
+        "c'est faux",
+        "ce n'est pas vrai",
+        "ce n'est pas juste",
+        "c'est le contraire",
+        "au contraire",
+        "en fait non",
+        "rien de tout cela",
+    ),
 )

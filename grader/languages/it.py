@@ -38,4 +38,12 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("it", STOP_WORDS, elision=True),
+    retractions=(
+        "è falso",
+        "non è vero",
+        "è sbagliato",
+        "è il contrario",
+        "al contrario",
+        "in realtà no",
+    ),
 )

@@ -165,4 +165,11 @@ PROFILE = LanguageProfile(
     compounds="terms match across Sudachi's splits (言語モデル = 言語 + モデル)",
     distributions=("sudachipy", "sudachidict-core"),
     analyser=analyse,
+    retractions=(
+        "それは間違い",
+        "間違いです",
+        "実は逆",
+        "そうではない",
+        "正しくない",
+    ),
 )

@@ -144,4 +144,12 @@ PROFILE = LanguageProfile(
     ),
     distributions=("kiwipiepy",),
     analyser=analyse,
+    retractions=(
+        "사실이 아니다",
+        "틀렸다",
+        "틀린 말",
+        "그게 아니라",
+        "반대이다",
+        "반대다",
+    ),
 )

@@ -39,4 +39,12 @@ PROFILE = LanguageProfile(
     compounds="split into dictionary words (simplemma): zuurstofbelletjes = zuurstof + belletjes",
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("nl", STOP_WORDS, links=("s", "e", "en")),
+    retractions=(
+        "dat klopt niet",
+        "dat is fout",
+        "dat is niet waar",
+        "het is andersom",
+        "integendeel",
+        "eigenlijk niet",
+    ),
 )

@@ -37,4 +37,11 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("pl", STOP_WORDS),
+    retractions=(
+        "to nieprawda",
+        "to nie jest prawda",
+        "to jest błędne",
+        "jest odwrotnie",
+        "wręcz przeciwnie",
+    ),
 )

@@ -38,4 +38,13 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("pt", STOP_WORDS),
+    retractions=(
+        "isso é falso",
+        "não é verdade",
+        "isso está errado",
+        "é o contrário",
+        "ao contrário",
+        "na verdade não",
+        "nada disso é verdade",
+    ),
 )

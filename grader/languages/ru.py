@@ -88,4 +88,12 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("pymorphy3", "pymorphy3-dicts-ru", "snowballstemmer"),
     word=word,
+    retractions=(
+        "это неправда",
+        "это не так",
+        "это неверно",
+        "на самом деле наоборот",
+        "всё наоборот",
+        "на самом деле нет",
+    ),
 )

@@ -100,4 +100,9 @@ PROFILE = LanguageProfile(
     sentences="at spaces between phrases and at line breaks, as Thai is written",
     distributions=("pythainlp",),
     analyser=analyse,
+    retractions=(
+        "ไม่ถูกต้อง",
+        "ไม่จริง",
+        "ตรงกันข้าม",
+    ),
 )

@@ -34,4 +34,10 @@ PROFILE = LanguageProfile(
     negation=NEGATION,
     distributions=("simplemma", "snowballstemmer"),
     word=word_analyser("tr", STOP_WORDS),
+    retractions=(
+        "bu yanlış",
+        "bu doğru değil",
+        "tam tersi",
+        "aslında hayır",
+    ),
 )

@@ -151,4 +151,13 @@ PROFILE = LanguageProfile(
     compounds="terms match across word boundaries within a sentence (数据结构 = 数据 + 结构)",
     distributions=("rjieba", "opencc"),
     analyser=analyse,
+    retractions=(
+        "这是错的",
+        "这不对",
+        "不是这样",
+        "其实相反",
+        "恰恰相反",
+        "并非如此",
+        "以上都不对",
+    ),
 )
