@@ -511,8 +511,7 @@ def _has_cue(sentence: str, found: LanguageProfile) -> bool:
         return any(normalize_text(cue) in text for cue in found.retractions)
     sentence_words = [fold(word) for word in _CUE_WORD.findall(text)]
     return any(
-        _in_order([fold(word) for word in cue.split()], sentence_words)
-        for cue in found.retractions
+        _in_order([fold(word) for word in cue.split()], sentence_words) for cue in found.retractions
     )
 
 

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from grader import analysis, grading, keywords
-from grader.languages import ko
 from grader.embedding import USE_MULTILINGUAL, LazyEmbedder, ModelInfo, available_models
 from grader.grading import GradeOptions, grade, texts_to_embed
+from grader.languages import ko
 from grader.loader import load_bank
 from grader.model import KeywordGroup, Keywords, Term
 from grader.results import results_to_json

@@ -37,23 +37,25 @@ def profile(code: str) -> LanguageProfile | None:
 
 
 def describe(code: str) -> dict[str, str]:
-    """What the grader does for answers in ``code``, in words (for `validate` and `languages`)."""
+    """What the grader does for answers in ``code``, in words (for `validate` and `languages`):
+    the analyser, the negation cues, compound splitting and the encoder ``--model auto`` uses."""
     from grader.languages.words import snowball_name
 
     found = profile(code)
     if found is None:
         stemmer = snowball_name(code)
+        analyser = (
+            f"no profile: words at spaces, Snowball {stemmer} stems, no stop words"
+            if stemmer
+            else "no profile: only exact matching of lower-case words"
+        )
         return {
             "language": code,
             "name": code,
-            "analyser": (
-                f"words at spaces, Snowball {stemmer} stems (no profile: no stop words, "
-                "no negation)"
-                if stemmer
-                else "no profile: only exact matching of lower-case words"
-            ),
+            "analyser": analyser,
             "negation": "none",
             "compounds": "not split",
+            "encoder": _encoder(code),
         }
     return {
         "language": code,
@@ -61,4 +63,15 @@ def describe(code: str) -> dict[str, str]:
         "analyser": f"{found.segmenter}; {found.lemmatiser}",
         "negation": found.negation_cues,
         "compounds": found.compounds or "not split",
+        "encoder": _encoder(code),
     }
+
+
+def _encoder(code: str) -> str:
+    from grader.embedding import PACKAGED, auto_model_for
+
+    model = auto_model_for(code)
+    readers = {name for name, spec in PACKAGED.items() if spec.languages and code in spec.languages}
+    if readers & set(model.split("+")):
+        return f"{model} (what --model auto uses)"
+    return f"{model} (what --model auto uses), not made for '{code}': meaning is compared roughly"

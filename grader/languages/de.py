@@ -1,15 +1,28 @@
 """German: simplemma lemmas and Snowball stems, compounds split into their parts, negation.
 
-``Sauerstoffbläschen`` is ``Sauerstoff`` + ``bläschen`` (``grader.languages.lemmas``), so the
-term ``Sauerstoff`` matches it. Negators: nicht, kein(e/en/em/er/es), nie, niemals, nichts,
-niemand, weder/noch (their clause); ohne (the rest of the clause); "nicht nur" is no negation.
-A clause ends at punctuation and before aber, sondern, jedoch, obwohl, während, weil, denn, ...
+``Sauerstoffbläschen`` is ``Sauer`` + ``stoff`` + ``bläschen`` (``grader.languages.lemmas``),
+and ``Sauerstoff`` is ``Sauer`` + ``stoff``, so the term ``Sauerstoff`` matches the compound.
+The forms of -ieren verbs are read as their infinitive (``diffundiert`` -> ``diffundieren``).
+Negators: nicht, kein(e/en/em/er/es), nie, niemals, nichts, niemand, weder (their clause); ohne
+(the rest of the clause); "nicht nur" is no negation. A clause ends at punctuation and before
+aber, sondern, jedoch, obwohl, während, weil, denn, ...
 """
 
 from __future__ import annotations
 
+import re
+
 from grader.languages.base import LanguageProfile, Negation, Script, words
 from grader.languages.lemmas import word_analyser
+
+_IERT = re.compile(r"(?<=..)iert(?:e|en|er|es|em)?$")
+
+
+def _iert_to_ieren(word: str) -> str:
+    """The forms of -ieren verbs are their infinitive (diffundiert, kodierte -> diffundieren,
+    kodieren): simplemma lists some of them as adjectives of their own."""
+    return _IERT.sub("ieren", word)
+
 
 STOP_WORDS = words(
     """der die das den dem des ein eine einen einem einer eines und oder aber sondern denn doch
@@ -47,9 +60,14 @@ PROFILE = LanguageProfile(
     ),
     stop_words=STOP_WORDS,
     negation=NEGATION,
-    compounds="split into dictionary words (simplemma): Sauerstoffbläschen = Sauerstoff + bläschen",
+    compounds=(
+        "split into dictionary words (simplemma): Sauerstoffbläschen = Sauer + stoff + bläschen, "
+        "so Sauerstoff matches it"
+    ),
     distributions=("simplemma", "snowballstemmer"),
-    word=word_analyser("de", STOP_WORDS, links=("s", "es", "n", "en", "e", "er", "ens")),
+    word=word_analyser(
+        "de", STOP_WORDS, links=("s", "es", "n", "en", "e", "er", "ens"), rewrite=_iert_to_ieren
+    ),
     retractions=(
         "das stimmt nicht",
         "das ist falsch",

@@ -56,12 +56,16 @@ def word_analyser(
     stop_words: frozenset[str],
     elision: bool = False,
     links: tuple[str, ...] | None = None,
+    rewrite: Callable[[str], str] | None = None,
 ) -> Callable[[str], WordInfo]:
     """A profile's ``word``: lemma-stem keys, stop words, elided articles (``l'attention``: the
-    key of ``attention``) and compound splitting with ``links`` (None: no splitting)."""
+    key of ``attention``), compound splitting with ``links`` (None: no splitting), and a
+    ``rewrite`` of a word before its lemma is looked up (German ``-iert`` -> ``-ieren``)."""
 
     def word(text: str) -> WordInfo:
         plain = ELISION.sub("", text) if elision and "'" in text else text
+        if rewrite is not None:
+            plain = rewrite(plain)
         content = plain not in stop_words and text not in stop_words
         if not plain:
             return WordInfo(text, content)
@@ -86,18 +90,37 @@ MIN_MODIFIER = 3  # the other parts, without their linking element
 def compound_parts(
     word: str, language: str, links: tuple[str, ...]
 ) -> tuple[tuple[int, int, str], ...]:
-    """The parts of a compound: (start, end, key) of each; () when it is not one."""
-    if len(word) < MIN_COMPOUND or not word.isalpha():
+    """The parts of a compound: (start, end, key) of each; () when it is not one.
+
+    Parts are split again, so that a word has the same parts alone and inside a longer compound
+    (``Sauerstoff`` and ``Sauerstoffbläschen`` both have ``Sauer`` + ``stoff``). A word whose
+    lemma is short is an inflected simple word, not a compound (``Modellen``: ``Modell``).
+    """
+    if len(word) < MIN_COMPOUND or not word.isalpha() or len(lemma(word, language)) < MIN_COMPOUND:
         return ()
-    split = _split(word, language, links)
-    if split is None:
+    pieces = _pieces(word, language, links)
+    if len(pieces) < 2:
         return ()
     parts: list[tuple[int, int, str]] = []
     start = 0
-    for piece, base in split:
+    for piece, base in pieces:
         parts.append((start, start + len(piece), key(base, language)))
         start += len(piece)
     return tuple(parts)
+
+
+def _pieces(word: str, language: str, links: tuple[str, ...]) -> _Split:
+    """``word`` split recursively: (as written, without its linking element) of each part."""
+    split = _split(word, language, links) if len(word) >= MIN_COMPOUND else None
+    if split is None:
+        return [(word, word)]
+    pieces: _Split = []
+    for piece, base in split:
+        inner = _pieces(base, language, links)
+        link = piece[len(base) :]
+        last, last_base = inner[-1]
+        pieces.extend([*inner[:-1], (last + link, last_base)])
+    return pieces
 
 
 _Split = list[tuple[str, str]]  # (the part as written, the part without its linking element)

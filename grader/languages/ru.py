@@ -84,7 +84,7 @@ PROFILE = LanguageProfile(
         "pymorphy3 lemmas for dictionary words, Snowball stems for unknown ones (and as a "
         "second key); ё compared as е"
     ),
-    negation_cues="не, нет, ни, никогда (clause); без (the noun phrase after it); 'не только'",
+    negation_cues="не, нет, ни, никогда (clause); без (the noun phrase after it); not 'не только'",
     negation=NEGATION,
     distributions=("pymorphy3", "pymorphy3-dicts-ru", "snowballstemmer"),
     word=word,
