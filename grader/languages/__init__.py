@@ -22,7 +22,7 @@ __all__ = ["PROFILED_LANGUAGES", "LanguageProfile", "Script", "describe", "profi
 
 # The code of every language with a module of its own, in the order `grader languages` lists them.
 PROFILED_LANGUAGES = (
-    "en", "de", "fr", "es", "pt", "it", "nl", "pl", "tr", "ru", "ko", "ja", "zh", "ar", "th",
+    "en", "de", "fr", "es", "pt", "it", "nl", "pl", "tr", "ru", "ko", "ja", "zh", "ar", "th", "sv",
 )  # fmt: skip
 
 

@@ -104,7 +104,10 @@ def analyse(text: str, context: Context) -> list[Raw]:
         if word.isspace():
             continue
         if _IS_HAN.fullmatch(word):
-            raws.append(_han_word(plain, word, start, end))
+            offset = start
+            for part in compound_parts(word):
+                raws.append(_han_word(plain, part, offset, offset + len(part)))
+                offset += len(part)
         elif not any(ch.isalnum() for ch in word):
             raws.extend(_punctuation(word, start))
         elif word.isdigit():
@@ -113,6 +116,24 @@ def analyse(text: str, context: Context) -> list[Raw]:
             foreign = foreign_word(text[start:end], start, end, context)
             raws.append(foreign or Raw(start, end, word.lower(), "zh", CONTENT))
     return raws
+
+
+MIN_COMPOUND = 4  # characters
+
+
+@lru_cache(maxsize=100_000)
+def compound_parts(word: str) -> tuple[str, ...]:
+    """A dictionary word of four characters or more made of two dictionary words of two or more
+    (数据结构 = 数据 + 结构), split again the same way (循环神经网络 = 循环 + 神经 + 网络), so that
+    a term matches the parts of a compound, as in a language with spaces; else the word."""
+    if len(word) < MIN_COMPOUND or word in NEGATORS or word in STOP_WORDS:
+        return (word,)
+    jieba = _jieba()
+    for cut in range(2, len(word) - 1):
+        head, tail = word[:cut], word[cut:]
+        if jieba.has_word(head) and jieba.has_word(tail):
+            return (*compound_parts(head), *compound_parts(tail))
+    return (word,)
 
 
 def _han_word(plain: str, word: str, start: int, end: int) -> Raw:
@@ -148,7 +169,10 @@ PROFILE = LanguageProfile(
     lemmatiser="the simplified word (traditional answers match simplified terms)",
     negation_cues="不, 没(有), 无, 未, 非, 别, 不是, 不能, 无法, 并非, ... (clause); not 不仅",
     stop_words=STOP_WORDS,
-    compounds="terms match across word boundaries within a sentence (数据结构 = 数据 + 结构)",
+    compounds=(
+        "a word made of two dictionary words is split (数据结构 = 数据 + 结构); terms match "
+        "across word boundaries"
+    ),
     distributions=("rjieba", "opencc"),
     analyser=analyse,
     retractions=(
