@@ -108,6 +108,8 @@ class Analysis:
 
 UNDETERMINED = "und"
 CJK_LANGUAGES = frozenset({"ko", "ja", "zh"})
+# Languages whose terms are matched as units across the segmenter's words (grader.keywords).
+WRITTEN_TOGETHER = CJK_LANGUAGES | {"th"}
 
 # --- scripts -----------------------------------------------------------------------------------
 

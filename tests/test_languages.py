@@ -262,6 +262,7 @@ def test_thai_words_and_negation() -> None:
         "ถุงลม",
     ]
     assert _matches("ถุงลม", "th", "ออกซิเจนถูกดูดซึมในถุงลม")
+    assert _matches("ดูดซึมในถุงลม", "th", "ออกซิเจนถูกดูดซึมในถุงลม")  # one unit, three words
     assert _negated("ถุงลม", "th", "ออกซิเจนไม่ได้ถูกดูดซึมในถุงลม")
     assert not _negated("ถุงลม", "th", "ออกซิเจนไม่ได้อยู่ในเลือด แต่อยู่ในถุงลม")
 
