@@ -1,46 +1,39 @@
 """Per-language analysis of answers: words, their comparison keys, sentences and negation.
 
 The text is normalised (``grader.normalize``), cut into runs by script, and each run is analysed
-with its language's analyser, so mixed answers (Korean with English terms, ...) work:
-
-* Korean: kiwipiepy (``Kiwi()``); the key is the morpheme form (``디코더는`` -> ``디코더``;
-  ``키울수록`` -> ``키우``). Latin words glued to Korean (``GPT는``) go through Kiwi too and are
-  then stemmed as Latin words. A determiner written against a noun is joined to it (Kiwi reads
-  ``양방향이`` as ``양`` + ``방향`` but ``양방향`` alone as one noun: both give ``양방향``).
-  Latin letters and digits written together inside Korean, Japanese or Chinese text (``T5는``,
-  ``GPT-4は``), which Kiwi and Sudachi cut differently from a Latin text (``T`` + ``5``), are
-  analysed again as a Latin text, so they get the same keys as in an English answer or term.
-* Japanese: SudachiPy with sudachidict_core in split mode B (middle units: ``言語モデル`` is
-  ``言語`` + ``モデル``, but ``東京都`` stays one word); the key is Sudachi's normalised form
-  (``使わ`` -> ``使う``). Matching joins consecutive tokens (see ``grader.keywords``), so terms
-  written as mode-C compounds still match.
-* Russian: pymorphy3 (first parse's normal form) for dictionary words; words pymorphy does not know
-  (``трансформеры``, whose guessed lemma is ``трансформера``) use the Snowball Russian stem instead,
-  which is stable across their inflections, except for verb forms, which use the stem of their
-  guessed lemma (the Snowball stems of ``масштабируются`` and ``масштабироваться`` differ).
-  ``Token.stem`` is a second key, the Snowball stem of the lemma, which ``grader.keywords`` also
-  matches on. ``ё`` is compared as ``е``.
-* English: Snowball (Porter2) stems. Other Latin-script languages: Snowball when it has the
-  language, else lower-case words. Chinese: one token per Han character.
+with its language's analyser, so mixed answers (Korean with English terms, ...) work. What each
+language gets (segmenter, lemmatiser or stemmer, stop words, negation cues, compound splitting)
+is its profile in ``grader.languages`` (one module per language, see docs/languages.md): Kiwi
+morphemes for Korean, Sudachi for Japanese, rjieba words for Chinese, PyThaiNLP for Thai,
+pymorphy3 for Russian, Snowball for English, simplemma lemmas and Snowball stems for German,
+French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish and Swedish, and a normaliser and
+light stemmer for Arabic; any other language gets Snowball stems where Snowball has it.
+Latin letters and digits written together inside Korean, Japanese or Chinese text (``T5는``,
+``GPT-4は``), which the segmenters cut differently from a Latin text (``T`` + ``5``), are
+analysed again as a Latin text, so they get the same keys as in an English answer or term.
 
 Tokens are words only: punctuation, Korean particles and endings (J*, E*, VCP, XS*) and Japanese
 particles, auxiliaries and suffixes (助詞, 助動詞, 接尾辞) are analysed (they decide negation and
 clause breaks) but not returned. ``Token.content`` is False for function words (stop words,
 pronouns, auxiliary verbs, ...), which are returned and count as words between a phrase's words.
+The parts of a compound (German, Dutch, Swedish, Chinese) are tokens of their own.
 
 Negation: a clause ends at punctuation, at a sentence end, at contrastive conjunctions (but,
-however, while, whereas, 하지만, 그러나, しかし, но, а, ...), at English "and", after Korean
-connective endings (-지만, -는데, -고, -아서, -라, ...) and Japanese conjunctive particles (が,
-けど, のに, ...). A clause negator negates every word of its clause after the last soft break
-("or", "и", "или", "und", "oder", ...) before it, and every word after it: not, n't, never,
-cannot, no longer (en); не, нет, ни, никогда (ru); 아니다, 않다, 말다, 없다, 안/못 (ko); ない,
-ぬ/ん (ja); 不, 没, 无, 非 (zh). So in "GPT can generate text and BERT can't" only "BERT can't" is
-negated, and in "it does not use recurrence or convolution" both nouns are. "without"/"no" (en)
-negate the rest of the clause after them; "без" (ru) only the noun phrase after it (the words
-that can be genitive). 없이 (ko) and なし (ja, 重み更新なしで) negate only the noun phrase right
-before them (when there is none, as in 重み更新はなし, their clause); ず (ja, 使わずに) its verb
-phrase, back to the topic or subject particle (は, も, が). "not only" / "не только" / "뿐만
-아니라" / "だけでなく" / "しか...ない" / "밖에 없다" do not negate.
+however, while, whereas, aber, mais, 하지만, しかし, но, 但是, لكن, ...), at English "and", after
+Korean connective endings (-지만, -는데, -고, -아서, -라, ...) and Japanese conjunctive particles
+(が, けど, のに, ...). A clause negator negates every word of its clause after the last soft break
+("or", "и", "или", "und", "oder", "和", ...) before it, and every word after it: not, n't, never,
+cannot, no longer (en); nicht, kein (de); pas, jamais (fr); не, нет, ни, никогда (ru); 아니다,
+않다, 말다, 없다, 안/못 (ko); ない, ぬ/ん (ja); 不, 没(有), 无, 非 (zh); لا, ليس, لم (ar); ... (each
+profile lists its cues). So in "GPT can generate text and BERT can't" only "BERT can't" is
+negated, and in "it does not use recurrence or convolution" both nouns are. "without"/"no" (en),
+"ohne", "sans", "sin", ... negate the rest of the clause after them; "без" (ru) only the noun
+phrase after it (the words that can be genitive). 없이 (ko) and なし (ja, 重み更新なしで) negate
+only the noun phrase right before them (when there is none, as in 重み更新はなし, their clause);
+ず (ja, 使わずに) its verb phrase, back to the topic or subject particle (は, も, が). "not only"
+/ "nicht nur" / "не только" / "不仅" / "뿐만 아니라" / "だけでなく" / "しか...ない" / "밖에 없다"
+do not negate. ``retractions`` finds the sentences that take back what was said before them
+("that is wrong", "das stimmt aber nicht").
 """
 
 from __future__ import annotations
