@@ -7,6 +7,8 @@ submissions CSV in a temporary folder (nothing is copied into the repository), g
 * Mohler (en, 0-5): ``score_avg`` (the mean of two graders); each question's ``desired_answer`` is
   its model answer; no rubric.
 * SAS-ADS zh (zh, 0-10): reference1..3 are the model answers.
+* SAF German (de, 0-1 in steps of 0.25): the reference answer, without its "(0.25 P)" marks.
+* PT-ASAG 2018 (pt, 0-3): every reference answer of a question is a model answer.
 * SemEval-2013 2-way, SciEntsBank and Beetle (en): the reference answers are the model answers;
   correct = 1, incorrect = 0 on a 1-point question; accuracy counts an answer correct at 0.5 points
   or more.
@@ -161,9 +163,73 @@ def read_sas_zh(root: Path) -> DataSet | None:
     return DataSet("sas-ads-zh", "zh", 10.0, tuple(questions.values()), tuple(items))
 
 
+_POINT_MARK = re.compile(r"\s*\(\s*\d+(?:[.,]\d+)?\s*P\.?\s*\)")
+
+
+def read_saf_de(root: Path) -> DataSet | None:
+    """SAF German: the reference answer (without its "(0.25 P)" marks) is the model answer."""
+    files = sorted((root / "saf-train" / "german").glob("*.xml"))
+    if not files:
+        return None
+    questions, items = [], []
+    for file in files:
+        node = ET.parse(file).getroot()
+        question = _question_id(f"q{node.get('id') or file.stem}")
+        prompt = (node.findtext("questionText") or "").strip()
+        references = tuple(
+            _POINT_MARK.sub("", child.text or "").strip()
+            for child in node.iter("referenceAnswer")
+            if (child.text or "").strip()
+        )
+        questions.append(Question(question, prompt, references))
+        for position, answer in enumerate(node.iter("studentAnswer"), start=1):
+            score = float(answer.findtext("score") or 0.0)
+            response = (answer.findtext("response") or "").strip()
+            items.append(Item(question, f"s{position:04d}", response, score))
+    return DataSet("saf-de", "de", 1.0, tuple(questions), tuple(items))
+
+
+def read_pt_asag(root: Path) -> DataSet | None:
+    """PT-ASAG 2018 (Portuguese, 0-3): every reference answer of a question is a model answer."""
+    folder = root / "pt-asag-2018"
+    answers_file = folder / "student_answers_and_grades_v2.csv"
+    if not answers_file.is_file():
+        return None
+
+    def rows(name: str) -> list[dict[str, str]]:
+        with (folder / name).open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    prompts = {row["question_id"]: row["question_text"].strip() for row in rows("questions.csv")}
+    references: dict[str, list[str]] = defaultdict(list)
+    for row in rows("reference_answers.csv"):
+        references[row["question_id"]].append(row["refans_text"].strip())
+    items = []
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows(answers_file.name):
+        question = _question_id(f"q{row['question_id']}")
+        counts[question] += 1
+        items.append(
+            Item(
+                question,
+                f"s{counts[question]:04d}",
+                row["answer_text"].strip(),
+                float(row["grade"]),
+            )
+        )
+    questions = tuple(
+        Question(_question_id(f"q{key}"), prompts.get(key, ""), tuple(texts))
+        for key, texts in references.items()
+        if _question_id(f"q{key}") in counts
+    )
+    return DataSet("pt-asag", "pt", 3.0, questions, tuple(items))
+
+
 READERS: dict[str, Callable[[Path], DataSet | None]] = {
     "mohler": read_mohler,
     "sas-ads-zh": read_sas_zh,
+    "saf-de": read_saf_de,
+    "pt-asag": read_pt_asag,
     "semeval-sciEntsBank": lambda root: read_semeval(root, "sciEntsBank"),
     "semeval-beetle": lambda root: read_semeval(root, "beetle"),
 }

@@ -8,9 +8,15 @@ For each profile, a fresh Python process (so that no other analyser is loaded) t
 
 Answers: real student answers where a data set in ../shared/datasets has the language (English:
 Mohler; German: SAF; Portuguese: PT-ASAG; Chinese: SAS-ADS), else answers built from the sample
-sentences below (each a different combination of three of them). Run from the repository root:
+sentences below (each a different combination of three of them).
+
+``--detection`` instead counts the languages ``detect_language`` finds for the answers of the
+Latin-script data sets (English: Mohler, SemEval-2013, SAF English; German: SAF; Portuguese:
+PT-ASAG) in a bank of their own language and in a bank of another one. Run from the repository
+root:
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/languages.py [--answers N] [--only de zh ...]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/languages.py --detection
 """
 
 from __future__ import annotations
@@ -189,11 +195,57 @@ def measure(code: str, texts: Sequence[str]) -> dict[str, float]:
     return found
 
 
+def _detection_sets() -> list[tuple[str, str, list[str]]]:
+    sets = [("mohler", "en", _dataset_answers("en"))]
+    semeval = sorted(glob.glob(str(DATASETS / "semeval2013-2way-train" / "*" / "*.xml")))
+    sets.append(
+        (
+            "semeval-2013",
+            "en",
+            [e.text or "" for f in semeval for e in ET.parse(f).getroot().iter("studentAnswer")],
+        )
+    )
+    saf_en = sorted(glob.glob(str(DATASETS / "saf-train" / "english" / "*.xml")))
+    sets.append(
+        (
+            "saf-english",
+            "en",
+            [
+                e.findtext("response") or ""
+                for f in saf_en
+                for e in ET.parse(f).getroot().iter("studentAnswer")
+            ],
+        )
+    )
+    sets.append(("saf-german", "de", _dataset_answers("de")))
+    sets.append(("pt-asag", "pt", _dataset_answers("pt")))
+    return [(name, code, texts) for name, code, texts in sets if texts]
+
+
+def detection() -> None:
+    from collections import Counter
+
+    from grader.analysis import detect_language
+
+    print("| answers      | written in | bank language | n      | detected as                 |")
+    print("|--------------|------------|---------------|--------|-----------------------------|")
+    for name, code, texts in _detection_sets():
+        letters = [text for text in texts if any(ch.isalpha() for ch in text)]
+        for bank in (code, "de" if code == "en" else "en"):
+            found = Counter(detect_language(text, (bank,)) for text in letters)
+            shown = ", ".join(f"{lang} {count}" for lang, count in found.most_common())
+            print(f"| {name:<12} | {code:<10} | {bank:<13} | {len(letters):>6} | {shown:<27} |")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=500, help="answers per language")
     parser.add_argument("--only", nargs="*", default=None, choices=PROFILED_LANGUAGES)
+    parser.add_argument("--detection", action="store_true", help="count detected languages")
     args = parser.parse_args(argv)
+    if args.detection:
+        detection()
+        return 0
     print("| language | answers from       |     n | chars/answer | cold s | answers/s |")
     print("|----------|--------------------|-------|--------------|--------|-----------|")
     for code in args.only or PROFILED_LANGUAGES:
