@@ -88,6 +88,14 @@ SAMPLES = {
         "Bu sadece bir boyut meselesi değil.",
         "Sinir ağları verilerden öğrenir.",
     ],
+    "sv": [
+        "Modellen använder inte rekursion.",
+        "Uppmärksamhet gör det möjligt att läsa hela meningen.",
+        "Kodarna lär sig dubbelriktade representationer.",
+        "Avkodaren genererar texten ord för ord, utan att titta på framtida ord.",
+        "Syrebubblorna går via lungblåsorna till blodet.",
+        "Neurala nätverk lär sig av data.",
+    ],
     "ru": [
         "Модель не использует рекуррентность.",
         "Внимание позволяет читать всё предложение.",

@@ -290,10 +290,11 @@ def test_detection(text: str, candidates: tuple[str, ...], expected: str) -> Non
     assert detect_language(text, candidates) == expected
 
 
-def test_english_answer_in_a_german_bank_is_graded_alike_given_or_detected() -> None:
+@pytest.mark.parametrize("model", ["none", pytest.param("auto", marks=pytest.mark.slow)])
+def test_english_answer_in_a_german_bank_is_graded_alike_given_or_detected(model: str) -> None:
     bank = load_bank(GERMAN_BANK)
     answer = "In the alveoli oxygen diffuses into the blood through a thin wall."
-    options = GradeOptions(model="none")
+    options = GradeOptions(model=model)
     detected = check_answer(bank, "gasaustausch", answer, None, options)
     given = check_answer(bank, "gasaustausch", answer, "en", options)
     assert detected.language == given.language == "en"
