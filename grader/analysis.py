@@ -131,7 +131,8 @@ _CJK_WEIGHT = 3  # a Hangul/kana/Han character counts as this many Latin letters
 
 
 def is_latin_language(language: str) -> bool:
-    return language not in _NON_LATIN_LANGUAGES and language != UNDETERMINED
+    primary = language.split("-")[0].lower()  # zh-TW is Chinese
+    return primary not in _NON_LATIN_LANGUAGES and primary != UNDETERMINED
 
 
 def detect_language(text: str, candidates: Sequence[str] = ()) -> str | None:

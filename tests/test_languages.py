@@ -51,6 +51,11 @@ def test_every_profile_is_complete(code: str) -> None:
     assert ("not made for" in described["encoder"]) == (code not in USE_LANGUAGES)
 
 
+def test_a_regional_code_gets_its_languages_profile() -> None:
+    assert describe("zh-TW")["name"] == "Chinese (simplified and traditional)"
+    assert describe("pt-BR")["name"] == "Portuguese"
+
+
 def test_a_language_without_a_profile_is_described() -> None:
     assert profile("da") is None
     assert describe("da")["analyser"].startswith("no profile: words at spaces, Snowball danish")
@@ -284,6 +289,9 @@ def test_thai_words_and_negation() -> None:
         ("هذا غير صحيح", ("en",), "ar"),  # the script decides
         ("ออกซิเจนถูกดูดซึม", ("en",), "th"),
         ("這個模型沒有使用循環神經網絡", ("en",), "zh"),
+        ("O oxigênio passa dos alvéolos para o sangue por difusão.", ("pt-BR",), "pt-br"),
+        ("The oxygen passes from the alveoli into the blood by diffusion.", ("pt-BR",), "en"),
+        ("The oxygen passes from the alveoli into the blood by diffusion.", ("zh-TW",), "en"),
     ],
 )
 def test_detection(text: str, candidates: tuple[str, ...], expected: str) -> None:

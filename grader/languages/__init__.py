@@ -41,7 +41,7 @@ def describe(code: str) -> dict[str, str]:
     the analyser, the negation cues, compound splitting and the encoder ``--model auto`` uses."""
     from grader.languages.words import snowball_name
 
-    found = profile(code)
+    found = profile(code.split("-")[0].lower())  # zh-TW: the Chinese profile
     if found is None:
         stemmer = snowball_name(code)
         analyser = (

@@ -45,24 +45,29 @@ def latin_language(text: str, candidates: Sequence[str], expected: str) -> str:
     if len(words) < MIN_WORDS:
         return expected
     known = _lingua_languages()
-    pool = (expected, *candidates, *_encoder_latin())
+    primary = _primary(expected)  # pt-BR is pt to lingua, and stays pt-BR when it wins
+    pool = (primary, *map(_primary, candidates), *_encoder_latin())
     choices = tuple(sorted({code for code in pool if code in known}))
-    if expected not in known or len(choices) < 2:
+    if primary not in known or len(choices) < 2:
         return expected
     with _lock:
         guesses = _ranked(_detector(choices, low=True), text)
-        if not guesses or guesses[0][0] == expected:
+        if not guesses or guesses[0][0] == primary:
             return expected
         # only a language with more of its stop words in the text than the expected one's may
         # win: the others are left out before the (slower) high-accuracy models run
-        own = _stop_words(words, expected)
+        own = _stop_words(words, primary)
         rivals = [code for code, _ in guesses[:_FINALISTS] if _stop_words(words, code) > own]
         if not rivals:
             return expected
-        ranked = _ranked(_detector(tuple(sorted({expected, *rivals})), low=False), text)
-    if not ranked or ranked[0][0] == expected or ranked[0][1] < MIN_CONFIDENCE:
+        ranked = _ranked(_detector(tuple(sorted({primary, *rivals})), low=False), text)
+    if not ranked or ranked[0][0] == primary or ranked[0][1] < MIN_CONFIDENCE:
         return expected
     return ranked[0][0]
+
+
+def _primary(code: str) -> str:
+    return code.split("-")[0].lower()
 
 
 def _ranked(detector: Any, text: str) -> list[tuple[str, float]]:
