@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from grader.defaults import defaults
@@ -10,47 +9,6 @@ from grader.scoring import Penalty
 
 # Factors and thresholds: grader/defaults.yaml ("gaming"), each with its reason.
 CONTRADICTION_SENTENCES = 64  # sentences compared pairwise (a bound on the work, not a grade)
-
-# Frequent function words of Latin-script languages, to tell them from English.
-_LATIN_STOPWORDS = {
-    "en": {"the", "is", "and", "of", "to", "a", "in", "that", "it", "for", "are", "with", "not"},
-    "de": {
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "nicht",
-        "ein",
-        "eine",
-        "mit",
-        "zu",
-        "den",
-        "von",
-        "auf",
-    },
-    "fr": {"le", "la", "les", "et", "est", "des", "une", "un", "du", "dans", "pas", "que", "pour"},
-    "es": {"el", "la", "los", "las", "y", "es", "de", "que", "en", "una", "un", "por", "con", "no"},
-    "it": {"il", "lo", "la", "gli", "e", "è", "di", "che", "non", "una", "un", "per", "con"},
-    "pt": {"o", "a", "os", "as", "e", "é", "de", "que", "não", "uma", "um", "para", "com"},
-    "nl": {"de", "het", "een", "en", "is", "niet", "van", "dat", "met", "voor", "op"},
-}
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-
-
-def guess_latin_language(text: str) -> str | None:
-    """The Latin-script language whose function words the text uses most (None if too few words)."""
-    words = [word.lower() for word in _WORD.findall(text)]
-    if len(words) < 6:
-        return None
-    counts = {
-        language: sum(word in stopwords for word in words)
-        for language, stopwords in _LATIN_STOPWORDS.items()
-    }
-    best = max(counts, key=lambda language: counts[language])
-    if counts[best] < 2 or counts[best] <= counts["en"]:
-        return "en" if counts["en"] else None
-    return best
 
 
 def keyword_salad(content_words: int, glue: float, known: float) -> Penalty | None:

@@ -1053,3 +1053,19 @@ def _validate_file(path: Path, rubric_dirs: Sequence[str | Path]) -> list[Proble
     except GraderError as error:
         return list(error.problems) or [Problem(str(path), None, str(error))]
     return []
+
+
+def bank_languages(
+    paths: Sequence[str | Path], rubric_dirs: Sequence[str | Path] = ()
+) -> tuple[str, ...]:
+    """The languages of the banks among ``paths`` (files or folders) that load, first seen first."""
+    found: list[str] = []
+    for file in _yaml_files(paths, []):
+        try:
+            if _is_rubric_file(load_yaml(file)):
+                continue
+            bank = load_bank(file, rubric_dirs)
+        except GraderError:
+            continue
+        found.extend(code for code in bank.languages if code not in found)
+    return tuple(found)

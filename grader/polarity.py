@@ -3,10 +3,9 @@
 Two checks on analysed texts (``grader.analysis``), used by the scoring's signals:
 
 * ``retracted_sentences``: a sentence taken back by the next one: "It is T5. No, actually it is
-  not." / "T5입니다. 아니, 사실 아니에요." The next sentence shares no content word with it and
-  says nothing of its own: its content words are only discourse words (actually, really, true,
-  right, the other way round, ...) and it holds a negation or a retraction word (wrong, the
-  opposite, a mistake, ...).
+  not." / "T5입니다. 아니, 사실 아니에요." / "That is wrong." The next sentence holds its
+  language's retraction phrase, or says nothing of its own (only discourse words: actually,
+  really, true, the other way round, ...) and holds a negation.
 * ``negates``: the part of the answer closest to a reference negates the reference's own words
   (the question's words left out): of the words the reference states, the answer states more
   of them negated than plainly (one at least).
@@ -24,33 +23,23 @@ from grader.analysis import Analysis, Token, analyze
 
 Span = tuple[int, int]
 
-# Words a retraction may consist of besides negators and function words (they make no claim).
+# Words a short retraction may consist of besides negators and function words: they make no
+# claim ("No, actually it is not."). Retraction phrases ("that is wrong", "das stimmt nicht") are
+# each language profile's (grader.languages, ``retractions``).
 _DISCOURSE = {
     "en": "actually really true truly correct right case sure sorry wait well so fact think "
     "mean say way round around quite exactly",
-    "ko": "사실 실은 정말 진짜 맞다 그렇다 아 음 그 반대 거꾸로",
-    "ja": "実は 実際 本当 そう いや あ 逆 正しい",
-    "ru": "на самом деле правда верно так действительно точно конечно наоборот",
-    "de": "eigentlich tatsächlich stimmen richtig wahr doch so wirklich umgekehrt genau",
-    "es": "realidad verdad cierto correcto así realmente",
-    "fr": "réalité vrai correct ainsi vraiment fait",
+    "ko": "사실 실은 정말 진짜 맞다 그렇다 아 음 그 반대 거꾸로 틀리다 아니다",
+    "ja": "実は 実際 本当 そう いや あ 逆 正しい 違う 間違い",
+    "ru": "на самом деле правда верно так действительно точно конечно наоборот неправда",
+    "de": "eigentlich tatsächlich stimmen richtig wahr doch so wirklich umgekehrt genau falsch",
+    "es": "realidad verdad cierto correcto así realmente falso",
+    "fr": "réalité vrai correct ainsi vraiment fait faux",
 }
-# Words that retract on their own, without a negation ("That is wrong.").
-_RETRACTING = {
-    "en": "wrong false incorrect opposite reverse reversed mistake mistaken kidding untrue",
-    "ko": "틀리다 잘못 거짓 반대 거꾸로 아니다",
-    "ja": "違う 間違い 誤り 嘘 逆",
-    "ru": "неправильно неверно ошибка ложь наоборот неправда",
-    "de": "falsch umgekehrt gegenteil fehler irrtum",
-    "es": "falso incorrecto contrario revés error",
-    "fr": "faux incorrect contraire inverse erreur",
-}
-
-
-# Discourse words that introduce taking something back ("Actually, ...", "That is not true").
-_RETRACTION_CUES = {
+# Of those, the ones that announce taking something back ("Actually, ...", "That is not true").
+_CUES = {
     "en": "actually true truly correct",
-    "ko": "사실 실은 사실은",
+    "ko": "사실 실은",
     "ja": "実は 実際 本当",
     "ru": "на самом деле правда верно",
     "de": "eigentlich tatsächlich stimmen richtig wahr",
@@ -65,14 +54,6 @@ def _keys(words: str, language: str) -> frozenset[str]:
     return frozenset(token.norm for token in analyze(words, language).tokens)
 
 
-def retraction_words(language: str) -> frozenset[str]:
-    """The comparison keys of the words that take something back in ``language`` ("actually",
-    "wrong", "not true", ...); empty for a language without a list."""
-    if language not in _DISCOURSE:
-        return frozenset()
-    return _keys(_RETRACTING[language], language) | _keys(_RETRACTION_CUES[language], language)
-
-
 def _sentence_tokens(analysis: Analysis) -> list[list[Token]]:
     found: list[list[Token]] = [[] for _ in analysis.sentences]
     index = 0
@@ -84,26 +65,35 @@ def _sentence_tokens(analysis: Analysis) -> list[list[Token]]:
     return found
 
 
-def retracted_sentences(analysis: Analysis) -> tuple[Span, ...]:
-    """The spans of the sentences the following sentence takes back."""
+def retracting_sentences(analysis: Analysis) -> frozenset[int]:
+    """The indexes of the sentences that take back what came before them: one with its
+    language's retraction phrase ("that is wrong"; grader.analysis.retractions), or one that says
+    nothing of its own (only discourse words: "No, actually it is not.") and holds a negation."""
+    from grader.analysis import retractions
+
+    found = set(retractions(analysis))
     language = analysis.language
-    if language not in _DISCOURSE or len(analysis.sentences) < 2:
-        return ()
-    discourse = _keys(_DISCOURSE[language], language)
-    retracting = _keys(_RETRACTING[language], language)
-    sentences = _sentence_tokens(analysis)
-    taken_back = []
-    for index in range(1, len(sentences)):
-        earlier = {t.norm for t in sentences[index - 1] if t.content}
-        tokens = sentences[index]
-        content = {t.norm for t in tokens if t.content}
-        if not earlier or not tokens or content & earlier:
-            continue
-        says_nothing = content <= discourse | retracting
-        takes_back = any(t.negated for t in tokens) or bool(content & retracting)
-        if says_nothing and takes_back:
-            taken_back.append(analysis.sentences[index - 1])
-    return tuple(taken_back)
+    if language in _DISCOURSE and len(analysis.sentences) > 1:
+        discourse = _keys(_DISCOURSE[language], language)
+        sentences = _sentence_tokens(analysis)
+        for index in range(1, len(sentences)):
+            earlier = {t.norm for t in sentences[index - 1] if t.content}
+            tokens = sentences[index]
+            content = {t.norm for t in tokens if t.content}
+            if earlier and tokens and content <= discourse and any(t.negated for t in tokens):
+                found.add(index)
+    return frozenset(found)
+
+
+def retracted_sentences(analysis: Analysis) -> tuple[Span, ...]:
+    """The spans of the sentences that the sentence after them takes back."""
+    return tuple(analysis.sentences[index - 1] for index in sorted(retracting_sentences(analysis)))
+
+
+def cue_words(language: str) -> frozenset[str]:
+    """The comparison keys of the words announcing that something is taken back ("actually",
+    "not true", ...) in ``language``; empty for a language without a list."""
+    return _keys(_CUES[language], language) if language in _CUES else frozenset()
 
 
 def within(span: Span, spans: Sequence[Span]) -> bool:

@@ -17,10 +17,11 @@ from grader import gaming
 from grader.defaults import defaults
 from grader.model import Bank, Gradable, LocalText
 from grader.polarity import (
+    cue_words,
     negates,
     polarity,
     retracted_sentences,
-    retraction_words,
+    retracting_sentences,
     within,
 )
 from grader.results import Flag, GroupEvidence
@@ -428,8 +429,9 @@ def _sentence_words(analysis: Analysis) -> list[gaming.Sentence]:
     starts = [start for start, _ in analysis.sentences]
     words: list[set[str]] = [set() for _ in starts]
     negated: list[set[str]] = [set() for _ in starts]
-    cues = retraction_words(analysis.language)
-    cued = [False for _ in starts]
+    cues = cue_words(analysis.language)
+    retracting = retracting_sentences(analysis)
+    cued = [index in retracting for index in range(len(starts))]
     for token in analysis.tokens:
         index = bisect.bisect_right(starts, token.start) - 1
         if index < 0 or token.end > analysis.sentences[index][1]:

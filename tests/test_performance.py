@@ -20,6 +20,7 @@ import pytest
 from grader import analysis, grading, keywords
 from grader.embedding import USE_MULTILINGUAL, LazyEmbedder, ModelInfo, available_models
 from grader.grading import GradeOptions, grade, texts_to_embed
+from grader.languages import ko
 from grader.loader import load_bank
 from grader.model import KeywordGroup, Keywords, Term
 from grader.results import results_to_json
@@ -107,7 +108,7 @@ def test_a_lazy_model_loads_on_first_encode_and_checks_its_info() -> None:
 def test_analysers_load_once_and_analyses_are_cached() -> None:
     first = analysis.analyze("디코더는 다음 토큰을 예측한다.", "ko")
     assert analysis.analyze("디코더는 다음 토큰을 예측한다.", "ko") is first
-    assert analysis._kiwi() is analysis._kiwi()
+    assert ko.kiwi() is ko.kiwi()
 
 
 def _class(answer_texts: list[str], students: int) -> list[Submission]:
