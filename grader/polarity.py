@@ -121,15 +121,74 @@ def polarity(
         if token.content and not token.negated and token.norm not in ignore
     }
     start, end = span if span else (0, len(analysis.text))
+    unclear = _counterfactual_sentences(analysis)
     opposite = agree = 0
     for token in analysis.tokens:
         if not token.content or token.norm not in stated or token.start < start or token.end > end:
+            continue
+        if within((token.start, token.end), unclear):
             continue
         if token.negated or within((token.start, token.end), retracted):
             opposite += 1
         else:
             agree += 1
     return opposite, agree
+
+
+def consistency(
+    analysis: Analysis,
+    span: Span | None,
+    reference: str,
+    retracted: Sequence[Span] = (),
+    ignore: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
+    """(same, different): of the content words the answer (in ``span``) shares with the
+    reference, ``ignore`` left out, how many have the same polarity in both (negated in both,
+    or plain in both) and how many not: "Terminal 1 is not connected to the positive terminal"
+    is consistent with "Terminal 1 and the positive terminal are not connected"."""
+    meant: dict[str, bool] = {}
+    for token in analyze(reference, analysis.language).tokens:
+        if token.content and token.norm not in ignore:
+            meant[token.norm] = meant.get(token.norm, False) or token.negated
+    start, end = span if span else (0, len(analysis.text))
+    unclear = _counterfactual_sentences(analysis)
+    same = different = 0
+    for token in analysis.tokens:
+        if not token.content or token.norm not in meant or token.start < start or token.end > end:
+            continue
+        if within((token.start, token.end), unclear):
+            continue
+        negated = token.negated or within((token.start, token.end), retracted)
+        if negated == meant[token.norm]:
+            same += 1
+        else:
+            different += 1
+    return same, different
+
+
+def _counterfactual_sentences(analysis: Analysis) -> tuple[Span, ...]:
+    """Sentences with a "without" and a clause negation: "Without it the model would see the
+    token, which would not match generation" (a counterfactual, whose polarity a word-level
+    reading gets backwards): they count neither way."""
+    from grader.languages import profile
+
+    found = profile(analysis.language)
+    if found is None:
+        return ()
+    conditional = found.negation.forward - _NOT_CONDITIONAL
+    clause = found.negation.clause
+    if not conditional or not clause:
+        return ()
+    unclear = []
+    for sentence, tokens in zip(analysis.sentences, _sentence_tokens(analysis), strict=True):
+        norms = {token.norm for token in tokens}
+        surfaces = {token.surface.lower() for token in tokens}
+        if (norms | surfaces) & conditional and (norms | surfaces) & clause:
+            unclear.append(sentence)
+    return tuple(unclear)
+
+
+_NOT_CONDITIONAL = frozenset({"no"})  # a forward negator that is not "without"
 
 
 def negates(

@@ -105,7 +105,7 @@ def test_german_misspelling_matches() -> None:
 
 
 @pytest.mark.slow
-def test_german_retraction_is_a_self_contradiction() -> None:
+def test_german_retraction_takes_the_sentence_back() -> None:
     bank = load_bank(GERMAN_BANK)
     honest = "In den Lungenbläschen diffundiert der Sauerstoff ins Blut."
     options = GradeOptions(model="none")
@@ -118,8 +118,8 @@ def test_german_retraction_is_a_self_contradiction() -> None:
         options,
     )
     assert plain.score == pytest.approx(3.0)
-    assert "self-contradiction" in {flag.code for flag in taken_back.flags}
-    assert taken_back.score < plain.score / 2
+    assert taken_back.score == pytest.approx(0.0)
+    assert {criterion.status for criterion in taken_back.criteria} == {"negated"}
     assert "self-contradiction" not in {flag.code for flag in plain.flags}
 
 
