@@ -71,6 +71,11 @@ NUMERIC_KEYS = (
 OPTION_KEYS = ("id", "text", "credit", "feedback")
 STEP_KEYS = ("id", "prompt", "points", "answers", "wrong_answers", "rubric", "feedback")
 WRONG_ANSWER_KEYS = ("text", "feedback")
+# Settings of an earlier scoring rule, and why they went (a bank that has one gets this message).
+RETIRED_SETTINGS = {
+    "rubric_weight": "a criterion earns credit only from its own evidence (docs/formats.md)",
+    "review_margin": "answers are flagged by the estimated chance their score is off",
+}
 RUBRIC_KEYS = ("id", "criteria", "misconceptions")
 INLINE_RUBRIC_KEYS = ("criteria", "misconceptions")
 CRITERION_KEYS = ("id", "points", "keywords", "concept", "feedback")
@@ -81,8 +86,6 @@ SETTINGS_KEYS = (
     "model",
     "similarity_floor",
     "similarity_ceiling",
-    "rubric_weight",
-    "review_margin",
 )
 
 
@@ -974,13 +977,18 @@ def _settings(check: _Checker, value: Any, line: int | None) -> Settings:
     mapping = _require_mapping(check, value, line, "settings")
     if mapping is None:
         return Settings()
-    _check_keys(check, mapping, SETTINGS_KEYS, "settings")
+    for key, why in RETIRED_SETTINGS.items():
+        if key in mapping:
+            check.add(
+                _line_of(mapping, key), f"settings: {key} is no longer used: {why}", "remove it"
+            )
+    _check_keys(check, mapping, (*SETTINGS_KEYS, *RETIRED_SETTINGS), "settings")
     model = mapping.get("model", "auto")
     if not isinstance(model, str) or not model:
         check.add(_line_of(mapping, "model"), "settings: model must be a model name")
         model = "auto"
     values: dict[str, float | None] = {}
-    for key in ("similarity_floor", "similarity_ceiling", "rubric_weight", "review_margin"):
+    for key in ("similarity_floor", "similarity_ceiling"):
         number = _number(check, mapping, key, "settings", required=False, positive=False)
         if number is not None and not 0 <= number <= 1:
             check.add(_line_of(mapping, key), f"settings: {key} must be between 0 and 1")
@@ -992,16 +1000,7 @@ def _settings(check: _Checker, value: Any, line: int | None) -> Settings:
             _line_of(mapping, "similarity_ceiling"),
             "settings: similarity_ceiling must be greater than similarity_floor",
         )
-    defaults = Settings()
-    return Settings(
-        model=model,
-        similarity_floor=floor,
-        similarity_ceiling=ceiling,
-        rubric_weight=values["rubric_weight"],
-        review_margin=values["review_margin"]
-        if values["review_margin"] is not None
-        else defaults.review_margin,
-    )
+    return Settings(model=model, similarity_floor=floor, similarity_ceiling=ceiling)
 
 
 # ---------------------------------------------------------------- validate

@@ -221,8 +221,6 @@ class Settings:
     model: str = "auto"
     similarity_floor: float | None = None  # None: the model's own default
     similarity_ceiling: float | None = None
-    rubric_weight: float | None = None  # None: the default (see grader.scoring)
-    review_margin: float = 0.1
 
 
 @dataclass(frozen=True)

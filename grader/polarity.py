@@ -122,13 +122,14 @@ def polarity(
     }
     start, end = span if span else (0, len(analysis.text))
     unclear = _counterfactual_sentences(analysis)
+    denied = _denied(analysis)
     opposite = agree = 0
-    for token in analysis.tokens:
+    for token, negated in zip(analysis.tokens, denied, strict=True):
         if not token.content or token.norm not in stated or token.start < start or token.end > end:
             continue
         if within((token.start, token.end), unclear):
             continue
-        if token.negated or within((token.start, token.end), retracted):
+        if negated or within((token.start, token.end), retracted):
             opposite += 1
         else:
             agree += 1
@@ -152,18 +153,55 @@ def consistency(
             meant[token.norm] = meant.get(token.norm, False) or token.negated
     start, end = span if span else (0, len(analysis.text))
     unclear = _counterfactual_sentences(analysis)
+    denied = _denied(analysis)
     same = different = 0
-    for token in analysis.tokens:
+    for token, plain_denied in zip(analysis.tokens, denied, strict=True):
         if not token.content or token.norm not in meant or token.start < start or token.end > end:
             continue
         if within((token.start, token.end), unclear):
             continue
-        negated = token.negated or within((token.start, token.end), retracted)
+        negated = plain_denied or within((token.start, token.end), retracted)
         if negated == meant[token.norm]:
             same += 1
         else:
             different += 1
     return same, different
+
+
+# Languages whose negator comes before what it negates ("does not converge", "не сходится"):
+# there the subject before the negator, which the analyser's clause scope also marks, is not
+# what a sentence denies. (German "platzt nicht", Korean "커지지 않는다" put it after.)
+_NEGATOR_FIRST = frozenset({"en", "ru", "uk", "es", "pt", "it", "fr", "pl"})
+
+
+def _denied(analysis: Analysis) -> list[bool]:
+    """Per token: whether a sentence denies it (negated, and, where the negator comes first,
+    after a negator of its sentence)."""
+    if analysis.language not in _NEGATOR_FIRST:
+        return [token.negated for token in analysis.tokens]
+    from grader.languages import profile
+
+    found = profile(analysis.language)
+    negation = found.negation if found else None
+    words = (negation.clause | negation.forward) if negation else frozenset()
+    suffixes = negation.suffixes if negation else ()
+    import bisect
+
+    starts = [first for first, _ in analysis.sentences]
+    denied = []
+    sentence = -1
+    seen = False
+    for token in analysis.tokens:
+        index = bisect.bisect_right(starts, token.start) - 1
+        if index != sentence:
+            sentence, seen = index, False
+        surface = token.surface.lower()
+        if token.norm in words or surface in words or surface.endswith(suffixes or ("\0",)):
+            seen = True
+            denied.append(False)
+            continue
+        denied.append(token.negated and seen)
+    return denied
 
 
 def _counterfactual_sentences(analysis: Analysis) -> tuple[Span, ...]:
