@@ -155,6 +155,13 @@ def anchor_pairs(items: list[dict[str, Any]], cache: EmbeddingCache) -> list[Anc
                             "near-miss",
                         )
                     )
+                    if not cross:  # a right answer (the paraphrase) against the wrong one
+                        paraphrase = item["paraphrase"][first]
+                        pairs.append(
+                            AnchorPair(
+                                model, cosine(paraphrase, miss), False, None, 0.0, "answer-miss"
+                            )
+                        )
     return pairs
 
 
@@ -184,6 +191,20 @@ def ramps(pairs: Sequence[AnchorPair]) -> dict[str, Ramp]:
         )
     found["generic"] = found[MINILM]
     return found
+
+
+def near_miss_gap(pairs: Sequence[AnchorPair], ramp_of: dict[str, Ramp]) -> float:
+    """The 99th percentile, over the anchors' same-language items, of how much closer a right
+    answer (the paraphrase) comes to the item's wrong "near miss" than to the right reference
+    (the statement): how far "closer to a wrong answer" alone misleads. (The pairs are listed
+    item by item, per model and language.)"""
+    gaps = []
+    paraphrases = [p for p in pairs if p.kind == "paraphrase" and not p.cross]
+    misses = [p for p in pairs if p.kind == "answer-miss"]
+    for right, wrong in zip(paraphrases, misses, strict=True):
+        ramp = ramp_of[right.model]
+        gaps.append(ramp.similarity(wrong.cosine) - ramp.similarity(right.cosine))
+    return float(np.quantile(gaps, 0.99))
 
 
 # ---------------------------------------------------------------- evidence of the data sets
@@ -332,7 +353,7 @@ def fit_meaning(
         if not np.all(np.isin(rows.human[rows.data_set == name], (0.0, 1.0)))
     ] or list(range(len(names)))
     weight = _equal_weights(rows.data_set.tolist())
-    anchor = [a for a in anchors if a.kind != "near-miss"]
+    anchor = [a for a in anchors if a.kind in ("paraphrase", "unrelated")]
     a_similarity = np.array([ramp_of[a.model].similarity(a.cosine, a.cross) for a in anchor])
     a_overlap = np.array([math.nan if a.overlap is None else a.overlap for a in anchor])
     a_label = np.array([a.label for a in anchor])
@@ -501,7 +522,7 @@ def defaults_document(
     anchors: Sequence[AnchorPair],
 ) -> dict[str, Any]:
     existing = yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8"))
-    near = [a for a in anchors if a.kind == "near-miss"]
+    near = [a for a in anchors if a.kind not in ("paraphrase", "unrelated")]
     return {
         "schema": "grader.defaults/1",
         "version": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -615,6 +636,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"meaning map: {meaning}", file=sys.stderr)
     print(f"review: {review}", file=sys.stderr)
     near = [a for a in anchors if a.kind == "near-miss"]
+    print(
+        "anchors: a right answer is closer to a same-topic wrong one than to the right one by "
+        f"{near_miss_gap(anchors, ramp_of):.3f} (ramped, 99th percentile; criteria.wrong_margin)",
+        file=sys.stderr,
+    )
     for kind in ("paraphrase", "unrelated", "near-miss"):
         chosen = [a for a in anchors if a.kind == kind]
         sims = np.array([ramp_of[a.model].similarity(a.cosine, a.cross) for a in chosen])

@@ -16,8 +16,8 @@ def keyword_salad(content_words: int, glue: float, known: float) -> Penalty | No
 
     ``content_words``: the answer's content words; ``glue``: the share of its letters outside
     them (function words, particles, endings: what makes a list of words a sentence, in any
-    language); ``known``: the share of its content words that the question's prompt or its
-    rubric's keyword terms use. A short answer that names two things ("T5,
+    language); ``known``: the share of its content words that the question's own texts use
+    (prompt, model answers, concepts, keyword terms). A short answer that names two things ("T5,
     encoder-decoder") is concise, not a salad: at least ``salad_minimum`` content words.
     """
     settings = defaults().gaming

@@ -415,18 +415,17 @@ def _longest_model_answer(gradable: Gradable, language: str) -> int:
 
 
 def _question_terms(gradable: Gradable, language: str) -> frozenset[str]:
-    """The comparison keys of the content words of the question's prompt in ``language`` and of
-    every (non-regex) keyword term of its rubric that could be written in it (of its model
-    answers in ``language``, where it has no rubric): the words a list of the question's terms
-    is made of."""
+    """The comparison keys of the content words of the question's own texts in ``language``
+    (prompt, model answers, concepts) and of every (non-regex) keyword term of its rubric that
+    could be written in it: the words a list of the question's terms is made of."""
     from grader.analysis import analyze, content_words
     from grader.keywords import written_for
 
     texts = [gradable.prompt.by_language.get(language, "")]
+    texts.extend(text for lang, text in gradable.model_answers() if lang == language)
     rubric = gradable.rubric
-    if rubric is None or not rubric.criteria:
-        texts.extend(text for lang, text in gradable.model_answers() if lang == language)
     if rubric is not None:
+        texts.extend(c.concept.by_language.get(language, "") for c in rubric.criteria)
         texts.extend(
             term.text
             for criterion in rubric.criteria
