@@ -168,6 +168,7 @@ class AnswerSignals:
     penalty: float  # misconception penalties, in points
     answer: str = ""
     language: str = ""
+    flagged: bool = False
 
 
 def collect_signals(
@@ -237,6 +238,7 @@ def _answer_signals(student: str, answer: AnswerResult, params: ScoringParams) -
         penalty=sum(item.penalty for item in answer.misconceptions),
         answer=answer.answer,
         language=answer.language,
+        flagged=bool(answer.flags),
     )
 
 
@@ -698,7 +700,16 @@ def _pairs(answers: Sequence[AnswerSignals], shares: Sequence[float]) -> list[Pa
     from grader.evaluation import Pair
 
     return [
-        Pair(a.question, a.student, a.points, a.human, round(s * a.points, 4), a.answer, a.language)
+        Pair(
+            a.question,
+            a.student,
+            a.points,
+            a.human,
+            round(s * a.points, 4),
+            a.answer,
+            a.language,
+            a.flagged,
+        )
         for a, s in zip(answers, shares, strict=True)
     ]
 
