@@ -216,7 +216,9 @@ def _answer_signals(student: str, answer: AnswerResult, params: ScoringParams) -
                 weight=criterion.points / answer.points if answer.points else 0.0,
                 keyword=criterion.keyword_credit,
                 similarity=similarity,
-                overlap=criterion.overlap,
+                overlap=criterion.overlap
+                if criterion.concept is not None or criterion.id == MODEL_ANSWER_CRITERION
+                else None,
                 negated=criterion.status == "negated",
                 void=criterion.wrong is not None,
                 rubric=criterion.id != MODEL_ANSWER_CRITERION,

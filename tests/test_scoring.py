@@ -40,6 +40,7 @@ PARAMS = ScoringParams(
     wrong_margin=0.1,
     wrong_similarity=0.8,
     sharpness=1.0,
+    meaning_only_flag=0.25,
     review=Review(-20.0, 0.0, 0.0, 0.0, threshold=0.5, share=0.15),  # never flags
 )
 RUBRIC = Rubric(
