@@ -31,7 +31,7 @@ from grader.review import (
     split_group_id,
 )
 from grader.submissions import Submission
-from grader.values import describe, finite_number, parse_finite
+from grader.values import describe, finite_number, is_number_text, parse_finite
 
 COLUMNS = ("student", "group", "question", "score", "comment")
 IGNORED_COLUMNS = ("answer", "language", "name")  # allowed for the instructor's reference
@@ -107,7 +107,8 @@ def _score(name: str, line: int, value: Any) -> tuple[float | None, Problem | No
         )
     score = parse_finite(value) if isinstance(value, str) else finite_number(value)
     if score is None:
-        what = "a finite number" if _numeric(value) else "a number"
+        numeric = not isinstance(value, str) or is_number_text(value)
+        what = "a finite number" if numeric else "a number"
         return None, Problem(
             name, line, f"score '{shown}' is not {what}", "write a number such as 2.5"
         )
@@ -116,17 +117,6 @@ def _score(name: str, line: int, value: Any) -> tuple[float | None, Problem | No
             name, line, f"score {score:g} is negative", "scores run from 0 to the question's points"
         )
     return score, None
-
-
-def _numeric(value: str | int | float) -> bool:
-    """Whether ``value`` is a number, perhaps infinite or NaN ("inf", 1e400, ".nan")."""
-    if not isinstance(value, str):
-        return True
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _row(

@@ -34,6 +34,15 @@ def parse_finite(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def is_number_text(text: str) -> bool:
+    """Whether ``text`` reads as a number, finite or not ("2", "nan", "-inf", "1e400")."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def describe(value: object, limit: int = 40) -> str:
     """A short rendering of a bad value for a message (a 400-digit number is not echoed whole)."""
     try:
