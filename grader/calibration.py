@@ -1141,8 +1141,10 @@ class _Reader:
         raw = data[name]
         value = finite_number(raw)
         if value is None:
-            kind = "a number" if isinstance(raw, bool) or not isinstance(raw, int | float) else (
-                "a finite number"
+            kind = (
+                "a number"
+                if isinstance(raw, bool) or not isinstance(raw, int | float)
+                else ("a finite number")
             )
             self.fail(data, name, f"{where}.{name} must be {kind}, not {describe(raw)}")
         if not low <= value <= high:

@@ -13,8 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError, Problem
-from grader.values import describe, finite_number, is_number_text, parse_finite
-from grader.yamlread import decode_bytes, unpaired_surrogate
+from grader.values import (
+    describe,
+    finite_number,
+    is_number_text,
+    parse_finite,
+    unpaired_surrogate,
+)
+from grader.yamlread import decode_bytes
 
 REQUIRED_COLUMNS = ("student", "question", "answer")
 OPTIONAL_COLUMNS = ("language", "score", "comment")
@@ -127,7 +133,9 @@ def read_csv_records(
     except StopIteration:
         raise GraderError.at(name, 1, "the file is empty", header_hint) from None
     except csv.Error as error:
-        raise GraderError.at(name, 1, f"unreadable CSV header: {error}", "check its quotes") from None
+        raise GraderError.at(
+            name, 1, f"unreadable CSV header: {error}", "check its quotes"
+        ) from None
     columns = [column.strip().lower() for column in header]
     _check_unique_columns(name, columns)
     check_columns(name, columns)
@@ -183,9 +191,8 @@ def _broken_row(name: str, start: int, end: int, error: csv.Error) -> Problem:
                 "a quote opened in this row is never closed: it runs to the end of the file "
                 f"and would swallow {taken}"
             )
-            return Problem(
-                name, start, message, "close the quote; the lines after it are read as rows of their own"
-            )
+            fix = "close the quote; the lines after it are read as rows of their own"
+            return Problem(name, start, message, fix)
         return Problem(name, start, "a quote opened in this row is never closed", "close it")
     spans = f" (it runs on to line {end})" if end > start else ""
     return Problem(

@@ -50,3 +50,13 @@ def describe(value: object, limit: int = 40) -> str:
     except ValueError:  # an int with more digits than str() converts
         return "a number with thousands of digits"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def unpaired_surrogate(text: str) -> int | None:
+    """The position of the first lone UTF-16 surrogate in ``text`` (a JSON or YAML escape like
+    \\ud800 makes one; no file can hold it as UTF-8), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return error.start
+    return None

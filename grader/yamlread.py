@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from grader.errors import GraderError
+from grader.values import unpaired_surrogate
 
 MAX_DEPTH = 64  # nested mappings and lists; banks need fewer than ten
 MAX_ALIAS_VALUES = 10_000  # values that aliases (*name) may add by repeating an anchored one
@@ -76,20 +77,11 @@ def _construct_str(loader: _LineLoader, node: yaml.ScalarNode) -> str:
         raise yaml.constructor.ConstructorError(
             None,
             None,
-            f"the text holds an unpaired surrogate (\\u{ord(value[surrogate]):04x}), not a character",
+            f"the text holds an unpaired surrogate (\\u{ord(value[surrogate]):04x}), "
+            "not a character",
             node.start_mark,
         )
     return value
-
-
-def unpaired_surrogate(text: str) -> int | None:
-    """The position of the first lone UTF-16 surrogate in ``text`` (a JSON or YAML escape like
-    \\ud800 makes one; no file can hold it as UTF-8), or None."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        return error.start
-    return None
 
 
 class _FastLineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -129,7 +121,8 @@ def decode_bytes(data: bytes, path: Path | str) -> str:
             raise GraderError.at(
                 path,
                 line,
-                f"not valid UTF-16 (an unpaired surrogate or a cut character at byte {error.start + 2})",
+                "not valid UTF-16 (an unpaired surrogate or a cut character at byte "
+                f"{error.start + 2})",
                 "save the file as UTF-8",
             ) from None
     try:
