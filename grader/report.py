@@ -811,7 +811,16 @@ def _sections(extra_sections: Sequence[SectionHtml]) -> tuple[tuple[str, str, Ma
 
 
 def _problems(results: Results) -> tuple[ProblemRecord, ...]:
-    return tuple(sorted(results.problems, key=lambda p: (p.file, p.line or 0, p.message)))
+    """The first problems in file and line order (all of them are in results.json)."""
+    ordered = sorted(results.problems, key=lambda p: (p.file, p.line or 0, p.message))
+    return tuple(ordered[: report_stats.MAX_LISTED_PROBLEMS])
+
+
+def _problem_kinds(results: Results) -> tuple[report_stats.ProblemKind, ...]:
+    """Problems by kind, when there are more than the page lists one by one."""
+    if len(results.problems) <= report_stats.MAX_LISTED_PROBLEMS:
+        return ()
+    return tuple(report_stats.problem_kinds(results.problems))
 
 
 def render_class(
@@ -848,6 +857,7 @@ def render_class(
         pair_words=report_stats.MIN_PAIR_WORDS,
         pair_threshold=round(report_stats.PAIR_THRESHOLD),
         problems=_problems(results),
+        problem_kinds=_problem_kinds(results),
         extra_sections=_sections(extra_sections),
         created=results.created,
     )

@@ -13,12 +13,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from grader.results import AnswerResult, Results, StudentResult
+from grader.results import AnswerResult, ProblemRecord, Results, StudentResult
 
 MIN_PAIR_WORDS = 8  # shorter answers are too alike by nature to suggest copying
 PAIR_THRESHOLD = 90.0  # rapidfuzz ratio (0..100) from which two answers count as near-identical
 MAX_PAIRS = 50  # the most pairs listed on the class page
 MOST_MISSED = 3  # criteria listed per question
+MAX_LISTED_PROBLEMS = 100  # input problems listed one by one (on the class page, on the terminal)
+MAX_PAIR_CHARS = 2_000  # the start of each answer compared for near-identical pairs
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
@@ -58,6 +60,34 @@ class SimilarPair:
     second: str
     similarity: float  # 0..100
     excerpt: str  # the start of the first answer
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """Problems whose messages differ only in their ids and numbers ("student '…' answered '…'
+    again at line …"): how many, and the first one."""
+
+    message: str
+    count: int
+    first: ProblemRecord
+
+
+_VARIABLE_PART = re.compile(r"'[^']*'|\d[\d,.]*")
+
+
+def problem_kinds(problems: Sequence[ProblemRecord]) -> list[ProblemKind]:
+    """The problems grouped by kind, most frequent first (then in order of first appearance)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, ProblemRecord] = {}
+    for problem in problems:
+        kind = _VARIABLE_PART.sub(
+            lambda found: "'…'" if found.group()[0] == "'" else "…", problem.message
+        )
+        counts[kind] += 1
+        first.setdefault(kind, problem)
+    order = {kind: index for index, kind in enumerate(first)}
+    ranked = sorted(counts, key=lambda kind: (-counts[kind], order[kind]))
+    return [ProblemKind(kind, counts[kind], first[kind]) for kind in ranked]
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
