@@ -25,6 +25,7 @@ from grader.errors import GraderError
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_STEM_BYTES = 80  # the readable part of a generated file name, in UTF-8 bytes
+MAX_NAME_BYTES = MAX_STEM_BYTES + 9  # with "-" and 8 hex digits: far below the usual 255
 _UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10)]
@@ -168,7 +169,7 @@ def bounded(text: str, limit: int) -> str:
 
 def _readable_stem(identifier: str) -> str:
     text = unicodedata.normalize("NFKC", identifier)
-    text = bounded(_UNSAFE.sub("_", text).strip("._-")[:60], MAX_STEM_BYTES).strip("._-")
+    text = bounded(_UNSAFE.sub("_", text).strip("._-")[:60], MAX_STEM_BYTES - 1).strip("._-")
     text = text or "student"
     return f"_{text}" if _reserved(text) else text
 

@@ -204,7 +204,15 @@ def check_one(
     rubric_dirs: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """A learner's self-check of one answer, as a JSON-ready document."""
+    from grader.errors import GraderError
+    from grader.submissions import MAX_ANSWER_CHARS
+
     bank = load_bank(bank_path, rubric_dirs)
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise GraderError(
+            f"the answer is {len(answer):,} characters long; answers over "
+            f"{MAX_ANSWER_CHARS:,} characters are not graded (shorten it)"
+        )
     options = GradeOptions(model=model, device=device, cache_dir=cache_dir, use_cache=use_cache)
     result = check_answer(bank, question, answer, language, options)
     gradable = bank.gradables()[question]
@@ -304,6 +312,7 @@ def review_to_folder(
     threshold: float = 0.92,
 ) -> list[Path]:
     """Write review pages (answer groups per question) for saved results."""
+    from grader.fsutil import staged_output
     from grader.results import load_results
     from grader.review import answer_groups, write_review_pages
 
@@ -316,8 +325,6 @@ def review_to_folder(
         name = auto_model_for(results.bank.languages[0] if results.bank.languages else "en")
         embed = load_embedder(name if model == "auto" else model, device).encode
     groups = answer_groups(results, embed, threshold)
-    from grader.fsutil import staged_output
-
     with staged_output(out_dir, REVIEW_OUTPUTS) as output:
         written = write_review_pages(results, groups, bank, output.folder)
         return [output.final(path) for path in written]

@@ -745,11 +745,15 @@ def histogram_view(
 
 def page_names(results: Results) -> dict[str, str]:
     """Each student's page file stem: the recorded file name when every one is safe and unique."""
-    from grader.fsutil import safe_file_names
+    from grader.fsutil import MAX_NAME_BYTES, safe_file_names
 
     recorded = [student.file_name for student in results.students]
     folded = [name.casefold() for name in recorded]
-    if all(_SAFE_STEM.fullmatch(name) for name in recorded) and len(set(folded)) == len(folded):
+    safe = all(
+        _SAFE_STEM.fullmatch(name) and len(name.encode("utf-8")) <= MAX_NAME_BYTES
+        for name in recorded
+    )
+    if safe and len(set(folded)) == len(folded):
         return {student.id: student.file_name for student in results.students}
     return safe_file_names(student.id for student in results.students)
 
