@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,40 +181,47 @@ def _located(error: yaml.MarkedYAMLError, path: Path) -> GraderError:
 def _check_shape(text: str, path: Path) -> None:
     """Refuse deep nesting and alias bombs, from the parser's events (no recursion, no values).
 
-    A syntax error is left to the loaders, which report it with their clearer messages."""
-    parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    libyaml stops at its own nesting limit with a syntax error; the pure-Python parser then reads
+    the events (it keeps its state in lists, not in the call stack). A syntax error is left to
+    the loaders, which report it with their clearer messages."""
+    for parser in (getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.SafeLoader):
+        try:
+            _check_events(yaml.parse(text, Loader=parser), path)
+            return
+        except yaml.YAMLError:
+            continue
+
+
+def _check_events(events: Iterator[yaml.Event], path: Path) -> None:
     sizes: dict[str, int] = {}  # anchor -> values it stands for
     frames: list[list[Any]] = []  # per open collection: [anchor, values so far]
     added = 0
-    try:
-        for event in yaml.parse(text, Loader=parser):
-            if isinstance(event, yaml.CollectionStartEvent):
-                if len(frames) >= MAX_DEPTH:
-                    raise _shape_error(path, event, f"nested more than {MAX_DEPTH} levels deep")
-                frames.append([event.anchor, 1])
-                continue
-            if isinstance(event, yaml.CollectionEndEvent):
-                anchor, size = frames.pop()
-            elif isinstance(event, yaml.AliasEvent):
-                anchor, size = None, sizes.get(event.anchor or "", 1)
-                added += size
-                if added > MAX_ALIAS_VALUES:
-                    raise _shape_error(
-                        path,
-                        event,
-                        f"aliases repeat more than {MAX_ALIAS_VALUES:,} values",
-                        "write the values out, or use fewer aliases",
-                    )
-            elif isinstance(event, yaml.ScalarEvent):
-                anchor, size = event.anchor, 1
-            else:
-                continue
-            if anchor:
-                sizes[anchor] = size
-            if frames:
-                frames[-1][1] += size
-    except yaml.YAMLError:
-        return
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(frames) >= MAX_DEPTH:
+                raise _shape_error(path, event, f"nested more than {MAX_DEPTH} levels deep")
+            frames.append([event.anchor, 1])
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = frames.pop()
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+            added += size
+            if added > MAX_ALIAS_VALUES:
+                raise _shape_error(
+                    path,
+                    event,
+                    f"aliases repeat more than {MAX_ALIAS_VALUES:,} values",
+                    "write the values out, or use fewer aliases",
+                )
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if frames:
+            frames[-1][1] += size
 
 
 def _shape_error(
