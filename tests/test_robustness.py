@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -1152,13 +1153,9 @@ def test_outputs_follow_the_umask(write, tmp_path):
     for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
         out = tmp_path / f"out-{umask:o}"
         command = [sys.executable, "-m", "grader", "grade", str(bank), str(subs), "--out", str(out)]
-        done = subprocess.run(
-            [*command, "--model", "none", "--no-cache"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            preexec_fn=lambda umask=umask: os.umask(umask),  # noqa: PLW1509
-        )
+        command += ["--model", "none", "--no-cache"]
+        shell = f"umask {umask:03o} && exec " + " ".join(shlex.quote(part) for part in command)
+        done = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 0, done.stderr
         files = [path for path in out.rglob("*") if path.is_file()]
         assert len(files) > 4
