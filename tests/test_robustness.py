@@ -1208,3 +1208,93 @@ def test_repeated_row_problems_are_summarised(write, tmp_path):
     assert '<td class="num">249</td>' in page
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert len(data["problems"]) == 250
+
+
+def _set(path: tuple[str | int, ...], value: object):
+    def change(data: dict) -> None:
+        target = data
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+
+    return change
+
+
+DAMAGE = [
+    (("students", 0, "total"), "abc", "students[0].total must be a finite number, not text"),
+    (
+        ("students", 0, "questions", 0, "score"),
+        float("nan"),
+        "students[0].questions[0].score must be a finite number, not nan",
+    ),
+    (
+        ("students", 0, "questions", 0, "points"),
+        1e400,
+        "students[0].questions[0].points must be a finite number, not inf",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "score"),
+        10**400,
+        "students[0].questions[0].answers[0].score must be a finite number, not 1" + "0" * 38 + "…",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "score"),
+        99,
+        "students[0].questions[0].answers[0].score is 99, outside 0..2",
+    ),
+    (("students", 0, "questions"), {}, "students[0].questions must be a list, not an object"),
+    (("students", 0, "id"), 5, "students[0].id must be text, not a number"),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "answer"),
+        "\ud800",
+        "students[0].questions[0].answers[0].answer holds an unpaired surrogate (a \\ud800-style escape), not a character",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "line"),
+        -1,
+        "students[0].questions[0].answers[0].line must be a whole number from 0, not -1",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "answered"),
+        "yes",
+        "students[0].questions[0].answers[0].answered must be true or false, not text",
+    ),
+    (("settings", "floor"), float("inf"), "settings holds inf, which is not a finite number"),
+    (("students", 1, "id"), "s1", "students[1] repeats the student 's1'"),
+    (
+        ("students", 1, "questions"),
+        [],
+        "students[1] does not have the questions of students[0] in their order",
+    ),
+    (("summary",), None, "summary must be an object, not null"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    DAMAGE,
+    ids=[m.split(" ")[0] + "-" + str(i) for i, (_, _, m) in enumerate(DAMAGE)],
+)
+def test_hand_edited_results_are_damaged_with_the_field_named(
+    write, tmp_path, path, value, message
+):
+    """Fields of the wrong type in results.json ended `report`, `review` and `export` in exit 3."""
+    bank = make_bank(write)
+    subs = write("s.csv", "student,question,answer\ns1,q1,bidirectional context\ns2,q1,x\n")
+    out = tmp_path / "out"
+    assert grade_cli(bank, subs, out).exit_code == 0
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    _set(path, value)(data)
+    damaged = write("damaged.json", json.dumps(data))  # NaN and \ud800 as JSON writes them
+    expected = (
+        f"Error: {damaged}: damaged results file: {message} (re-run grader grade, or undo the "
+        "hand edit)\n"
+    )
+    for command in (
+        ("report", str(damaged), "--out", str(tmp_path / "pages")),
+        ("review", str(bank), str(damaged), "--out", str(tmp_path / "pages")),
+        ("export", str(damaged), "--format", "canvas-csv", "--out", str(tmp_path / "c.csv")),
+    ):
+        result = run(*command)
+        assert (result.exit_code, result.output) == (1, expected), command
+    assert not (tmp_path / "pages").exists() or not any((tmp_path / "pages").rglob("*.html"))
