@@ -31,3 +31,30 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+NOBODY = 65534  # the uid and gid of `nobody` (and `nogroup`) on Debian and most Linux systems
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` run as a user that file permissions apply to: the test's own user, or, when
+    the tests run as root (as CI does, and root may write anywhere), `nobody` through setpriv.
+    Skips only where the tests run as root without setpriv."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and no setpriv to drop privileges with")
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *command]
+
+
+@pytest.fixture
+def shared_tmp():
+    """A temporary folder an unprivileged user can read (pytest's own is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-unprivileged-"))
+    folder.chmod(0o755)
+    yield folder
+    for path in folder.rglob("*"):
+        if path.is_dir():
+            path.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -27,7 +27,7 @@ from grader.cli import cli
 from grader.grading import GradeOptions, grade
 from grader.loader import load_bank, validate_paths
 from grader.submissions import Submission, read_submissions
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unprivileged
 from tests.test_loader import BANK, RUBRIC, make_bank
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -328,19 +328,35 @@ def test_unwritable_output_folder_under_sys(write):
         assert "choose another --out folder" in result.output
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_output_folder_by_permissions(write, tmp_path):
-    bank = make_bank(write)
-    subs = write("s.csv", "student,question,answer\ns1,q1,x\n")
-    out = tmp_path / "ro"
+def test_unwritable_output_folder_by_permissions(shared_tmp):
+    """Run as an unprivileged user (root may write anywhere): see tests/conftest.unprivileged."""
+    bank = make_bank(lambda name, text: _write_in(shared_tmp, name, text))
+    subs = _write_in(shared_tmp, "s.csv", "student,question,answer\ns1,q1,x\n")
+    out = shared_tmp / "ro"
     out.mkdir()
-    out.chmod(0o500)
-    result = grade_cli(bank, subs, out)
-    assert result.exit_code == 1
-    assert result.output == (
+    out.chmod(0o555)
+    command = [sys.executable, "-m", "grader", "grade", str(bank), str(subs), "--out", str(out)]
+    command += ["--model", "none", "--no-cache"]
+    done = subprocess.run(
+        unprivileged(command),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "HOME": str(shared_tmp)},
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
         f"Error: {out}: the folder is not writable (choose another --out folder or fix its "
         "permissions)\n"
     )
+    assert list(out.iterdir()) == []
+
+
+def _write_in(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # ---------------------------------------------------------------- security
