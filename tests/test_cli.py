@@ -99,7 +99,11 @@ def test_check_json_single_line(write):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     document = json.loads(lines[0])
-    assert document["question"] == "q1" and document["met"] == ["bidir"] and document["score"] == 2
+    assert (
+        document["question"] == "q1"
+        and document["met"] == ["bidir"]
+        and document["score"] == pytest.approx(2)
+    )
 
 
 def test_check_reads_answer_interactively(write):

@@ -180,7 +180,7 @@ def test_jsonl_has_one_object_per_student_per_question() -> None:
         "answered": True,
         "overridden": True,
     }
-    assert records[1]["question"] == "long-doc" and records[1]["score"] == 4.33
+    assert records[1]["question"] == "long-doc" and records[1]["score"] == pytest.approx(4.33)
     assert records[4]["student"] == "s3" and records[4]["score"] is None
     assert records[4]["answered"] is False
     assert records[6] == {

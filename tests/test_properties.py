@@ -347,7 +347,7 @@ def test_the_score_arithmetic_stays_within_bounds(case) -> None:
     for criterion in scored.criteria:
         assert 0 <= criterion.credit <= 1 + 1e-9
     if not signals.answered:
-        assert scored.score == 0
+        assert scored.score == pytest.approx(0)
     assume(signals.penalties)
     if any(penalty.factor == 0 for penalty in signals.penalties):
-        assert scored.score == 0
+        assert scored.score == pytest.approx(0)

@@ -144,7 +144,7 @@ def test_question_with_a_rubric_and_no_model_answers_is_graded(write):
     loaded = load_bank(make_bank(write, bank))
     assert loaded.gradables()["q1"].answers == {}
     results = grade(loaded, [Submission("s1", "q1", "bidirectional context")], GradeOptions("none"))
-    assert results.students[0].questions[0].score == 2.0
+    assert results.students[0].questions[0].score == pytest.approx(2.0)
 
 
 def test_bank_encodings(write, tmp_path):
@@ -206,7 +206,7 @@ def test_empty_answers_score_zero_with_feedback(write, answer):
     bank = load_bank(make_bank(write))
     results = grade(bank, [Submission("s1", "q1", answer)], GradeOptions(model="none"))
     result = results.students[0].questions[0].answers[0]
-    assert (result.score, result.answered) == (0.0, False)
+    assert result.score == pytest.approx(0.0) and not result.answered
     assert [(c.feedback, c.reason) for c in result.criteria] == [("mention direction", "no answer")]
 
 
@@ -275,11 +275,9 @@ def test_zero_width_and_look_alike_characters(write):
         Submission("full-width", "q1", "ｂｉｄｉｒｅｃｔｉｏｎａｌ ｃｏｎｔｅｘｔ"),
     ]
     results = grade(bank, rows, GradeOptions(model="none"))
-    assert {s.id: s.total for s in results.students} == {
-        "zero-width": 2.0,
-        "look-alike": 2.0,
-        "full-width": 2.0,
-    }
+    assert {s.id: s.total for s in results.students} == pytest.approx(
+        {"zero-width": 2.0, "look-alike": 2.0, "full-width": 2.0}
+    )
 
 
 def test_invisible_characters_in_ids_do_not_make_new_students(write):
