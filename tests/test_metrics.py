@@ -1,4 +1,4 @@
-"""grader.metrics against scipy / scikit-learn (installed with sentence-transformers)."""
+"""grader.metrics against scipy / scikit-learn (both declared in the [dev] extra)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats as stats
+import sklearn.metrics as sk_metrics
 
 from grader import metrics
-
-stats = pytest.importorskip("scipy.stats")
-sk_metrics = pytest.importorskip("sklearn.metrics")
 
 
 @pytest.fixture
