@@ -63,7 +63,8 @@ def atomic_write(path: Path, data: str | bytes | Iterable[str]) -> None:
             path.parent, None, f"cannot write here: {error.strerror}", "choose another --out folder"
         ) from None
     try:
-        os.fchmod(handle, FILE_MODE)
+        if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+            os.fchmod(handle, FILE_MODE)
         with os.fdopen(handle, "wb") as stream:
             _write_payload(stream, data)
             stream.flush()

@@ -791,6 +791,11 @@ def test_a_lone_surrogate_after_a_utf16_bom_is_a_located_error(write, tmp_path):
     gift.write_bytes(b"\xff\xfe" + "::q:: What? {=yes}\n".encode("utf-16-le") + b"\x00\xd8")
     result = run("import", str(gift), "--out", str(tmp_path / "bank.yaml"))
     assert result.exit_code == 1 and f"Error: {gift}:2: not valid UTF-16" in result.output
+    escaped = make_bank(write, BANK.replace("title: Demo", 'title: "De\\ud800mo"'))
+    assert problems_of(escaped) == [
+        f"{escaped}:2:8: invalid YAML: the text holds an unpaired surrogate (\\ud800), not a "
+        "character (check the indentation and quoting there)"
+    ]
     saved = write("results.json", "")
     saved.write_bytes(b"\xff\xfe" + '{"schema": "'.encode("utf-16-le") + b"\x00\xd8")
     result = run("report", str(saved), "--out", str(tmp_path / "pages"))
