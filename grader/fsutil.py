@@ -270,9 +270,17 @@ def _recover(out_dir: Path) -> None:
             journal = json.loads(journal_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             journal = None
-        if isinstance(journal, dict) and {"staging", "trash", "new", "owned"} <= set(journal):
-            _apply(out_dir, journal)
-        journal_path.unlink(missing_ok=True)
+        try:
+            if isinstance(journal, dict) and {"staging", "trash", "new", "owned"} <= set(journal):
+                _apply(out_dir, journal)
+            journal_path.unlink(missing_ok=True)
+        except OSError as error:
+            raise GraderError.at(
+                out_dir,
+                None,
+                f"cannot finish putting an earlier run's outputs in place: {error.strerror}",
+                f"check the folder's permissions, or remove {_JOURNAL} and the .grader-* folders",
+            ) from None
     for leftover in out_dir.glob(".grader-*-*"):
         if leftover.name.startswith((_STAGING_PREFIX, _TRASH_PREFIX)) and leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)

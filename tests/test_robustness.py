@@ -1044,10 +1044,11 @@ def test_a_field_over_the_csv_modules_limit_loses_no_row(write):
     ]
 
 
-@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1e"])
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])  # raw in JSON text
 def test_jsonl_strings_may_hold_line_separators(write, separator):
-    """Lines were split with str.splitlines(), which also splits at U+2028 and other separators
-    a JSON string may hold as they are: the row was reported broken and dropped."""
+    """Lines were split with str.splitlines(), which also splits at U+2028, U+2029 and NEL, which
+    a JSON string may hold as they are: the row was reported broken and dropped. (The other
+    characters splitlines splits at are controls, which JSON must escape.)"""
     rows = [
         {"student": "s1", "question": "q1", "answer": f"bidirectional{separator}context"},
         {"student": "s2", "question": "q1", "answer": "x"},
