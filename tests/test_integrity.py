@@ -335,7 +335,7 @@ def test_two_grading_processes_into_one_folder(tmp_path):
     """The second of two real `grader grade` processes into one --out is refused while the first
     grades; the first's outputs are complete and its own."""
     subs = tmp_path / "large.csv"
-    large_submissions(subs, copies=6)
+    large_submissions(subs, copies=12)
     out = tmp_path / "out"
     parent, child = pty.openpty()
     command = [sys.executable, "-m", "grader", "grade", str(SEED_BANK), str(subs)]
