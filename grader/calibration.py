@@ -1141,11 +1141,8 @@ class _Reader:
         raw = data[name]
         value = finite_number(raw)
         if value is None:
-            kind = (
-                "a number"
-                if isinstance(raw, bool) or not isinstance(raw, int | float)
-                else ("a finite number")
-            )
+            numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
+            kind = "a finite number" if numeric else "a number"
             self.fail(data, name, f"{where}.{name} must be {kind}, not {describe(raw)}")
         if not low <= value <= high:
             self.fail(data, name, f"{where}.{name} = {value:g} is outside {low:g}..{high:g}")
