@@ -77,6 +77,10 @@ LABELS: dict[str, dict[str, str]] = {
         "line": "Line",
         "problem": "Problem",
         "fix": "How to fix",
+        "problems_by_kind": "Problems by kind (ids and numbers left out):",
+        "count": "Count",
+        "first_at": "First at",
+        "first_problems": "The first %(shown)s of %(total)s problems; results.json lists them all.",
         "model": "Embedding model",
         "keywords_only": "none (keywords only)",
         "created": "Created",
@@ -157,6 +161,12 @@ LABELS: dict[str, dict[str, str]] = {
         "line": "행",
         "problem": "문제점",
         "fix": "해결 방법",
+        "problems_by_kind": "종류별 문제 (ID와 숫자는 생략):",
+        "count": "건수",
+        "first_at": "처음 나온 곳",
+        "first_problems": (
+            "전체 %(total)s건 중 처음 %(shown)s건입니다. results.json에 모두 있습니다."
+        ),
         "model": "임베딩 모델",
         "keywords_only": "없음 (키워드만)",
         "created": "생성 시각",
@@ -234,6 +244,12 @@ LABELS: dict[str, dict[str, str]] = {
         "line": "行",
         "problem": "問題",
         "fix": "対処法",
+        "problems_by_kind": "種類別の問題 (IDと数値は省略):",
+        "count": "件数",
+        "first_at": "最初の箇所",
+        "first_problems": (
+            "全%(total)s件のうち最初の%(shown)s件です。results.jsonにすべて記録されています。"
+        ),
         "model": "埋め込みモデル",
         "keywords_only": "なし（キーワードのみ）",
         "created": "作成日時",
@@ -315,6 +331,12 @@ LABELS: dict[str, dict[str, str]] = {
         "line": "Строка",
         "problem": "Проблема",
         "fix": "Как исправить",
+        "problems_by_kind": "Проблемы по видам (идентификаторы и числа опущены):",
+        "count": "Сколько",
+        "first_at": "Впервые",
+        "first_problems": (
+            "Первые %(shown)s из %(total)s проблем; все они перечислены в results.json."
+        ),
         "model": "Модель эмбеддингов",
         "keywords_only": "нет (только ключевые слова)",
         "created": "Создано",

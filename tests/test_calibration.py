@@ -362,7 +362,11 @@ models:
         ),
         (GOOD.replace("models:", "modles:"), 3, "did you mean 'models'"),
         (GOOD.replace("shift: 0.5", "shift: high"), 5, "models.minilm.bank.shift must be a number"),
-        (GOOD.replace("scale: 1.5", "scale: .nan"), 5, "models.minilm.bank.scale must be a number"),
+        (
+            GOOD.replace("scale: 1.5", "scale: .nan"),
+            5,
+            "models.minilm.bank.scale must be a finite number",
+        ),
         (GOOD.replace("scale: 1.5", "scale: 0"), 5, "outside 0.05..20"),
         (GOOD.replace("[[0, 0.1], [1, 1]]", "[[0, 0.5], [1, 0.1]]"), 5, "map must rise"),
         (GOOD.replace("{shift: -0.25}", "{shfit: 0.1}"), 7, "did you mean 'shift'"),
