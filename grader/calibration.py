@@ -5,8 +5,8 @@ calibration fits three of its parameters, per embedding model:
 
 * bank-wide: ``shift`` (added to the meaning log-odds) and ``scale`` (multiplying them), and
   optionally a monotone ``map`` of the answer's share of the points (isotonic);
-* per question with enough graded answers: its own extra ``shift`` (model answers differ in how
-  close good answers come to them).
+* per question with enough graded answers: its own extra ``shift`` and ``scale`` (model answers
+  differ in how close good answers come to them, and how spread out they are).
 
 Nothing is re-implemented here: graded results keep each criterion's evidence (similarity,
 overlap, keyword credit, negation, a wrong answer that voided it), and every candidate is scored
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 SCHEMA = "grader.calibration/2"
 NO_MODEL = "none"  # the key for keyword-only grading
 ENTRY_KEYS = ("shift", "scale", "map")
-QUESTION_KEYS = ("shift",)
+QUESTION_KEYS = ("shift", "scale")
 MODEL_KEYS = ("bank", "questions")
 TOP_KEYS = ("schema", "bank", "fitted", "models", "held_out", "notes")
 # What the reader accepts, and so what the fitting may write: (low, high) per value.
@@ -70,6 +70,8 @@ CHANCE = 2.5  # standard errors of r around 0 a held-out correlation must pass t
 QUESTION_T = 1.0  # how clearly a question's own shift must win, held out (paired t statistic)
 MIN_SPREAD = 0.8  # a question's shift keeps this share of the spread of its scores
 QUESTION_SHIFTS = tuple(round(-4.0 + 0.25 * index, 2) for index in range(33))
+QUESTION_SCALES = (0.5, 0.7, 1.0, 1.4, 2.0)
+SCALE_ANSWERS = 4  # a question's own scale is tried with this many times min_question_answers
 _TIE = 1e-4  # loss added per unit of distance from the defaults (prefers small moves)
 
 
@@ -90,11 +92,19 @@ class Adjustment:
 
 
 @dataclass(frozen=True)
+class QuestionFit:
+    """A question's own move of the meaning log-odds, on top of the bank's."""
+
+    shift: float = 0.0  # added
+    scale: float = 1.0  # multiplies
+
+
+@dataclass(frozen=True)
 class ModelCalibration:
     """What was fitted for the answers scored with one embedding model."""
 
     bank: Adjustment = Adjustment()
-    questions: Mapping[str, float] = field(default_factory=dict)  # extra shift per question
+    questions: Mapping[str, QuestionFit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,10 +127,11 @@ class Calibration:
         fitted = self.models.get(model or NO_MODEL)
         if fitted is None:
             return params
+        question = fitted.questions.get(gradable_id, QuestionFit())
         return replace(
             params,
-            shift=params.shift + fitted.bank.shift + fitted.questions.get(gradable_id, 0.0),
-            scale=params.scale * fitted.bank.scale,
+            shift=params.shift + fitted.bank.shift + question.shift,
+            scale=params.scale * fitted.bank.scale * question.scale,
             share_map=fitted.bank.mapping or params.share_map,
         )
 
@@ -329,21 +340,22 @@ class SignalTable:
     def shares(
         self,
         shift: float | np.ndarray = 0.0,
-        scale: float = 1.0,
+        scale: float | np.ndarray = 1.0,
         mapping: Sequence[tuple[float, float]] = (),
     ) -> np.ndarray:
         """Each answer's share of its points under the rule with these calibration values
-        (``shift``: one value, or one per answer)."""
+        (``shift`` and ``scale``: one value, or one per answer)."""
         import numpy as np
 
         params = self.default
         answer_shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (len(self),))
+        answer_scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (len(self),))
         meaning = meaning_credit(
             self.similarity,
             self.overlap,
             params.meaning,
             params.shift + answer_shift[self.owner],
-            params.scale * scale,
+            params.scale * answer_scale[self.owner],
             np.where(self.rubric, params.sharpness, 1.0),
         )
         credit = criterion_credit(
@@ -504,29 +516,39 @@ class _Fitter:
 
     # -- the per-question part
 
-    def fit_questions(self, bank: Adjustment, train: np.ndarray) -> dict[str, float]:
+    def fit_questions(self, bank: Adjustment, train: np.ndarray) -> dict[str, QuestionFit]:
         import numpy as np
 
         if not self.options.per_question:
             return {}
         in_train = np.zeros(len(self.table), dtype=bool)
         in_train[train] = True
-        shifts = np.array((0.0, *QUESTION_SHIFTS))
+        shifts_only = [(0.0, 1.0)] + [(shift, 1.0) for shift in QUESTION_SHIFTS]
+        both = [(0.0, 1.0)] + [(s, k) for s in QUESTION_SHIFTS for k in QUESTION_SCALES]
         fitted = {}
         for question, members in self.by_question.items():
             chosen = in_train[members]
-            if int(chosen.sum()) < self.options.min_question_answers:
+            count = int(chosen.sum())
+            if count < self.options.min_question_answers:
                 continue
+            # A question's spread needs more answers than its level to be told from noise.
+            candidates = (
+                both
+                if count >= SCALE_ANSWERS * self.options.min_question_answers
+                else (shifts_only)
+            )
+            costs = np.array([abs(s) + abs(math.log(k)) for s, k in candidates])
             table = self.question_tables[question]
             shares = np.vstack(
                 [
-                    table.shares(bank.shift + shift, bank.scale, bank.mapping)[chosen]
-                    for shift in shifts
+                    table.shares(bank.shift + shift, bank.scale * scale, bank.mapping)[chosen]
+                    for shift, scale in candidates
                 ]
             )
-            choice = _choose_question_fit(shares, table.human[chosen], np.abs(shifts), self.options)
+            choice = _choose_question_fit(shares, table.human[chosen], costs, self.options)
             if choice is not None:
-                fitted[question] = _clamped("shift", shifts[choice])
+                shift, scale = candidates[choice]
+                fitted[question] = QuestionFit(_clamped("shift", shift), _clamped("scale", scale))
         return fitted
 
     def fit(self, train: np.ndarray) -> ModelCalibration:
@@ -538,10 +560,10 @@ class _Fitter:
         import numpy as np
 
         bank = fitted.bank
-        shift = np.array(
-            [bank.shift + fitted.questions.get(self.table.questions[i], 0.0) for i in indices]
-        )
-        return self.table.take(indices).shares(shift, bank.scale, bank.mapping)
+        own = [fitted.questions.get(self.table.questions[i], QuestionFit()) for i in indices]
+        shift = np.array([bank.shift + question.shift for question in own])
+        scale = np.array([bank.scale * question.scale for question in own])
+        return self.table.take(indices).shares(shift, scale, bank.mapping)
 
 
 def _coordinate_search(
@@ -877,8 +899,11 @@ def calibration_to_dict(calibration: Calibration) -> dict[str, Any]:
         models[name] = {
             "bank": _entry_to_dict(fitted.bank),
             "questions": {
-                question: {"shift": _clamped("shift", shift)}
-                for question, shift in sorted(fitted.questions.items())
+                question: {
+                    "shift": _clamped("shift", item.shift),
+                    "scale": _clamped("scale", item.scale),
+                }
+                for question, item in sorted(fitted.questions.items())
             },
         }
     data: dict[str, Any] = {
@@ -989,7 +1014,11 @@ class _Reader:
         for question, item in questions_data.items():
             entry_where = f"{where}.questions.{question}"
             entry = self.mapping(item, questions_data, entry_where, QUESTION_KEYS, key=question)
-            questions[str(question)] = self.number(entry, "shift", entry_where) or 0.0
+            shift = self.number(entry, "shift", entry_where)
+            scale = self.number(entry, "scale", entry_where)
+            questions[str(question)] = QuestionFit(
+                0.0 if shift is None else shift, 1.0 if scale is None else scale
+            )
         return ModelCalibration(bank, questions)
 
     def entry(self, value: Any, parent: Any, where: str, key: Any) -> Adjustment:

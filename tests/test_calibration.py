@@ -14,6 +14,7 @@ from grader.calibration import (
     Calibration,
     FitOptions,
     ModelCalibration,
+    QuestionFit,
     SignalTable,
     collect_signals,
     default_params,
@@ -264,9 +265,9 @@ def test_noise_keeps_the_defaults(bank: Bank) -> None:
         table = SignalTable.from_answers(
             collect_signals(bank, results, SCORING), default_params(bank, MODEL, SCORING)
         )
-        for question, shift in fitted.questions.items():
+        for question, own in fitted.questions.items():
             mine = [i for i, q in enumerate(table.questions) if q == question]
-            spread = table.shares(shift)[mine].std()
+            spread = table.shares(own.shift, own.scale)[mine].std()
             assert spread >= 0.8 * table.shares()[mine].std() - 1e-9
         # ... and held out, that costs little.
         assert fit.after.overall.rmse <= fit.before.overall.rmse * 1.05
@@ -283,12 +284,17 @@ def test_defaults_are_what_grading_used(bank: Bank) -> None:
 def test_params_for_moves_the_rule_parameters() -> None:
     calibration = Calibration(
         "b",
-        {MODEL: ModelCalibration(Adjustment(0.5, 2.0, ((0.0, 0.2), (1.0, 1.0))), {"q1": -1.0})},
+        {
+            MODEL: ModelCalibration(
+                Adjustment(0.5, 2.0, ((0.0, 0.2), (1.0, 1.0))), {"q1": QuestionFit(-1.0, 0.5)}
+            )
+        },
     )
     base = ScoringParams.for_model(MODEL, shipped=SCORING)
     q2 = calibration.params_for("q2", MODEL, base)
     assert (q2.shift, q2.scale, q2.share_map) == (0.5, 2.0, ((0.0, 0.2), (1.0, 1.0)))
-    assert calibration.params_for("q1", MODEL, base).shift == pytest.approx(-0.5)
+    q1 = calibration.params_for("q1", MODEL, base)
+    assert (q1.shift, q1.scale) == (pytest.approx(-0.5), pytest.approx(1.0))
     assert calibration.params_for("q1", "other-model", base) == base
 
 
@@ -332,13 +338,18 @@ def test_what_calibrate_writes_the_reader_accepts(tmp_path: Path) -> None:
     """Values at and beyond the edges of every range are written inside them."""
     extreme = Calibration(
         "synthetic",
-        {MODEL: ModelCalibration(Adjustment(99.0, 1e-9), {"q1": -1e6, "q2": float("1e3")})},
+        {
+            MODEL: ModelCalibration(
+                Adjustment(99.0, 1e-9),
+                {"q1": QuestionFit(-1e6, 1e6), "q2": QuestionFit(float("1e3"), 0.0)},
+            )
+        },
     )
     path = tmp_path / "calibration.yaml"
     extreme.save(path)
     loaded = load_calibration(path).models[MODEL]
     assert (loaded.bank.shift, loaded.bank.scale) == (20.0, 0.05)
-    assert loaded.questions == {"q1": -20.0, "q2": 20.0}
+    assert loaded.questions == {"q1": QuestionFit(-20.0, 20.0), "q2": QuestionFit(20.0, 0.05)}
 
 
 GOOD = """schema: grader.calibration/2
@@ -460,7 +471,7 @@ def test_fit_calibration_with_the_real_grader(
     # Grading with a calibration scores as re-scoring the uncalibrated signals does.
     chosen = replace(
         calibration,
-        models={"minilm": ModelCalibration(Adjustment(0.8, 1.6), {"stack": -1.5})},
+        models={"minilm": ModelCalibration(Adjustment(0.8, 1.6), {"stack": QuestionFit(-1.5)})},
     )
     calibrated = grade(bank, rows, replace(options, calibration=chosen))
     assert calibrated.settings["calibration"] == str(path)
