@@ -2,7 +2,7 @@
 
 Two checks on analysed texts (``grader.analysis``), used by the scoring's signals:
 
-* ``retracted_sentences``: a sentence taken back by the next one: "It is T5. No, actually it is
+* ``retracting_sentences``: a sentence taken back by the next one: "It is T5. No, actually it is
   not." / "T5입니다. 아니, 사실 아니에요." / "That is wrong." The next sentence holds its
   language's retraction phrase, or says nothing of its own (only discourse words: actually,
   really, true, the other way round, ...) and holds a negation.
@@ -16,7 +16,8 @@ forms count ("wrong"/"wronged", "틀렸다"/"틀리다").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 from grader.analysis import Analysis, Token, analyze
@@ -85,11 +86,6 @@ def retracting_sentences(analysis: Analysis) -> frozenset[int]:
     return frozenset(found)
 
 
-def retracted_sentences(analysis: Analysis) -> tuple[Span, ...]:
-    """The spans of the sentences that the sentence after them takes back."""
-    return tuple(analysis.sentences[index - 1] for index in sorted(retracting_sentences(analysis)))
-
-
 def cue_words(language: str) -> frozenset[str]:
     """The comparison keys of the words announcing that something is taken back ("actually",
     "not true", ...) in ``language``; empty for a language without a list."""
@@ -102,69 +98,82 @@ def within(span: Span, spans: Sequence[Span]) -> bool:
     return any(first <= start and end <= last for first, last in spans)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How an answer's words stand, worked out once per answer: per token whether a sentence
+    denies it, the sentences taken back by the next, and the counterfactual sentences."""
+
+    analysis: Analysis
+    denied: tuple[bool, ...]  # per token of analysis.tokens
+    retracting: frozenset[int]  # the sentences that take back the one before them
+    unclear: tuple[Span, ...]
+
+    @property
+    def retracted(self) -> tuple[Span, ...]:
+        """The spans of the sentences taken back."""
+        sentences = self.analysis.sentences
+        return tuple(sentences[index - 1] for index in sorted(self.retracting))
+
+    def words(self, span: Span | None) -> Iterator[tuple[Token, bool]]:
+        """The content words in ``span`` (None: all) outside unclear sentences, each with
+        whether it is denied (negated, or in a retracted sentence)."""
+        start, end = span if span else (0, len(self.analysis.text))
+        for token, denied in zip(self.analysis.tokens, self.denied, strict=True):
+            if not token.content or token.start < start or token.end > end:
+                continue
+            place = (token.start, token.end)
+            if within(place, self.unclear):
+                continue
+            yield token, denied or within(place, self.retracted)
+
+
+def read(analysis: Analysis) -> Reading:
+    return Reading(
+        analysis,
+        tuple(_denied(analysis)),
+        retracting_sentences(analysis),
+        _counterfactual_sentences(analysis),
+    )
+
+
 def polarity(
-    analysis: Analysis,
-    span: Span | None,
-    reference: str,
-    retracted: Sequence[Span] = (),
-    ignore: frozenset[str] = frozenset(),
+    reading: Reading, span: Span | None, reference: str, ignore: frozenset[str] = frozenset()
 ) -> tuple[int, int]:
     """(opposite, agreeing): of the words the reference states (its content words outside a
     negated clause, ``ignore`` left out: the question's own words, which a negated clause's
     subject often is), how many the answer's content words in ``span`` (None: all of them) state
-    negated, and how many plainly. ``reference`` is analysed in the answer's language; a word in
-    a retracted sentence counts as negated. (The reference's negated words are not compared: "X,
-    while BERT cannot generate" says nothing against an answer that describes BERT.)"""
+    denied, and how many plainly. ``reference`` is analysed in the answer's language. (The
+    reference's negated words are not compared: "X, while BERT cannot generate" says nothing
+    against an answer that describes BERT.)"""
     stated = {
         token.norm
-        for token in analyze(reference, analysis.language).tokens
+        for token in analyze(reference, reading.analysis.language).tokens
         if token.content and not token.negated and token.norm not in ignore
     }
-    start, end = span if span else (0, len(analysis.text))
-    unclear = _counterfactual_sentences(analysis)
-    denied = _denied(analysis)
     opposite = agree = 0
-    for token, negated in zip(analysis.tokens, denied, strict=True):
-        if not token.content or token.norm not in stated or token.start < start or token.end > end:
-            continue
-        if within((token.start, token.end), unclear):
-            continue
-        if negated or within((token.start, token.end), retracted):
-            opposite += 1
-        else:
-            agree += 1
+    for token, denied in reading.words(span):
+        if token.norm in stated:
+            opposite += denied
+            agree += not denied
     return opposite, agree
 
 
 def consistency(
-    analysis: Analysis,
-    span: Span | None,
-    reference: str,
-    retracted: Sequence[Span] = (),
-    ignore: frozenset[str] = frozenset(),
+    reading: Reading, span: Span | None, reference: str, ignore: frozenset[str] = frozenset()
 ) -> tuple[int, int]:
     """(same, different): of the content words the answer (in ``span``) shares with the
     reference, ``ignore`` left out, how many have the same polarity in both (negated in both,
     or plain in both) and how many not: "Terminal 1 is not connected to the positive terminal"
     is consistent with "Terminal 1 and the positive terminal are not connected"."""
     meant: dict[str, bool] = {}
-    for token in analyze(reference, analysis.language).tokens:
+    for token in analyze(reference, reading.analysis.language).tokens:
         if token.content and token.norm not in ignore:
             meant[token.norm] = meant.get(token.norm, False) or token.negated
-    start, end = span if span else (0, len(analysis.text))
-    unclear = _counterfactual_sentences(analysis)
-    denied = _denied(analysis)
     same = different = 0
-    for token, plain_denied in zip(analysis.tokens, denied, strict=True):
-        if not token.content or token.norm not in meant or token.start < start or token.end > end:
-            continue
-        if within((token.start, token.end), unclear):
-            continue
-        negated = plain_denied or within((token.start, token.end), retracted)
-        if negated == meant[token.norm]:
-            same += 1
-        else:
-            different += 1
+    for token, denied in reading.words(span):
+        if token.norm in meant:
+            same += denied == meant[token.norm]
+            different += denied != meant[token.norm]
     return same, different
 
 
@@ -227,16 +236,3 @@ def _counterfactual_sentences(analysis: Analysis) -> tuple[Span, ...]:
 
 
 _NOT_CONDITIONAL = frozenset({"no"})  # a forward negator that is not "without"
-
-
-def negates(
-    analysis: Analysis,
-    span: Span | None,
-    reference: str,
-    retracted: Sequence[Span] = (),
-    ignore: frozenset[str] = frozenset(),
-) -> bool:
-    """Whether the answer's words in ``span`` state the reference's own words with the opposite
-    polarity, for at least as many words as keep it (one at least); see ``polarity``."""
-    opposite, agree = polarity(analysis, span, reference, retracted, ignore)
-    return opposite > 0 and opposite >= agree

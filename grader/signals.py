@@ -17,11 +17,11 @@ from grader import gaming
 from grader.defaults import defaults
 from grader.model import Bank, Gradable, LocalText
 from grader.polarity import (
+    Reading,
     consistency,
     cue_words,
     polarity,
-    retracted_sentences,
-    retracting_sentences,
+    read,
     within,
 )
 from grader.results import Flag, GroupEvidence
@@ -108,10 +108,10 @@ def gather(
     from grader.analysis import content_words
 
     analysis = answer.analysis
-    retracted = retracted_sentences(analysis)
+    reading = read(analysis)
     answer_words = content_words(analysis)
     matrix = space.rows([text for text, _ in answer.units]) if space and answer.units else None
-    context = _Context(answer, space, params, words, retracted, answer_words, matrix)
+    context = _Context(answer, space, params, words, reading, answer_words, matrix)
     answer_match = _answer_match(context)
     signals = Signals(
         answer.language,
@@ -134,13 +134,17 @@ class _Context:
     space: Space | None
     params: ScoringParams
     words: ReferenceWords
-    retracted: tuple[Span, ...]
+    reading: Reading
     answer_words: frozenset[str]
     matrix: np.ndarray | None  # the units' rows in the space
 
     @property
     def gradable(self) -> Gradable:
         return self.answer.gradable
+
+    @property
+    def retracted(self) -> tuple[Span, ...]:
+        return self.reading.retracted
 
     def match(self, references: Sequence[tuple[str, str]]) -> Match | None:
         if self.space is None or not self.answer.units:
@@ -164,12 +168,11 @@ class _Context:
             return False
         span = match.span if match else None
         prompt = frozenset().union(*self.words.get(self.gradable, language, _prompt_words))
-        analysis = self.answer.analysis
-        opposite, agree = polarity(analysis, span, chosen[0], self.retracted, prompt)
+        opposite, agree = polarity(self.reading, span, chosen[0], prompt)
         if not (opposite > 0 and (agree == 0 if strict else opposite >= agree)):
             return False
         for other in chosen[1:]:
-            same, different = consistency(analysis, span, other, self.retracted, prompt)
+            same, different = consistency(self.reading, span, other, prompt)
             if other and same > different:
                 return False
         return True
@@ -523,14 +526,13 @@ def _language_notes(answer: AnswerView, space: Space | None) -> tuple[Flag, ...]
     return ()
 
 
-def _sentence_words(analysis: Analysis) -> list[gaming.Sentence]:
+def _sentence_words(analysis: Analysis, retracting: frozenset[int]) -> list[gaming.Sentence]:
     """Per sentence: its content words, those of them in a negated clause, and whether it has a
     retraction word (one pass)."""
     starts = [start for start, _ in analysis.sentences]
     words: list[set[str]] = [set() for _ in starts]
     negated: list[set[str]] = [set() for _ in starts]
     cues = cue_words(analysis.language)
-    retracting = retracting_sentences(analysis)
     cued = [index in retracting for index in range(len(starts))]
     for token in analysis.tokens:
         index = bisect.bisect_right(starts, token.start) - 1
@@ -553,7 +555,7 @@ def _penalties(bank: Bank, context: _Context, answer_match: Match | None) -> tup
     vocabulary = words.get(gradable, analysis.language, _question_terms)
     known = sum(1 for token in content if token.norm in vocabulary) / max(len(content), 1)
     found.append(gaming.keyword_salad(len(content), _glue(analysis), known))
-    found.append(gaming.takes_it_back(_sentence_words(analysis)))
+    found.append(gaming.takes_it_back(_sentence_words(analysis, context.reading.retracting)))
     longest = words.get(gradable, analysis.language, _longest_model_answer)
     found.append(gaming.padded(len(tokens), longest))
     # An answer that says what only this question's model answer says has answered it: neither a
