@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install demo test lint browser
+.PHONY: install demo test lint browser messages serve
 
 install: $(STAMP)
 
@@ -30,3 +30,10 @@ lint: install
 
 test: install browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Interface labels: extract them from the code and templates, update every grader.po, compile the
+# grader.mo files that run (commit all three; tests fail when a .mo is stale or a label untranslated).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k ngettext:1,2 --no-location --sort-output --omit-header -o grader/locale/grader.pot .
+	$(BIN)/pybabel update -i grader/locale/grader.pot -d grader/locale -D grader --no-location --omit-header --no-fuzzy-matching --width 100
+	$(BIN)/pybabel compile -d grader/locale -D grader --statistics

@@ -19,6 +19,11 @@ from grader.errors import GraderError
 
 T = TypeVar("T")
 INTERNAL_ERROR = 3
+REVEAL_CHOICES = ("none", "missed", "all")  # grader.model.Reveal (not imported: --help stays fast)
+REVEAL_HELP = (
+    "What students see besides their score and the criteria they met: none, missed (what they "
+    "missed, hints, feedback) or all (also model answers). Default: the bank's 'reveal' setting."
+)
 
 
 def _fail(error: GraderError) -> click.ClickException:
@@ -138,10 +143,9 @@ def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: boo
 )
 @click.option(
     "--reveal",
-    type=click.Choice(["none", "missed", "all"]),
-    default="missed",
-    show_default=True,
-    help="What student pages reveal: model answers and missed criteria's wording.",
+    type=click.Choice(REVEAL_CHOICES),
+    default=None,
+    help=REVEAL_HELP,
 )
 @click.option(
     "--timestamp", is_flag=True, help="Record the time in results.json (off: identical reruns)."
@@ -170,7 +174,7 @@ def grade(
     no_cache: bool,
     rubric_dirs: tuple[Path, ...],
     calibration: Path | None,
-    reveal: str,
+    reveal: str | None,
     timestamp: bool,
     overrides: Path | None,
     compare: Path | None,
@@ -261,6 +265,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
 @click.option(
     "--lang", "language", default=None, help="The answer's language (detected if omitted)."
 )
+@click.option("--reveal", type=click.Choice(REVEAL_CHOICES), default=None, help=REVEAL_HELP)
 @model_option
 @device_option
 @with_cache_options
@@ -271,6 +276,7 @@ def check(
     question: str,
     answer: str | None,
     language: str | None,
+    reveal: str | None,
     model: str | None,
     device: str,
     cache_dir: Path | None,
@@ -279,7 +285,7 @@ def check(
     as_json: bool,
 ) -> None:
     """Self-check one answer to QUESTION: score, what was met, what is missing."""
-    from grader.pipeline import check_one, describe_check
+    from grader.pipeline import check_document, check_one, describe_check
 
     if answer == "-":
         answer = sys.stdin.read()
@@ -296,9 +302,10 @@ def check(
         cache_dir,
         not no_cache,
         rubric_dirs,
+        reveal,
     )
     if as_json:
-        click.echo(json.dumps(outcome, ensure_ascii=False))
+        click.echo(json.dumps(check_document(outcome), ensure_ascii=False))
     else:
         click.echo(describe_check(outcome))
 
@@ -333,12 +340,10 @@ def models(as_json: bool) -> None:
     default=None,
     help="The bank (default: the one recorded in the results).",
 )
-@click.option(
-    "--reveal", type=click.Choice(["none", "missed", "all"]), default="missed", show_default=True
-)
+@click.option("--reveal", type=click.Choice(REVEAL_CHOICES), default=None, help=REVEAL_HELP)
 @json_option
 def report(
-    results_file: Path, out_dir: Path, bank: Path | None, reveal: str, as_json: bool
+    results_file: Path, out_dir: Path, bank: Path | None, reveal: str | None, as_json: bool
 ) -> None:
     """Re-render the HTML pages from a saved results.json, without re-grading."""
     from grader.pipeline import rerender

@@ -830,6 +830,8 @@ def _results(
         "similarity_floor": bank.settings.similarity_floor,
         "similarity_ceiling": bank.settings.similarity_ceiling,
         "calibration": getattr(options.calibration, "source", None),
+        "display_decimals": bank.settings.display_decimals,  # scores shown to students
+        "display_step": bank.settings.display_step,
     }
     created = datetime.now(UTC).isoformat(timespec="seconds") if options.timestamp else None
     return Results(

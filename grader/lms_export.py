@@ -17,7 +17,9 @@ from typing import Any
 
 from grader.errors import GraderError
 from grader.fsutil import atomic_write, csv_text
+from grader.export import cell_number
 from grader.results import Results, StudentResult
+from grader.student_view import Display, shown_question_score, shown_scores
 from grader.yamlread import read_text
 
 EXPORT_FORMATS = ("moodle-csv", "canvas-csv", "jsonl")
@@ -217,18 +219,15 @@ def question_points(results: Results) -> list[tuple[str, float]]:
     return list(seen.items())
 
 
-def _question_scores(student: StudentResult) -> dict[str, float]:
-    """Each question's final score: the sum of its answers' scores (after overrides)."""
-    return {q.id: sum(answer.score for answer in q.answers) for q in student.questions}
-
-
-def _score(result: StudentResult | None, item: _Item) -> float | int | str:
+def _score(result: StudentResult | None, item: _Item, display: Display) -> float | int | str:
+    """A question's final score (after overrides) as the student sees it, or the total: the sum
+    of those."""
     if result is None:
         return ""
-    scores = _question_scores(result)
+    scores, total = shown_scores(result, display)
     if item.key:
-        return _number(scores[item.key]) if item.key in scores else ""
-    return _number(sum(scores.values()))
+        return cell_number(scores[item.key]) if item.key in scores else ""
+    return cell_number(total)
 
 
 def _number(value: float) -> float | int:
@@ -261,7 +260,8 @@ def moodle_csv(results: Results, rows: list[_Row], items: list[_Item], identifie
     body = []
     for row in rows:
         identity = row.entry.fields.get(identifier, row.student) if row.entry else row.student
-        body.append([identity, *(_score(row.result, item) for item in items)])
+        display = Display.from_settings(results.settings)
+        body.append([identity, *(_score(row.result, item, display) for item in items)])
     return csv_text(header, body)
 
 
@@ -278,7 +278,10 @@ def canvas_csv(results: Results, rows: list[_Row], items: list[_Item]) -> str:
     ]
     body: list[list[object]] = [points_row]
     for row in rows:
-        body.append([*_canvas_identity(row), *(_score(row.result, item) for item in items)])
+        display = Display.from_settings(results.settings)
+        body.append(
+            [*_canvas_identity(row), *(_score(row.result, item, display) for item in items)]
+        )
     return csv_text([*CANVAS_HEADER, *titles], body)
 
 
@@ -301,6 +304,7 @@ def grades_jsonl(results: Results, rows: list[_Row]) -> str:
     for row in rows:
         identity = row.entry.fields if row.entry else {}
         questions = {q.id: q for q in row.result.questions} if row.result else {}
+        display = Display.from_settings(results.settings)
         for question_id, points in question_points(results):
             question = questions.get(question_id)
             record: dict[str, Any] = {"student": row.student}
@@ -310,7 +314,7 @@ def grades_jsonl(results: Results, rows: list[_Row]) -> str:
             if question is None:
                 record.update(score=None, answered=False, overridden=False)
             else:
-                record["score"] = _number(sum(answer.score for answer in question.answers))
+                record["score"] = cell_number(shown_question_score(question, display))
                 record["answered"] = any(answer.answered for answer in question.answers)
                 record["overridden"] = any(
                     answer.override is not None for answer in question.answers

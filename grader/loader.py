@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from grader.model import (
     Option,
     Question,
     QuestionType,
+    Reveal,
     Rubric,
     Settings,
     Term,
@@ -34,14 +35,14 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")
 
 BANK_KEYS = ("id", "title", "languages", "questions", "settings", "description")
-QUESTION_KEYS = ("id", "type", "points", "prompt", "answers", "rubric", "steps", "feedback")
-MULTIPLE_CHOICE_KEYS = ("id", "type", "points", "prompt", "multiple", "options", "feedback")
-NUMERIC_KEYS = ("id", "type", "points", "prompt", "value", "tolerance", "units", "feedback")
+QUESTION_KEYS = ("id", "type", "points", "prompt", "answers", "rubric", "steps", "feedback", "hint")
+MULTIPLE_CHOICE_KEYS = ("id", "type", "points", "prompt", "multiple", "options", "feedback", "hint")
+NUMERIC_KEYS = ("id", "type", "points", "prompt", "value", "tolerance", "units", "feedback", "hint")
 OPTION_KEYS = ("id", "text", "credit", "feedback")
-STEP_KEYS = ("id", "prompt", "points", "answers", "rubric", "feedback")
+STEP_KEYS = ("id", "prompt", "points", "answers", "rubric", "feedback", "hint")
 RUBRIC_KEYS = ("id", "criteria", "misconceptions")
 INLINE_RUBRIC_KEYS = ("criteria", "misconceptions")
-CRITERION_KEYS = ("id", "points", "keywords", "concept", "feedback")
+CRITERION_KEYS = ("id", "points", "keywords", "concept", "feedback", "hint")
 MISCONCEPTION_KEYS = ("id", "statement", "keywords", "penalty", "feedback")
 FEEDBACK_KEYS = ("met", "missed")
 TERM_KEYS = ("term", "gap", "fuzzy", "negatable")
@@ -51,7 +52,11 @@ SETTINGS_KEYS = (
     "similarity_ceiling",
     "rubric_weight",
     "review_margin",
+    "display_decimals",
+    "display_step",
+    "reveal",
 )
+MAX_DISPLAY_DECIMALS = 4
 
 
 @dataclass
@@ -433,7 +438,8 @@ def _criterion(
     met, missed = _feedback(
         check, mapping.get("feedback"), _line_of(mapping, "feedback"), where, default
     )
-    return Criterion(identifier, points, keywords, concept, met, missed)
+    hint = _field_text(check, mapping, "hint", f"hint of {where}", default)
+    return Criterion(identifier, points, keywords, concept, met, missed, hint)
 
 
 def _misconception(
@@ -634,10 +640,13 @@ def _question(
     if not prompt:
         check.add(line, f"missing 'prompt' in {where}", "add prompt: the question text")
     feedback = _field_text(check, mapping, "feedback", f"feedback of {where}", default)
+    hint = _field_text(check, mapping, "hint", f"hint of {where}", default)
     if kind is QuestionType.CHALLENGE:
-        return _challenge(check, mapping, identifier, prompt, feedback, default, finder)
+        question = _challenge(check, mapping, identifier, prompt, feedback, default, finder)
+        return replace(question, hint=hint) if question else None
     if kind is not None and kind.closed:
-        return _closed_question(check, mapping, identifier, kind, prompt, feedback, default)
+        question = _closed_question(check, mapping, identifier, kind, prompt, feedback, default)
+        return replace(question, hint=hint) if question else None
     if "steps" in mapping:
         check.add(
             _line_of(mapping, "steps"),
@@ -648,7 +657,15 @@ def _question(
     if kind is None or gradable is None:
         return None
     return Question(
-        identifier, kind, gradable.points, prompt, gradable.answers, gradable.rubric, (), feedback
+        identifier,
+        kind,
+        gradable.points,
+        prompt,
+        gradable.answers,
+        gradable.rubric,
+        (),
+        feedback,
+        hint=hint,
     )
 
 
@@ -754,6 +771,7 @@ def _challenge(
         step_feedback = _field_text(
             check, item, "feedback", f"feedback of step '{step_id}'", default
         )
+        step_hint = _field_text(check, item, "hint", f"hint of step '{step_id}'", default)
         step = _gradable(
             check,
             item,
@@ -765,7 +783,7 @@ def _challenge(
             step_feedback,
         )
         if step is not None:
-            steps.append((step, line))
+            steps.append((replace(step, hint=step_hint), line))
     _unique(check, _raw_ids(items), "step")
     if "steps" in mapping and not items and isinstance(mapping.get("steps"), list):
         check.add(_line_of(mapping, "steps"), f"{where} has no steps", "add a step")
@@ -888,6 +906,7 @@ def _settings(check: _Checker, value: Any, line: int | None) -> Settings:
             "settings: similarity_ceiling must be greater than similarity_floor",
         )
     defaults = Settings()
+    decimals, step = _display(check, mapping)
     return Settings(
         model=model,
         similarity_floor=floor,
@@ -896,7 +915,59 @@ def _settings(check: _Checker, value: Any, line: int | None) -> Settings:
         review_margin=values["review_margin"]
         if values["review_margin"] is not None
         else defaults.review_margin,
+        display_decimals=defaults.display_decimals if decimals is None else decimals,
+        display_step=step,
+        reveal=_reveal(check, mapping),
     )
+
+
+def _display(check: _Checker, mapping: LineDict) -> tuple[int | None, float | None]:
+    """How scores are rounded for students: display_decimals or display_step (not both)."""
+    decimals = mapping.get("display_decimals")
+    if decimals is not None and (
+        isinstance(decimals, bool)
+        or not isinstance(decimals, int)
+        or not 0 <= decimals <= MAX_DISPLAY_DECIMALS
+    ):
+        check.add(
+            _line_of(mapping, "display_decimals"),
+            f"settings: display_decimals must be a whole number from 0 to {MAX_DISPLAY_DECIMALS}",
+            "e.g. display_decimals: 1",
+        )
+        decimals = None
+    step = _number(check, mapping, "display_step", "settings", required=False, positive=True)
+    scaled = None if step is None else step * 10**MAX_DISPLAY_DECIMALS
+    if (
+        step is not None
+        and scaled is not None
+        and (step > 100 or abs(scaled - round(scaled)) > 1e-6)
+    ):
+        check.add(
+            _line_of(mapping, "display_step"),
+            f"settings: display_step must be at most 100 with at most {MAX_DISPLAY_DECIMALS} "
+            f"decimals, not {step:g}",
+            "e.g. display_step: 0.5",
+        )
+        step = None
+    if "display_decimals" in mapping and "display_step" in mapping:
+        check.add(
+            _line_of(mapping, "display_step"),
+            "settings: give display_decimals or display_step, not both",
+            "keep one of them",
+        )
+    return decimals, step
+
+
+def _reveal(check: _Checker, mapping: LineDict) -> Reveal:
+    value = mapping.get("reveal", Reveal.MISSED.value)
+    try:
+        return Reveal(value)
+    except ValueError:
+        choices = [level.value for level in Reveal]
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else "use one of: " + ", ".join(choices)
+        check.add(_line_of(mapping, "reveal"), f"settings: unknown reveal '{value}'", fix)
+        return Reveal.MISSED
 
 
 # ---------------------------------------------------------------- validate

@@ -103,6 +103,7 @@ class Criterion:
     concept: LocalText = EMPTY_TEXT
     feedback_met: LocalText = EMPTY_TEXT
     feedback_missed: LocalText = EMPTY_TEXT
+    hint: LocalText = EMPTY_TEXT  # shown to a learner after an attempt that missed it
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class Gradable:
     feedback: LocalText = EMPTY_TEXT
     kind: QuestionType = QuestionType.SHORT_ANSWER
     closed: Closed | None = None
+    hint: LocalText = EMPTY_TEXT  # shown to a learner after an attempt below full marks
 
     def model_answers(self) -> Iterator[tuple[str, str]]:
         """(language, text) for every model answer."""
@@ -178,6 +180,7 @@ class Question:
     steps: tuple[Gradable, ...] = ()
     feedback: LocalText = EMPTY_TEXT
     closed: Closed | None = None
+    hint: LocalText = EMPTY_TEXT  # a challenge's: shown when a learner's steps fall short
 
     @property
     def gradables(self) -> tuple[Gradable, ...]:
@@ -194,8 +197,29 @@ class Question:
                 feedback=self.feedback,
                 kind=self.type,
                 closed=self.closed,
+                hint=self.hint,
             ),
         )
+
+
+class Reveal(StrEnum):
+    """How much of the rubric a student sees (the ``reveal`` setting, ``--reveal``)."""
+
+    NONE = "none"  # the score, and which criteria were met (with their feedback); no more
+    MISSED = "missed"  # also what was missed, with its feedback, hints and the general feedback
+    ALL = "all"  # also the model answers and the key idea of every criterion
+
+    def names_missed(self) -> bool:
+        """A missed criterion's name and feedback, misconceptions, hints, general feedback."""
+        return self is not Reveal.NONE
+
+    def key_idea(self, met: bool) -> bool:
+        """The criterion's concept sentence."""
+        return self is Reveal.ALL or (self is Reveal.MISSED and met)
+
+    @property
+    def model_answers(self) -> bool:
+        return self is Reveal.ALL
 
 
 @dataclass(frozen=True)
@@ -205,6 +229,9 @@ class Settings:
     similarity_ceiling: float | None = None
     rubric_weight: float | None = None  # None: the default (see grader.scoring)
     review_margin: float = 0.1
+    display_decimals: int = 2  # scores shown to students: rounded to this many decimals ...
+    display_step: float | None = None  # ... or to multiples of this step (e.g. 0.5)
+    reveal: Reveal = Reveal.MISSED  # what student-facing outputs show
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,12 @@ def test_check_json_single_line(write):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     document = json.loads(lines[0])
-    assert document["question"] == "q1" and document["met"] == ["bidir"] and document["score"] == 2
+    assert document["question"] == "q1" and document["score"] == 2
+    assert [(c["id"], c["met"]) for c in document["criteria"]] == [("bidir", True)]
+    # the student view: no flags, no evidence, no keywords
+    assert "flags" not in document and "groups" not in lines[0] and "bidirectional" not in str(
+        document["criteria"]
+    )
 
 
 def test_check_reads_answer_interactively(write):
