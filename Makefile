@@ -35,5 +35,5 @@ test: install browser
 # grader.mo files that run (commit all three; tests fail when a .mo is stale or a label untranslated).
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k ngettext:1,2 --no-location --sort-output --omit-header -o grader/locale/grader.pot .
-	$(BIN)/pybabel update -i grader/locale/grader.pot -d grader/locale -D grader --no-location --omit-header --no-fuzzy-matching --width 100
+	$(BIN)/pybabel update -i grader/locale/grader.pot -d grader/locale -D grader --no-fuzzy-matching --ignore-obsolete --width 100
 	$(BIN)/pybabel compile -d grader/locale -D grader --statistics

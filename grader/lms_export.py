@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
-from grader.fsutil import atomic_write, csv_text
 from grader.export import cell_number
+from grader.fsutil import atomic_write, csv_text
 from grader.results import Results, StudentResult
 from grader.student_view import Display, shown_question_score, shown_scores
 from grader.yamlread import read_text

@@ -195,18 +195,13 @@ def check_one(
     """A learner's self-check of one answer, as the student view shows it (``reveal``, else the
     bank's setting)."""
     from grader.i18n import label_language
-    from grader.student_view import Display, Policy, parse_reveal, student_answer
+    from grader.student_view import bank_policy, student_answer
 
     bank = load_bank(bank_path, rubric_dirs)
-    level = parse_reveal(reveal) if reveal is not None else None
+    policy = bank_policy(bank, reveal)
     options = GradeOptions(model=model, device=device, cache_dir=cache_dir, use_cache=use_cache)
     result = check_answer(bank, question, answer, language, options)
     gradable = bank.gradables()[question]
-    settings = bank.settings
-    policy = Policy(
-        level or settings.reveal,
-        Display(settings.display_decimals, settings.display_step),
-    )
     view = student_answer(result, gradable, policy, bank.languages)
     return CheckOutcome(
         question=question,

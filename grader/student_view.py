@@ -114,6 +114,12 @@ class Policy:
     display: Display = Display()
 
 
+def bank_policy(bank: Bank, reveal: str | Reveal | None = None) -> Policy:
+    """The bank's rounding, and ``reveal`` or else the bank's reveal setting."""
+    level = parse_reveal(reveal) if reveal is not None else bank.settings.reveal
+    return Policy(level, Display(bank.settings.display_decimals, bank.settings.display_step))
+
+
 @dataclass(frozen=True)
 class Text:
     """A text with its language (for a ``lang`` attribute)."""
@@ -335,7 +341,9 @@ def _criterion(
     else:
         feedback = NO_TEXT
     key_idea = NO_TEXT
-    if policy.reveal.key_idea(met) and criterion.concept is not None:
+    if policy.reveal.key_idea(met) and rubric_criterion is not None:
+        key_idea = _local(rubric_criterion.concept, language, languages)  # in the answer's language
+    elif policy.reveal.key_idea(met) and criterion.concept is not None:
         key_idea = Text(criterion.concept.reference, criterion.concept.reference_language)
     hint = NO_TEXT
     if not met and named and rubric_criterion is not None:
