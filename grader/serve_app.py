@@ -379,6 +379,10 @@ def build_app(service: Service) -> FastAPI:
             headers={"Cache-Control": "public, max-age=3600"},
         )
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, Any]:
         return {"ok": True, "banks": list(service.banks)}
