@@ -81,10 +81,11 @@ def running_server(folder: Path, *options: str, bank: Path = SEED_BANK) -> Itera
     data = folder / "data"
     log = folder / "server.log"
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "grader", "serve", str(bank), "--port", str(port)]
+    command.extend(["--data", str(data), *options])
     with open(log, "w", encoding="utf-8") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "grader", "serve", str(bank), "--port", str(port)]
-            + ["--data", str(data), *options],
+            command,
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,
