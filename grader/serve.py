@@ -154,6 +154,7 @@ class Service:
     options: GradeOptions
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.time)
+    references_embedded: threading.Event = field(default_factory=threading.Event)
 
     # ---- banks and questions
 
@@ -200,15 +201,21 @@ class Service:
         language: str | None,
         learner: str,
         name: str,
+        timings: dict[str, float] | None = None,
     ) -> tuple[StudentAnswer, int]:
-        """Grade one answer, store the attempt, and return what the learner may see."""
+        """Grade one answer, store the attempt, and return what the learner may see (and the
+        seconds spent waiting, grading and storing, in ``timings`` when given)."""
         from grader.grading import check_answer
         from grader.student_view import answer_document, student_answer
 
         if len(answer) > self.config.max_answer:
             raise AnswerTooLong(len(answer), self.config.max_answer)
+        started = time.perf_counter()
         with self.lock:  # one check at a time per process: the analysers are not thread-safe
+            locked, cpu = time.perf_counter(), time.process_time()
             result = check_answer(bank, gradable.id, answer, language, self.options)
+            cpu = time.process_time() - cpu
+        graded = time.perf_counter()
         view = student_answer(result, gradable, self.policy(bank), bank.languages)
         attempt = self.store.record(
             learner=learner,
@@ -222,6 +229,13 @@ class Service:
             points=view.points,
             view=answer_document(view),
         )
+        if timings is not None:
+            timings.update(
+                wait=locked - started,
+                grade=graded - locked,
+                cpu=cpu,  # the process's CPU time while grading (what other work changes least)
+                store=time.perf_counter() - graded,
+            )
         return view, attempt
 
     def attempts(self, learner: str, bank: Bank, answer_ids: Sequence[str]) -> list[Attempt]:
@@ -288,8 +302,9 @@ def _secret(folder: Path) -> bytes:
 
 
 def load_service(config: ServeConfig, warm: bool = True) -> Service:
-    """Load the banks and models, open the attempts store; with ``warm``, embed every reference
-    and load every analyser the banks need, so the first learner waits no longer than the rest."""
+    """Load the banks, open the attempts store; with ``warm``, load the analysers and models
+    every bank language needs (one check per language), so the first learner does not wait for
+    them. The other references are embedded by :func:`embed_references` while serving."""
     from grader.attempts import AttemptStore
     from grader.fsutil import ensure_folder
     from grader.grading import GradeOptions
@@ -316,22 +331,66 @@ def load_service(config: ServeConfig, warm: bool = True) -> Service:
     return service
 
 
-def warm_up(service: Service) -> None:
-    """Grade each bank's model answers once (in every language they are written in): the
-    analysers and models load and every reference text is embedded (and cached)."""
-    from grader.grading import grade
+def _model_answer_rows(bank: Bank, gradables: Sequence[Gradable]) -> list[Any]:
+    """One submission per gradable and language: its first model answer in that language."""
     from grader.submissions import Submission
 
+    return [
+        Submission(f"warm-up-{language}", gradable.id, texts[0], language, None, 0)
+        for gradable in gradables
+        if gradable.closed is None
+        for language, texts in gradable.answers.items()
+        if texts
+    ]
+
+
+def warm_up(service: Service) -> None:
+    """Check one model answer per bank language: the analysers and models load."""
+    from grader.grading import grade
+
     for bank in service.banks.values():
-        rows = [
-            Submission(f"warm-up-{language}", gradable.id, texts[0], language, None, 0)
-            for gradable in bank.gradables().values()
-            if gradable.closed is None
-            for language, texts in gradable.answers.items()
-            if texts
-        ]
+        rows: dict[str | None, Any] = {}
+        for row in _model_answer_rows(bank, list(bank.gradables().values())):
+            rows.setdefault(row.language, row)
         if rows:
-            grade(bank, rows, service.options)
+            with service.lock:
+                grade(bank, list(rows.values()), service.options)
+                _load_for_real(service, list(rows.values()))
+
+
+def _load_for_real(service: Service, rows: Sequence[Any]) -> None:
+    """Run every analyser and model once more on a text no cache holds: with a warm cache the
+    warm-up check found everything on disk and loaded none of them."""
+    from grader.analysis import analyze
+
+    for row in rows:
+        analyze(f"{row.answer} ({secrets.token_hex(4)})", row.language)
+    for embedder in (service.options.models or {}).values():
+        embedder.encode([f"warm-up {secrets.token_hex(4)}"])
+
+
+def embed_references(service: Service) -> None:
+    """Embed (and cache) the references of every question, one question at a time between the
+    learners' checks, so that a question's first check does not wait for them."""
+    from grader.grading import grade
+
+    try:
+        for bank in service.banks.values():
+            for gradable in bank.gradables().values():
+                rows = _model_answer_rows(bank, [gradable])
+                if rows:
+                    with service.lock:
+                        grade(bank, rows, service.options)
+    finally:
+        service.references_embedded.set()
+
+
+def start_embedding_references(service: Service) -> threading.Thread:
+    thread = threading.Thread(
+        target=embed_references, args=(service,), name="embed-references", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def create_app(service: Service) -> Any:
@@ -347,7 +406,9 @@ def create_app(service: Service) -> Any:
 def app_from_environment() -> Any:
     """The app of a worker process (``--workers N``): its configuration comes from the parent."""
     config = ServeConfig.from_json(os.environ[ENVIRONMENT_KEY])
-    return create_app(load_service(config))
+    service = load_service(config)
+    start_embedding_references(service)
+    return create_app(service)
 
 
 def serve(config: ServeConfig, say: Callable[[str], None] = print) -> None:
@@ -373,6 +434,7 @@ def serve(config: ServeConfig, say: Callable[[str], None] = print) -> None:
         )
         return
     service = load_service(config)
+    start_embedding_references(service)
     app = create_app(service)
     banks = ", ".join(service.banks)
     say(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -385,7 +386,11 @@ def build_app(service: Service) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, Any]:
-        return {"ok": True, "banks": list(service.banks)}
+        return {
+            "ok": True,
+            "banks": list(service.banks),
+            "references_embedded": service.references_embedded.is_set(),
+        }
 
     @app.get("/access", response_class=HTMLResponse, include_in_schema=False)
     def access_form(request: Request) -> Response:
@@ -485,7 +490,7 @@ def build_app(service: Service) -> FastAPI:
             429: {"description": "Too many checks from this client in a minute."},
         },
     )
-    def api_check(body: CheckRequest, request: Request) -> Any:
+    def api_check(body: CheckRequest, request: Request, response: Response) -> Any:
         """Grade one answer; the response shows what a student may see (the bank's reveal
         policy), never the rubric's keywords. The attempt is stored under the learner id of the
         cookie (or X-Learner, else "api")."""
@@ -493,13 +498,18 @@ def build_app(service: Service) -> FastAPI:
             raise StarletteHTTPException(415, "send the request as application/json")
         bank = service.bank(body.bank)
         gradable = service.gradable(bank, body.question)
+        started = time.perf_counter()
         limit(request)
+        timings = {"limit": time.perf_counter() - started}
         learner = service.learner_of(request.cookies.get(COOKIE_LEARNER)) or "api"
         name = _clean_name(request.headers.get("x-learner", "")) or _clean_name(
             request.cookies.get(COOKIE_NAME, "")
         )
         language = body.language.strip().lower() if body.language else None
-        view, attempt = service.check(bank, gradable, body.answer, language, learner, name)
+        view, attempt = service.check(bank, gradable, body.answer, language, learner, name, timings)
+        response.headers["Server-Timing"] = ", ".join(
+            f"{stage};dur={seconds * 1000:.1f}" for stage, seconds in timings.items()
+        )
         who_labels = label_language(view.language, *bank.languages[:1])
         return {
             "bank": bank.id,
