@@ -23,6 +23,10 @@ demo: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium fonts-nanum fonts-ipafont-gothic >/dev/null) || echo "chromium not installed: browser tests will skip"; }
 
+# Learners' self-check in the browser on the shipped bank: http://127.0.0.1:8000/ (Ctrl-C stops it).
+serve: install
+	HF_HUB_OFFLINE=1 $(BIN)/grader serve banks/transformer-triad.yaml --data reports/serve-data
+
 lint: install
 	$(BIN)/ruff check grader tests benchmarks
 	$(BIN)/ruff format --check grader tests benchmarks

@@ -241,8 +241,7 @@ def submissions_text(attempts: Sequence[Attempt], json_lines: bool = False) -> s
     The language is written only where the learner gave it: a detected language is left to be
     detected again, so that ``grader grade`` reaches the score the learner saw.
     """
-    import csv
-    import io
+    from grader.fsutil import csv_text
 
     records = [
         {
@@ -255,11 +254,8 @@ def submissions_text(attempts: Sequence[Attempt], json_lines: bool = False) -> s
     ]
     if json_lines:
         return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(SUBMISSION_COLUMNS), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(records)
-    return buffer.getvalue()
+    rows = [[record[column] for column in SUBMISSION_COLUMNS] for record in records]
+    return csv_text(SUBMISSION_COLUMNS, rows, guard_formulas=False)
 
 
 def export_attempts(
