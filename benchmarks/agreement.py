@@ -16,6 +16,10 @@ submissions CSV in a temporary folder (nothing is copied into the repository), g
 folds only. With ``--per-question K`` the calibration is instead fitted on K graded answers per
 question and scored on the rest (the "grade a few, calibrate, grade the rest" workflow).
 
+"zero-shot" scores each data set with the shipped defaults as fitted WITHOUT that data set
+(benchmarks/fit_defaults.py keeps those fits in grader/defaults.yaml under ``held_out``), so no row
+is scored by a fit that saw its own answers; ``--shipped`` uses the shipped (all-data) fit.
+
 Run from the repository root:
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/agreement.py [--limit N] [--model NAME]
@@ -45,14 +49,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.calibration import FitOptions, fit_from_results, fit_on, rescore  # noqa: E402
+from grader.defaults import Defaults, defaults  # noqa: E402
 from grader.embed_cache import default_cache_dir  # noqa: E402
 from grader.evaluation import Agreement, Evaluation, evaluate_pairs, evaluate_results  # noqa: E402
 from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.loader import load_bank  # noqa: E402
-from grader.model import Bank, Gradable  # noqa: E402
-from grader.results import AnswerResult, Results, load_results, results_to_json  # noqa: E402
-from grader.scoring import Match, Penalty, Signals, score_answer  # noqa: E402
+from grader.model import Bank  # noqa: E402
+from grader.results import Results, load_results, results_to_json  # noqa: E402
 from grader.submissions import read_submissions  # noqa: E402
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
@@ -161,11 +165,75 @@ def read_sas_zh(root: Path) -> DataSet | None:
     return DataSet("sas-ads-zh", "zh", 10.0, tuple(questions.values()), tuple(items))
 
 
+def read_saf(root: Path, language: str) -> DataSet | None:
+    """SAF (Filighera et al. 2022): one XML file per question, scores 0..1."""
+    folder = {"de": "german", "en": "english"}[language]
+    files = sorted((root / "saf-train" / folder).glob("*.xml"))
+    if not files:
+        return None
+    questions, items = [], []
+    for file in files:
+        node = ET.parse(file).getroot()
+        question = _question_id(f"q{file.stem}")
+        prompt = (node.findtext("questionText") or "").strip()
+        references = tuple(
+            _SAF_POINTS.sub("", child.text or "").strip()
+            for child in node.iter("referenceAnswer")
+            if (child.text or "").strip()
+        )
+        questions.append(Question(question, prompt, references))
+        for position, answer in enumerate(node.iter("studentAnswer"), start=1):
+            text = (answer.findtext("response") or "").strip()
+            score = float(answer.findtext("score") or 0.0)
+            items.append(Item(question, f"s{position:04d}", text, min(1.0, max(0.0, score))))
+    return DataSet(f"saf-{language}", language, 1.0, tuple(questions), tuple(items))
+
+
+_SAF_POINTS = re.compile(
+    r"\s*\(\s*[0-9.,]+\s*P\.?\s*\)"
+)  # "(0.25 P)" marks in the German references
+
+
+def read_pt_asag(root: Path) -> DataSet | None:
+    """PT-ASAG 2018 v2 (Galhardi et al.): Portuguese school science, grades 0..3."""
+    folder = root / "pt-asag-2018"
+    if not (folder / "student_answers_and_grades_v2.csv").is_file():
+        return None
+
+    def rows(name: str) -> list[dict[str, str]]:
+        with (folder / name).open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    prompts = {row["question_id"]: row["question_text"].strip() for row in rows("questions.csv")}
+    references: dict[str, list[str]] = defaultdict(list)
+    for row in rows("reference_answers.csv"):
+        if row["refans_text"].strip():
+            references[row["question_id"]].append(row["refans_text"].strip())
+    items = []
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows("student_answers_and_grades_v2.csv"):
+        raw = row["question_id"]
+        counts[raw] += 1
+        grade = float(row["grade"])
+        items.append(Item(f"q{raw}", f"s{counts[raw]:04d}", row["answer_text"].strip(), grade))
+    questions = tuple(
+        Question(f"q{raw}", prompts.get(raw, ""), tuple(references[raw]))
+        for raw in sorted(counts, key=lambda value: int(value) if value.isdigit() else 0)
+        if references.get(raw)
+    )
+    known = {question.id for question in questions}
+    kept = tuple(item for item in items if item.question in known)
+    return DataSet("pt-asag", "pt", 3.0, questions, kept)
+
+
 READERS: dict[str, Callable[[Path], DataSet | None]] = {
     "mohler": read_mohler,
     "sas-ads-zh": read_sas_zh,
     "semeval-sciEntsBank": lambda root: read_semeval(root, "sciEntsBank"),
     "semeval-beetle": lambda root: read_semeval(root, "beetle"),
+    "saf-de": lambda root: read_saf(root, "de"),
+    "saf-en": lambda root: read_saf(root, "en"),
+    "pt-asag": read_pt_asag,
 }
 
 
@@ -225,11 +293,11 @@ class Row:
     seconds: float
 
 
-def few_per_question(results: Results, count: int, seed: int) -> list[bool]:
+def few_per_question(bank: Bank, results: Results, count: int, seed: int) -> list[bool]:
     """Per human-scored answer (in results order): True for the ``count`` picked per question."""
     from grader.calibration import collect_signals
 
-    answers = collect_signals(results)
+    answers = collect_signals(bank, results)
     by_question: dict[str, list[int]] = defaultdict(list)
     for index, answer in enumerate(answers):
         by_question[answer.question].append(index)
@@ -241,12 +309,21 @@ def few_per_question(results: Results, count: int, seed: int) -> list[bool]:
     return chosen
 
 
+def held_out_defaults(name: str) -> Defaults | None:
+    """The shipped defaults with the meaning map and review estimate fitted without ``name``
+    (benchmarks/fit_defaults.py); None (the shipped ones) for a data set they were not fitted on."""
+    shipped = defaults()
+    fit = shipped.held_out.get(name)
+    return shipped.with_fit(fit) if fit else None
+
+
 def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[Row]:
     bank_path, submissions_path = write_files(data_set, folder)
     bank = load_bank(bank_path)
     submissions = read_submissions(submissions_path)
     cache = args.cache or default_cache_dir()
-    options = GradeOptions(model=args.model, device=args.device, cache_dir=cache)
+    scoring = None if args.shipped else held_out_defaults(data_set.name)
+    options = GradeOptions(model=args.model, device=args.device, cache_dir=cache, defaults=scoring)
     started = time.perf_counter()
     saved = args.load / f"{data_set.name}.results.json" if args.load else None
     if saved is not None and saved.is_file():
@@ -262,22 +339,21 @@ def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[R
     model = "+".join(sorted(results.models)) or "none"
     rows = [Row(data_set.name, data_set.language, "zero-shot", model, zero.overall, graded)]
     started = time.perf_counter()
-    fit = fit_from_results(bank, results, FitOptions(folds=args.folds, seed=args.seed))
+    fit_options = FitOptions(folds=args.folds, seed=args.seed, defaults=scoring)
+    fit = fit_from_results(bank, results, fit_options)
     calibrated = time.perf_counter() - started
     rows.append(
         Row(data_set.name, data_set.language, "calibrated", model, fit.after.overall, calibrated)
     )
     if args.verbose:
         _describe(data_set.name, zero, fit.after)
-    if args.ideas:
-        args.idea_rows.extend(measure_ideas(data_set, bank, results, args))
     for count in args.per_question:
         started = time.perf_counter()
-        train = few_per_question(results, count, args.seed)
-        calibration = fit_on(bank, results, train, FitOptions(folds=args.folds, seed=args.seed))
+        train = few_per_question(bank, results, count, args.seed)
+        calibration = fit_on(bank, results, train, fit_options)
         pairs = [
             p
-            for p, used in zip(rescore(calibration, bank, results), train, strict=True)
+            for p, used in zip(rescore(calibration, bank, results, scoring), train, strict=True)
             if not used
         ]
         held_out = evaluate_pairs(bank.id, pairs)
@@ -287,7 +363,9 @@ def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[R
             Row(data_set.name, data_set.language, variant, model, held_out.overall, seconds)
         )
         before = [
-            p for p, used in zip(rescore(None, bank, results), train, strict=True) if not used
+            p
+            for p, used in zip(rescore(None, bank, results, scoring), train, strict=True)
+            if not used
         ]
         reference = evaluate_pairs(bank.id, before).overall
         rows.append(
@@ -299,155 +377,6 @@ def run_one(data_set: DataSet, folder: Path, args: argparse.Namespace) -> list[R
                 reference,
                 0.0,
             )
-        )
-    return rows
-
-
-# ---------------------------------------------------------------- ideas, measured from signals
-
-
-@dataclass(frozen=True)
-class Idea:
-    """A change to the signals or defaults, applied to graded results without re-embedding."""
-
-    name: str
-    prompt_weight: float = 1.0  # weight of the prompt's words among a model answer's (overlap)
-    guard: bool = False  # copied-question / answers-another-question only with little own overlap
-    rubric_weight: float | None = None  # a different default weight (None: the bank's)
-    widen: float = 0.0  # floor - widen, ceiling + widen
-
-
-IDEAS = (
-    Idea("as graded"),
-    Idea("guarded penalties", guard=True),
-    Idea("+ question words count 1/2", 0.5, True),
-    Idea("+ question words count 0", 0.0, True),
-    Idea("+ count 0, weight 0.5", 0.0, True, 0.5),
-)
-GUARDED = ("copied-question", "answers-another-question", "self-contradiction")
-OWN_EVIDENCE = 0.2  # own-answer overlap (question words left out) that lifts a guarded penalty
-
-
-def _words(text: str, language: str) -> frozenset[str]:
-    from grader.analysis import analyze, content_words
-
-    return content_words(analyze(text, language))
-
-
-def weighted_recall(
-    answer: frozenset[str], reference: frozenset[str], prompt: frozenset[str], weight: float
-) -> float | None:
-    """Recall of ``reference``'s words, those also in the prompt counting ``weight``."""
-    total = sum(weight if word in prompt else 1.0 for word in reference)
-    if total <= 0:
-        return None
-    return sum(weight if word in prompt else 1.0 for word in reference & answer) / total
-
-
-def _overlap(gradable: Gradable, answer: AnswerResult, weight: float) -> tuple[float | None, float]:
-    """(the overlap with the prompt's words weighted, the overlap without them)."""
-    language = answer.language
-    words = _words(answer.answer, language)
-    prompt = _words(gradable.prompt.get(language), language)
-    same = [t for lang, t in gradable.model_answers() if lang == language]
-    best: float | None = None
-    own = 0.0
-    for text in same or [t for _, t in gradable.model_answers()]:
-        reference = _words(text, language)
-        value = weighted_recall(words, reference, prompt, weight)
-        if value is not None:
-            best = value if best is None else max(best, value)
-        if reference - prompt:
-            own = max(own, weighted_recall(words, reference - prompt, frozenset(), 1.0) or 0.0)
-    return best, own
-
-
-def _penalties(answer: AnswerResult, own: float, guard: bool) -> tuple[Penalty, ...]:
-    from grader.calibration import _penalty_factor
-
-    kept = []
-    for flag in answer.flags:
-        if guard and flag.code in GUARDED and own >= OWN_EVIDENCE:
-            continue
-        factor = _penalty_factor(replace(answer, flags=(flag,)))
-        if factor != 1.0 or flag.code in GUARDED:
-            kept.append(Penalty(flag.code, factor, flag.reason))
-    return tuple(kept)
-
-
-def apply_idea(bank: Bank, results: Results, idea: Idea) -> tuple[Bank, Results]:
-    """``results`` re-scored as grading would with the idea's change (no rubric: model answers)."""
-    settings = bank.settings
-    if idea.rubric_weight is not None:
-        settings = replace(settings, rubric_weight=idea.rubric_weight)
-    bank = replace(bank, settings=settings)
-    models = {
-        name: {
-            **info,
-            "similarity_floor": info["similarity_floor"] - idea.widen,
-            "similarity_ceiling": info["similarity_ceiling"] + idea.widen,
-        }
-        for name, info in results.models.items()
-    }
-    results = replace(results, models=models)
-    gradables = bank.gradables()
-    students = []
-    for student in results.students:
-        questions = []
-        for question in student.questions:
-            answers = tuple(
-                _rescored(bank, gradables[a.id], a, results, idea) if a.answered else a
-                for a in question.answers
-            )
-            score = round(sum(a.score for a in answers), 4)
-            questions.append(replace(question, answers=answers, score=score))
-        students.append(replace(student, questions=tuple(questions)))
-    return bank, replace(results, students=tuple(students))
-
-
-def _rescored(
-    bank: Bank, gradable: Gradable, answer: AnswerResult, results: Results, idea: Idea
-) -> AnswerResult:
-    from grader.calibration import default_params
-
-    overlap, own = _overlap(gradable, answer, idea.prompt_weight)
-    match = None
-    if answer.similarity is not None:
-        match = Match(answer.similarity.cosine, answer.similarity.reference, answer.language)
-    signals = Signals(
-        answer.language,
-        True,
-        answer_match=match,
-        overlap=overlap,
-        penalties=_penalties(answer, own, idea.guard),
-    )
-    params = default_params(bank, results, answer.model or "")
-    scored = score_answer(gradable, signals, params, (answer.language,))
-    return replace(
-        answer,
-        score=scored.score,
-        auto_score=scored.score,
-        criteria=scored.criteria,
-        overlap=None if overlap is None else round(overlap, 4),
-        similarity=match.evidence(params) if match else None,
-        flags=scored.flags,
-    )
-
-
-def measure_ideas(
-    data_set: DataSet, bank: Bank, results: Results, args: argparse.Namespace
-) -> list[Row]:
-    rows = []
-    for idea in IDEAS:
-        started = time.perf_counter()
-        changed_bank, changed = apply_idea(bank, results, idea)
-        zero = evaluate_results(changed).overall
-        fit = fit_from_results(changed_bank, changed, FitOptions(folds=args.folds, seed=args.seed))
-        seconds = time.perf_counter() - started
-        model = "+".join(sorted(results.models)) or "none"
-        rows.append(Row(data_set.name, data_set.language, f"{idea.name}", model, zero, seconds))
-        rows.append(
-            Row(data_set.name, data_set.language, "  calibrated", model, fit.after.overall, 0.0)
         )
     return rows
 
@@ -503,10 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="per-question numbers on stderr")
     parser.add_argument(
-        "--ideas", action="store_true", help="also measure changes to signals and defaults"
+        "--shipped",
+        action="store_true",
+        help="score with the shipped defaults (fitted on every data set, this one included) "
+        "instead of the fit that left this data set out",
     )
     args = parser.parse_args(argv)
-    args.idea_rows = []
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="grader-agreement-") as temporary:
@@ -522,9 +453,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.extend(run_one(data_set, Path(temporary), args))
     if rows:
         print_table(rows)
-    if args.idea_rows:
-        print()
-        print_table(args.idea_rows)
     return 0
 
 

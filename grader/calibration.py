@@ -1,76 +1,73 @@
-"""Fit the scoring parameters to human scores, with cross-validation, and save them as YAML.
+"""Fit the scoring rule's calibration parameters to human scores, with cross-validation.
 
-The grader's score depends on a few numbers (``grader.scoring.ScoringParams``): the cosine
-``floor`` and ``ceiling`` of the similarity ramp and the ``rubric_weight``. Calibration grades the
-human-scored answers once, keeps each answer's raw signals (cosines, keyword credits, overlap,
-penalties), and then searches the parameters by re-computing every score from those signals -
-nothing is embedded twice. It fits, per embedding model:
+The rule (``grader.scoring``) reads each criterion's meaning evidence through the meaning map;
+calibration fits three of its parameters, per embedding model:
 
-1. bank-wide: the defaults, or parameters from a grid search (maximising Pearson's r with the
-   human scores), each optionally followed by a monotone map of the score's share of the points
-   (linear or isotonic) that puts the grader's scores on the humans' level;
-2. per question with enough graded answers (``min_question_answers``): a shift and stretch of
-   that question's ramp (model answers differ in how high their cosines run).
+* bank-wide: ``shift`` (added to the meaning log-odds) and ``scale`` (multiplying them), and
+  optionally a monotone ``map`` of the answer's share of the points (isotonic);
+* per question with enough graded answers: its own extra ``shift`` (model answers differ in how
+  close good answers come to them).
+
+Nothing is re-implemented here: graded results keep each criterion's evidence (similarity,
+overlap, keyword credit, negation, a wrong answer that voided it), and every candidate is scored
+by the rule's own vectorised functions (``meaning_credit``, ``criterion_credit``,
+``answer_share``, ``map_share``). Each answer is first re-scored at the parameters it was graded
+with; one that this cannot reproduce keeps its score (counted in ``notes``).
 
 Every choice is made by cross-validation on the training answers only, against the uncalibrated
-defaults, which are kept (per bank, per question) unless the held-out error drops - and, bank-wide,
-only if the held-out correlation stays as good and beyond chance; a question's fit may move its
-level but not flatten its scores (from noise, flattening is all that lowers the error). The
+defaults, which are kept unless the held-out error drops and the held-out correlation stays as
+good and beyond chance; a question's shift may move its level but not flatten its scores. The
 held-out agreement before and after is measured by an outer k-fold: every answer is scored by a
 calibration fitted on the other folds only.
 
-The parameters reach grading through ``Calibration.params_for``; the map needs grading to call
-``Calibration.adjust_score`` on each automatic score (``FitOptions(mapping=False)`` fits none).
-
-How a score is re-computed mirrors ``grader.scoring.score_answer`` (``criterion_credit`` applied
-to ramped cosines, penalties, clamping). Each answer is checked against the score the grader gave
-it; one that cannot be reproduced keeps that score (counted in ``notes``). Two approximations: a
-misconception counts as found or not as graded (a new ceiling does not change that), and gaming
-penalties keep their factor.
+Every value written is inside the range the reader accepts (``RANGES``): ``grader calibrate``
+never writes a file that ``grade`` or ``evaluate`` refuse.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from grader.errors import GraderError
-from grader.scoring import ScoringParams
+from grader.scoring import (
+    ScoringParams,
+    answer_share,
+    criterion_credit,
+    map_share,
+    meaning_credit,
+)
+from grader.space import same_language
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from grader.defaults import Defaults
     from grader.evaluation import Agreement, Evaluation, Pair
     from grader.grading import GradeOptions
     from grader.model import Bank
     from grader.results import AnswerResult, Results
     from grader.submissions import Submission
 
-SCHEMA = "grader.calibration/1"
-NO_MODEL = "none"  # the key for keyword-only grading (no parameter to fit)
-ENTRY_KEYS = ("floor", "ceiling", "rubric_weight", "map")
-MODEL_KEYS = ("default", "bank", "questions")
+SCHEMA = "grader.calibration/2"
+NO_MODEL = "none"  # the key for keyword-only grading
+ENTRY_KEYS = ("shift", "scale", "map")
+QUESTION_KEYS = ("shift",)
+MODEL_KEYS = ("bank", "questions")
 TOP_KEYS = ("schema", "bank", "fitted", "models", "held_out", "notes")
+# What the reader accepts, and so what the fitting may write: (low, high) per value.
+RANGES = {"shift": (-20.0, 20.0), "scale": (0.05, 20.0)}
 REPRODUCE_TOLERANCE = 0.002  # share of the points
 MIN_GAIN = 0.01  # a fit must cut the held-out squared error by this share to replace the defaults
 CORRELATION_SLACK = 0.005  # ... and keep the held-out Pearson r within this of the defaults'
-QUESTION_T = 1.0  # how clearly a question's own fit must win, held out (paired t statistic)
-MIN_SPREAD = 0.8  # a question's fit keeps this share of the spread of its scores
-_PENALTY_FACTORS = {  # grader.gaming: penalties whose factor is a constant
-    "keyword-salad": "SALAD_FACTOR",
-    "copied-question": "COPY_FACTOR",
-    "answers-another-question": "OTHER_ANSWER_FACTOR",
-    "unexpected-language": "FOREIGN_FACTOR",
-    "self-contradiction": "CONTRADICTION_FACTOR",
-}
-_SPAN_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)
-_SHIFTS = tuple(round(-0.4 + 0.05 * index, 2) for index in range(17))
-MAX_GRID_CELLS = 30_000_000  # candidates x answers scored at once (8 bytes each)
-_TIE = 1e-4  # loss added per unit of distance from the starting point (prefers small moves)
+QUESTION_T = 1.0  # how clearly a question's own shift must win, held out (paired t statistic)
+MIN_SPREAD = 0.8  # a question's shift keeps this share of the spread of its scores
+QUESTION_SHIFTS = tuple(round(-4.0 + 0.25 * index, 2) for index in range(33))
+_TIE = 1e-4  # loss added per unit of distance from the defaults (prefers small moves)
 
 
 # ---------------------------------------------------------------- the fitted values
@@ -78,27 +75,11 @@ _TIE = 1e-4  # loss added per unit of distance from the starting point (prefers 
 
 @dataclass(frozen=True)
 class Adjustment:
-    """Parameters that replace the defaults (None: keep), and a map of the score's share."""
+    """A bank's shift and scale of the meaning log-odds, and a map of the score's share."""
 
-    floor: float | None = None
-    ceiling: float | None = None
-    rubric_weight: float | None = None
+    shift: float = 0.0
+    scale: float = 1.0
     mapping: tuple[tuple[float, float], ...] = ()  # knots (share in, share out); () = identity
-
-    def apply(self, params: ScoringParams) -> ScoringParams:
-        return replace(
-            params,
-            floor=params.floor if self.floor is None else self.floor,
-            ceiling=params.ceiling if self.ceiling is None else self.ceiling,
-            rubric_weight=params.rubric_weight
-            if self.rubric_weight is None
-            else self.rubric_weight,
-        )
-
-    def map_share(self, share: float) -> float:
-        if not self.mapping:
-            return share
-        return _interpolate(share, self.mapping)
 
     @property
     def empty(self) -> bool:
@@ -110,8 +91,7 @@ class ModelCalibration:
     """What was fitted for the answers scored with one embedding model."""
 
     bank: Adjustment = Adjustment()
-    questions: Mapping[str, Adjustment] = field(default_factory=dict)
-    default: ScoringParams | None = None  # the uncalibrated parameters it started from
+    questions: Mapping[str, float] = field(default_factory=dict)  # extra shift per question
 
 
 @dataclass(frozen=True)
@@ -130,26 +110,16 @@ class Calibration:
     def params_for(
         self, gradable_id: str, model: str | None, params: ScoringParams
     ) -> ScoringParams:
-        """The parameters for one answer: the bank's fit, then the question's, over ``params``."""
+        """``params`` with the bank's fit and the question's shift for one answer."""
         fitted = self.models.get(model or NO_MODEL)
         if fitted is None:
             return params
-        params = fitted.bank.apply(params)
-        question = fitted.questions.get(gradable_id)
-        return question.apply(params) if question else params
-
-    def adjust_score(
-        self, gradable_id: str, model: str | None, score: float, points: float
-    ) -> float:
-        """The score after the fitted map of its share of the points (identity without one)."""
-        fitted = self.models.get(model or NO_MODEL)
-        if fitted is None or points <= 0:
-            return score
-        question = fitted.questions.get(gradable_id)
-        mapping = question.mapping if question and question.mapping else fitted.bank.mapping
-        if not mapping:
-            return score
-        return round(points * _interpolate(score / points, mapping), 4)
+        return replace(
+            params,
+            shift=params.shift + fitted.bank.shift + fitted.questions.get(gradable_id, 0.0),
+            scale=params.scale * fitted.bank.scale,
+            share_map=fitted.bank.mapping or params.share_map,
+        )
 
     def check_bank(self, bank_id: str) -> None:
         if self.bank_id and bank_id != self.bank_id:
@@ -164,30 +134,19 @@ class Calibration:
         atomic_write(path, calibration_to_yaml(self))
 
 
-def _interpolate(share: float, knots: Sequence[tuple[float, float]]) -> float:
-    xs = [x for x, _ in knots]
-    ys = [y for _, y in knots]
-    if share <= xs[0]:
-        return ys[0]
-    if share >= xs[-1]:
-        return ys[-1]
-    for index in range(1, len(xs)):
-        if share <= xs[index]:
-            left, right = xs[index - 1], xs[index]
-            weight = (share - left) / (right - left) if right > left else 1.0
-            return ys[index - 1] + weight * (ys[index] - ys[index - 1])
-    return ys[-1]
-
-
-# ---------------------------------------------------------------- signals of graded answers
+# ---------------------------------------------------------------- evidence of graded answers
 
 
 @dataclass(frozen=True)
-class _CriterionSignal:
-    share: float  # the criterion's points / the answer's points
-    keyword: float | None  # keyword credit (or the overlap, for the model-answer criterion)
-    concept: float | None  # concept cosine
-    contradicted: bool
+class _Row:
+    """One criterion of a graded answer, as the rule reads it."""
+
+    weight: float  # the criterion's points / the answer's points
+    keyword: float | None
+    similarity: float | None  # ramped, at the defaults the answer was graded with
+    overlap: float | None
+    negated: bool
+    void: bool
 
 
 @dataclass(frozen=True)
@@ -201,40 +160,66 @@ class AnswerSignals:
     human: float
     auto_score: float
     answered: bool
-    answer_cosine: float | None
-    criteria: tuple[_CriterionSignal, ...]
+    rows: tuple[_Row, ...]
     factor: float  # gaming penalties, multiplied
     penalty: float  # misconception penalties, in points
     answer: str = ""
     language: str = ""
 
 
-def collect_signals(results: Results) -> list[AnswerSignals]:
-    """Each human-scored answer's signals, read back from graded results."""
+def collect_signals(
+    bank: Bank, results: Results, defaults: Defaults | None = None
+) -> list[AnswerSignals]:
+    """Each human-scored answer's evidence, read back from graded results."""
     if results.settings.get("calibration"):
         raise GraderError(
             "these results were graded with a calibration "
             "(calibrate from results graded without --calibration)"
         )
+    params: dict[str, ScoringParams] = {}
     collected = []
     for student in results.students:
         for question in student.questions:
             for answer in question.answers:
-                if answer.human_score is not None:
-                    collected.append(_answer_signals(student.id, answer))
+                if answer.human_score is None:
+                    continue
+                model = answer.model or NO_MODEL
+                if model not in params:
+                    params[model] = default_params(bank, answer.model, defaults)
+                collected.append(_answer_signals(student.id, answer, params[model]))
     return collected
 
 
-def _answer_signals(student: str, answer: AnswerResult) -> AnswerSignals:
-    criteria = tuple(
-        _CriterionSignal(
-            share=criterion.points / answer.points if answer.points else 0.0,
-            keyword=criterion.keyword_credit,
-            concept=criterion.concept.cosine if criterion.concept else None,
-            contradicted=any(g.met and g.negated is not None for g in criterion.groups),
-        )
-        for criterion in answer.criteria
+def default_params(
+    bank: Bank, model: str | None, defaults: Defaults | None = None
+) -> ScoringParams:
+    """The parameters grading uses for ``model`` without a calibration."""
+    settings = bank.settings
+    return ScoringParams.for_model(
+        model, settings.similarity_floor, settings.similarity_ceiling, defaults
     )
+
+
+def _answer_signals(student: str, answer: AnswerResult, params: ScoringParams) -> AnswerSignals:
+    rows = []
+    for criterion in answer.criteria:
+        similarity = None
+        if criterion.concept is not None:
+            cross = not same_language(criterion.concept.reference_language, answer.language)
+            similarity = params.ramp.similarity(criterion.concept.cosine, cross)
+        rows.append(
+            _Row(
+                weight=criterion.points / answer.points if answer.points else 0.0,
+                keyword=criterion.keyword_credit,
+                similarity=similarity,
+                overlap=criterion.overlap,
+                negated=criterion.status == "negated",
+                void=criterion.wrong is not None,
+            )
+        )
+    factor = 1.0
+    for flag in answer.flags:
+        factor *= flag.factor
     return AnswerSignals(
         question=answer.id,
         student=student,
@@ -243,56 +228,11 @@ def _answer_signals(student: str, answer: AnswerResult) -> AnswerSignals:
         human=float(answer.human_score or 0.0),
         auto_score=answer.auto_score,
         answered=answer.answered,
-        answer_cosine=answer.similarity.cosine if answer.similarity else None,
-        criteria=criteria,
-        factor=_penalty_factor(answer),
+        rows=tuple(rows),
+        factor=factor,
         penalty=sum(item.penalty for item in answer.misconceptions),
         answer=answer.answer,
         language=answer.language,
-    )
-
-
-def _penalty_factor(answer: AnswerResult) -> float:
-    from grader import gaming
-
-    factor = 1.0
-    for flag in answer.flags:
-        recorded = getattr(flag, "factor", None)  # where results record the factor itself
-        if isinstance(recorded, int | float):
-            factor *= float(recorded)
-            continue
-        constant = _PENALTY_FACTORS.get(flag.code)
-        if constant is not None:
-            factor *= float(getattr(gaming, constant, 1.0))
-        elif flag.code == "padded":
-            factor *= _padding_factor(flag.reason)
-    return factor
-
-
-def _padding_factor(reason: str) -> float:
-    """``padded``'s factor is allowed / words, both stated in its reason."""
-    import re
-
-    numbers = [int(text) for text in re.findall(r"\d+", reason)]
-    if len(numbers) >= 2 and numbers[0] > 0:
-        return min(1.0, numbers[-1] / numbers[0])
-    return 1.0
-
-
-def default_params(bank: Bank, results: Results, model: str) -> ScoringParams:
-    """The parameters grading used for ``model`` without a calibration (as grader.grading does)."""
-    params = ScoringParams(review_margin=bank.settings.review_margin)
-    if bank.settings.rubric_weight is not None:
-        params = replace(params, rubric_weight=bank.settings.rubric_weight)
-    info = results.models.get(model, {})
-    floor = bank.settings.similarity_floor
-    ceiling = bank.settings.similarity_ceiling
-    return replace(
-        params,
-        floor=float(floor if floor is not None else info.get("similarity_floor", params.floor)),
-        ceiling=float(
-            ceiling if ceiling is not None else info.get("similarity_ceiling", params.ceiling)
-        ),
     )
 
 
@@ -307,14 +247,15 @@ class SignalTable:
     questions: list[str]  # per answer
     human: np.ndarray  # per answer: the human score as a share of the points
     recorded: np.ndarray  # the grader's score as a share of the points
-    answer_cosine: np.ndarray  # nan: no model-answer match
     owner: np.ndarray  # per criterion row: the index of its answer
-    share: np.ndarray  # the criterion's points as a share of the answer's points
-    keyword: np.ndarray  # keyword credit (or overlap); nan: none
-    concept: np.ndarray  # concept cosine; nan: none
-    contradicted: np.ndarray
-    factor: np.ndarray  # per answer: gaming penalties, multiplied
-    penalty: np.ndarray  # misconception penalties as a share of the points
+    weight: np.ndarray
+    keyword: np.ndarray  # nan: no keywords
+    similarity: np.ndarray  # nan: no meaning evidence
+    overlap: np.ndarray  # nan: none
+    negated: np.ndarray
+    void: np.ndarray
+    factor: np.ndarray  # per answer
+    penalty: np.ndarray  # per answer: misconception penalties as a share of the points
     fixed: np.ndarray  # per answer: the score does not depend on the parameters
     unreproduced: int = 0
 
@@ -325,21 +266,22 @@ class SignalTable:
         def share(value: float, answer: AnswerSignals) -> float:
             return value / answer.points if answer.points else 0.0
 
-        rows = [(index, c) for index, a in enumerate(answers) for c in a.criteria]
+        rows = [(index, row) for index, a in enumerate(answers) for row in a.rows]
         table = cls(
             default=default,
             questions=[a.question for a in answers],
             human=np.array([share(a.human, a) for a in answers], dtype=np.float64),
             recorded=np.array([share(a.auto_score, a) for a in answers], dtype=np.float64),
-            answer_cosine=_array([a.answer_cosine for a in answers]),
             owner=np.array([index for index, _ in rows], dtype=np.int64),
-            share=np.array([c.share for _, c in rows], dtype=np.float64),
-            keyword=_array([c.keyword for _, c in rows]),
-            concept=_array([c.concept for _, c in rows]),
-            contradicted=np.array([c.contradicted for _, c in rows], dtype=bool),
+            weight=np.array([row.weight for _, row in rows], dtype=np.float64),
+            keyword=_array([row.keyword for _, row in rows]),
+            similarity=_array([row.similarity for _, row in rows]),
+            overlap=_array([row.overlap for _, row in rows]),
+            negated=np.array([row.negated for _, row in rows], dtype=bool),
+            void=np.array([row.void for _, row in rows], dtype=bool),
             factor=np.array([a.factor for a in answers], dtype=np.float64),
             penalty=np.array([share(a.penalty, a) for a in answers], dtype=np.float64),
-            fixed=np.array([not a.answered or not a.criteria for a in answers], dtype=bool),
+            fixed=np.array([not a.answered or not a.rows for a in answers], dtype=bool),
         )
         table._check_reproduction()
         return table
@@ -360,63 +302,53 @@ class SignalTable:
             questions=[self.questions[i] for i in indices.tolist()],
             human=self.human[indices],
             recorded=self.recorded[indices],
-            answer_cosine=self.answer_cosine[indices],
             owner=position[self.owner[rows]],
-            share=self.share[rows],
+            weight=self.weight[rows],
             keyword=self.keyword[rows],
-            concept=self.concept[rows],
-            contradicted=self.contradicted[rows],
+            similarity=self.similarity[rows],
+            overlap=self.overlap[rows],
+            negated=self.negated[rows],
+            void=self.void[rows],
             factor=self.factor[indices],
             penalty=self.penalty[indices],
             fixed=self.fixed[indices],
         )
 
-    def shares(self, floors: np.ndarray, ceilings: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """(candidates, answers): each answer's score as a share of its points, per candidate."""
+    def shares(
+        self,
+        shift: float | np.ndarray = 0.0,
+        scale: float = 1.0,
+        mapping: Sequence[tuple[float, float]] = (),
+    ) -> np.ndarray:
+        """Each answer's share of its points under the rule with these calibration values
+        (``shift``: one value, or one per answer)."""
         import numpy as np
 
-        chunks = []
-        for start in range(0, len(floors), 256):
-            part = slice(start, start + 256)
-            chunks.append(self._shares(floors[part], ceilings[part], weights[part]))
-        return np.vstack(chunks) if chunks else np.zeros((0, len(self)))
-
-    def shares_for(self, params: ScoringParams) -> np.ndarray:
-        import numpy as np
-
-        floors, ceilings = np.array([params.floor]), np.array([params.ceiling])
-        return self._shares(floors, ceilings, np.array([params.rubric_weight]))[0]
-
-    def _shares(self, floors: np.ndarray, ceilings: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """What grader.scoring.score_answer computes (ramp, criterion_credit, penalties, clamp)."""
-        import numpy as np
-
-        floor = floors[:, None]
-        span = np.maximum(ceilings - floors, 1e-6)[:, None]
-        weight = weights[:, None]
-        has_concept = ~np.isnan(self.concept)
-        has_keyword = ~np.isnan(self.keyword)
-        concept = np.clip((self.concept[None, :] - floor) / span, 0.0, 1.0)
-        concept = np.where(self.contradicted & has_concept, 0.0, concept)
-        keyword = np.where(self.contradicted & has_keyword, 0.0, self.keyword)
-        present = has_concept | has_keyword
-        direct = np.where(present, np.fmax(np.broadcast_to(keyword, concept.shape), concept), 0.0)
-        answer = np.clip((self.answer_cosine[None, :] - floor) / span, 0.0, 1.0)[:, self.owner]
-        has_answer = ~np.isnan(self.answer_cosine)[self.owner]
-        mixed = np.where(present, weight * direct + (1.0 - weight) * answer, answer)
-        credit = np.nan_to_num(np.where(has_answer, mixed, direct))
-        earned = np.zeros((len(floors), len(self)))
-        np.add.at(earned.T, self.owner, (credit * self.share).T)
-        shares = np.clip(earned * self.factor - self.penalty, 0.0, 1.0)
+        params = self.default
+        answer_shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (len(self),))
+        meaning = meaning_credit(
+            self.similarity,
+            self.overlap,
+            params.meaning,
+            params.shift + answer_shift[self.owner],
+            params.scale * scale,
+        )
+        credit = criterion_credit(
+            self.keyword, meaning, self.negated, self.void, params.meaning_cap
+        )
+        shares = answer_share(
+            credit * 1.0, self.weight, self.owner, len(self), self.factor, self.penalty
+        )
+        shares = map_share(shares, mapping or params.share_map)
         return np.where(self.fixed, self.recorded, shares)
 
     def _check_reproduction(self) -> None:
-        """Answers whose recorded score the arithmetic here cannot reproduce keep that score."""
+        """Answers whose recorded score the rule cannot reproduce keep that score."""
         import numpy as np
 
         if not len(self):
             return
-        wrong = np.abs(self.shares_for(self.default) - self.recorded) > REPRODUCE_TOLERANCE
+        wrong = np.abs(self.shares() - self.recorded) > REPRODUCE_TOLERANCE
         wrong &= ~self.fixed
         self.unreproduced = int(wrong.sum())
         self.fixed = self.fixed | wrong
@@ -435,11 +367,12 @@ def _array(values: Sequence[float | None]) -> np.ndarray:
 class FitOptions:
     folds: int = 5  # outer and inner k-fold
     seed: int = 0
-    mapping: bool = True  # also fit a monotone map of the score's share
+    mapping: bool = True  # also try a monotone map of the score's share
     per_question: bool = True
-    min_question_answers: int = 5  # training answers a question needs for its own fit
-    question_margin: float = 0.05  # a question's fit must cut its held-out error by this share
+    min_question_answers: int = 5  # training answers a question needs for its own shift
+    question_margin: float = 0.05  # a question's shift must cut its held-out error by this share
     groups: Mapping[int, str] | None = None  # answer index -> group (e.g. the student) for folds
+    defaults: Defaults | None = None  # the scoring defaults the results were graded with
 
 
 @dataclass(frozen=True)
@@ -451,61 +384,32 @@ class CalibrationFit:
     after: Evaluation  # out-of-fold calibrated scores: each from a fit that never saw the answer
 
 
-def _grid(default: ScoringParams, answers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate (floor, ceiling, weight) triples; row 0 the defaults. Coarser for many answers,
-    so that the table of every candidate's scores stays under ``MAX_GRID_CELLS``."""
-    import numpy as np
-
-    coarse = answers * 2971 > MAX_GRID_CELLS  # 2971 candidates at steps of 0.05 and 0.1
-    step, weight_steps = (0.1, 6) if coarse else (0.05, 11)
-    floors, ceilings, weights = [default.floor], [default.ceiling], [default.rubric_weight]
-    top = round(1.0 / step)
-    for floor_step in range(round(-0.2 / step), round(0.75 / step) + 1):
-        for ceiling_step in range(floor_step + round(0.1 / step), top + 1):
-            for weight_step in range(weight_steps):
-                floors.append(round(step * floor_step, 2))
-                ceilings.append(round(step * ceiling_step, 2))
-                weights.append(round(weight_step / (weight_steps - 1), 2))
-    return np.array(floors), np.array(ceilings), np.array(weights)
-
-
-def _pearson_rows(shares: np.ndarray, human: np.ndarray) -> np.ndarray:
-    """Pearson's r of each row of ``shares`` with ``human``; -inf where undefined."""
-    import numpy as np
-
-    centred = shares - shares.mean(axis=1, keepdims=True)
-    target = human - human.mean()
-    denominator = np.sqrt((centred**2).sum(axis=1) * float(target @ target))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = (centred @ target) / denominator
-    return np.where(denominator > 1e-12, values, -np.inf)
-
-
 @dataclass(frozen=True)
 class _Recipe:
-    """One way to fit the bank-wide part: which parameters, and which map."""
+    """One way to fit the bank-wide part."""
 
-    tune: bool  # search the parameters (else keep the defaults)
-    mapping: str  # "none" | "linear" | "isotonic"
+    tune: bool  # fit shift and scale (else keep the defaults)
+    mapping: bool  # then fit an isotonic map of the share
 
 
 def _recipes(options: FitOptions) -> list[_Recipe]:
-    recipes = [_Recipe(False, "none"), _Recipe(True, "none")]
+    recipes = [_Recipe(False, False), _Recipe(True, False)]
     if options.mapping:
-        recipes += [_Recipe(False, "linear"), _Recipe(True, "linear"), _Recipe(True, "isotonic")]
+        recipes += [_Recipe(False, True), _Recipe(True, True)]
     return recipes
+
+
+def _clamped(name: str, value: float) -> float:
+    low, high = RANGES[name]
+    return round(min(high, max(low, float(value))), 4)
 
 
 @dataclass
 class _Fitter:
-    """Fits one model's table; the grid's scores are computed once, for every fold."""
+    """Fits one model's table."""
 
     table: SignalTable
     options: FitOptions
-    floors: np.ndarray
-    ceilings: np.ndarray
-    weights: np.ndarray
-    grid_shares: np.ndarray  # (candidates, answers); row 0: the defaults
     by_question: dict[str, np.ndarray]  # answer indices
     question_tables: dict[str, SignalTable]
 
@@ -513,49 +417,40 @@ class _Fitter:
     def build(cls, table: SignalTable, options: FitOptions) -> _Fitter:
         import numpy as np
 
-        floors, ceilings, weights = _grid(table.default, len(table))
         members: dict[str, list[int]] = defaultdict(list)
         for index, question in enumerate(table.questions):
             members[question].append(index)
         by_question = {q: np.array(found, dtype=np.int64) for q, found in members.items()}
         tables = {q: table.take(found) for q, found in by_question.items()}
-        grid = table.shares(floors, ceilings, weights)
-        return cls(table, options, floors, ceilings, weights, grid, by_question, tables)
+        return cls(table, options, by_question, tables)
 
     # -- the bank-wide part
 
+    def _tuned(self, train: np.ndarray) -> tuple[float, float]:
+        """Shift and scale minimising the squared error on ``train`` (a small pull to 0, 1)."""
+        part = self.table.take(train)
+        human = part.human
+
+        def loss(point: tuple[float, float]) -> float:
+            shift, log_scale = point
+            shares = part.shares(shift, math.exp(log_scale))
+            return float(((shares - human) ** 2).mean()) + _TIE * (abs(shift) + abs(log_scale))
+
+        shift, log_scale = _coordinate_search(loss, (0.0, 0.0))
+        return _clamped("shift", shift), _clamped("scale", math.exp(log_scale))
+
     def _apply_recipe(self, recipe: _Recipe, train: np.ndarray) -> Adjustment:
-        import numpy as np
-
-        human = self.table.human[train]
-        if not recipe.tune:
-            return Adjustment(
-                mapping=_fit_mapping(recipe.mapping, self.grid_shares[0, train], human)
-            )
-        if recipe.mapping == "none":
-            errors = ((self.grid_shares[:, train] - human) ** 2).mean(axis=1)
-            best = int(np.argmin(errors + _TIE * self._distance()))
-        else:
-            scores = _pearson_rows(self.grid_shares[:, train], human)
-            best = int(np.argmax(scores - _TIE * self._distance()))
-        mapping = _fit_mapping(recipe.mapping, self.grid_shares[best, train], human)
-        return Adjustment(
-            float(self.floors[best]), float(self.ceilings[best]), float(self.weights[best]), mapping
-        )
-
-    def _distance(self) -> np.ndarray:
-        import numpy as np
-
-        default = self.table.default
-        return (
-            np.abs(self.floors - default.floor)
-            + np.abs(self.ceilings - default.ceiling)
-            + np.abs(self.weights - default.rubric_weight)
-        )
+        shift, scale = self._tuned(train) if recipe.tune else (0.0, 1.0)
+        mapping: tuple[tuple[float, float], ...] = ()
+        if recipe.mapping:
+            shares = self.table.take(train).shares(shift, scale)
+            mapping = _isotonic_knots(shares, self.table.human[train])
+        return Adjustment(shift, scale, mapping)
 
     def _predict_bank(self, adjustment: Adjustment, indices: np.ndarray) -> np.ndarray:
-        shares = self.table.shares_for(adjustment.apply(self.table.default))[indices]
-        return _map_many(shares, adjustment.mapping)
+        return self.table.take(indices).shares(
+            adjustment.shift, adjustment.scale, adjustment.mapping
+        )
 
     def fit_bank(self, train: np.ndarray) -> Adjustment:
         """The recipe with the lowest inner cross-validated error whose held-out correlation is
@@ -593,67 +488,66 @@ class _Fitter:
 
     # -- the per-question part
 
-    def fit_questions(self, bank: Adjustment, train: np.ndarray) -> dict[str, Adjustment]:
+    def fit_questions(self, bank: Adjustment, train: np.ndarray) -> dict[str, float]:
         import numpy as np
 
         if not self.options.per_question:
             return {}
-        base = bank.apply(self.table.default)
-        floors, ceilings, costs = _question_candidates(base)
-        weights = np.full(len(floors), base.rubric_weight)
         in_train = np.zeros(len(self.table), dtype=bool)
         in_train[train] = True
+        shifts = np.array((0.0, *QUESTION_SHIFTS))
         fitted = {}
         for question, members in self.by_question.items():
             chosen = in_train[members]
             if int(chosen.sum()) < self.options.min_question_answers:
                 continue
             table = self.question_tables[question]
-            shares = _map_many(table.shares(floors, ceilings, weights)[:, chosen], bank.mapping)
-            choice = _choose_question_fit(shares, table.human[chosen], costs, self.options)
+            shares = np.vstack(
+                [
+                    table.shares(bank.shift + shift, bank.scale, bank.mapping)[chosen]
+                    for shift in shifts
+                ]
+            )
+            choice = _choose_question_fit(shares, table.human[chosen], np.abs(shifts), self.options)
             if choice is not None:
-                fitted[question] = Adjustment(
-                    round(float(floors[choice]), 4), round(float(ceilings[choice]), 4)
-                )
+                fitted[question] = _clamped("shift", shifts[choice])
         return fitted
 
     def fit(self, train: np.ndarray) -> ModelCalibration:
         bank = self.fit_bank(train)
-        return ModelCalibration(bank, self.fit_questions(bank, train), self.table.default)
+        return ModelCalibration(bank, self.fit_questions(bank, train))
 
     def predict(self, fitted: ModelCalibration, indices: np.ndarray) -> np.ndarray:
         """Calibrated shares of the answers at ``indices``."""
         import numpy as np
 
-        result = self._predict_bank(fitted.bank, indices)
-        base = fitted.bank.apply(self.table.default)
-        for question, adjustment in fitted.questions.items():
-            members = self.by_question.get(question)
-            if members is None:
-                continue
-            wanted = np.flatnonzero(np.isin(indices, members))
-            if not len(wanted):
-                continue
-            position = np.searchsorted(members, indices[wanted])
-            shares = self.question_tables[question].shares_for(adjustment.apply(base))
-            result[wanted] = _map_many(shares[position], fitted.bank.mapping)
-        return result
+        bank = fitted.bank
+        shift = np.array(
+            [bank.shift + fitted.questions.get(self.table.questions[i], 0.0) for i in indices]
+        )
+        return self.table.take(indices).shares(shift, bank.scale, bank.mapping)
 
 
-def _question_candidates(base: ScoringParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A question's ramp shifted and stretched around the bank's; row 0 is the bank's own."""
-    import numpy as np
-
-    span = base.ceiling - base.floor
-    middle = (base.ceiling + base.floor) / 2
-    floors, ceilings, costs = [base.floor], [base.ceiling], [0.0]
-    for shift in _SHIFTS:
-        for factor in _SPAN_FACTORS:
-            half = span * factor / 2
-            floors.append(middle + shift - half)
-            ceilings.append(middle + shift + half)
-            costs.append(abs(shift) + abs(math.log(factor)))
-    return np.array(floors), np.array(ceilings), np.array(costs)
+def _coordinate_search(
+    loss: Callable[[tuple[float, float]], float], start: tuple[float, float]
+) -> tuple[float, float]:
+    """A local minimum of ``loss`` by steps along each coordinate, halving the step when no step
+    helps (a few dozen evaluations; the loss is smooth and has one basin near the start)."""
+    best, value = start, loss(start)
+    step = 1.0
+    while step >= 0.02:
+        moved = False
+        for axis in (0, 1):
+            for sign in (1.0, -1.0):
+                candidate = list(best)
+                candidate[axis] += sign * step
+                point = (candidate[0], candidate[1])
+                found = loss(point)
+                if found < value - 1e-12:
+                    best, value, moved = point, found, True
+        if not moved:
+            step /= 2
+    return best
 
 
 def _choose_question_fit(
@@ -686,37 +580,12 @@ def _choose_question_fit(
     return None if choice == 0 else choice
 
 
-def _fit_mapping(
-    kind: str, shares: np.ndarray, human: np.ndarray
-) -> tuple[tuple[float, float], ...]:
-    import numpy as np
-
-    if kind == "none" or len(shares) < 3 or float(np.ptp(shares)) < 1e-9:
-        return ()
-    if kind == "linear":
-        slope, intercept = np.polyfit(shares, human, 1)
-        slope = max(float(slope), 0.0)
-        return _line_knots(float(intercept), slope)
-    return _isotonic_knots(shares, human)
-
-
-def _line_knots(intercept: float, slope: float) -> tuple[tuple[float, float], ...]:
-    """Knots of min(1, max(0, intercept + slope * x)) on [0, 1]."""
-    xs = {0.0, 1.0}
-    if slope > 0:
-        for target in (0.0, 1.0):
-            crossing = (target - intercept) / slope
-            if 0.0 < crossing < 1.0:
-                xs.add(crossing)
-    return tuple(
-        (round(x, 4), round(min(1.0, max(0.0, intercept + slope * x)), 4)) for x in sorted(xs)
-    )
-
-
 def _isotonic_knots(shares: np.ndarray, human: np.ndarray) -> tuple[tuple[float, float], ...]:
     """Pool-adjacent-violators; one knot per block at its mean share, joined by straight lines."""
     import numpy as np
 
+    if len(shares) < 3 or float(np.ptp(shares)) < 1e-9:
+        return ()
     order = np.argsort(shares, kind="mergesort")
     blocks: list[list[float]] = []  # [sum x, sum y, count]
     for x, y in zip(shares[order].tolist(), human[order].tolist(), strict=True):
@@ -726,24 +595,19 @@ def _isotonic_knots(shares: np.ndarray, human: np.ndarray) -> tuple[tuple[float,
             blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
     knots: list[tuple[float, float]] = []
     for sum_x, sum_y, count in blocks:
-        x, y = round(sum_x / count, 4), round(sum_y / count, 4)
+        x = round(min(1.0, max(0.0, sum_x / count)), 4)
+        y = round(min(1.0, max(0.0, sum_y / count)), 4)
         if knots and x <= knots[-1][0]:
             knots[-1] = (knots[-1][0], max(knots[-1][1], y))
+        elif knots and y < knots[-1][1]:
+            knots.append((x, knots[-1][1]))
         else:
             knots.append((x, y))
     if len(knots) == 1:
         knots.append((round(min(1.0, knots[0][0] + 1e-3), 4), knots[0][1]))
+        if knots[1][0] <= knots[0][0]:
+            knots[0] = (round(knots[0][0] - 1e-3, 4), knots[0][1])
     return tuple(knots)
-
-
-def _map_many(shares: np.ndarray, knots: Sequence[tuple[float, float]]) -> np.ndarray:
-    import numpy as np
-
-    if not knots:
-        return shares
-    xs = np.array([x for x, _ in knots])
-    ys = np.array([y for _, y in knots])
-    return np.interp(shares, xs, ys)
 
 
 def _folds(
@@ -775,18 +639,17 @@ def _folds(
 
 
 def _model_tables(
-    bank: Bank, results: Results, answers: Sequence[AnswerSignals]
+    bank: Bank, answers: Sequence[AnswerSignals], defaults: Defaults | None = None
 ) -> dict[str, tuple[np.ndarray, SignalTable]]:
-    """Per model (keyword-only answers left out): the answers' indices and their table."""
+    """Per model: the answers' indices and their table."""
     import numpy as np
 
     by_model: dict[str, list[int]] = defaultdict(list)
     for index, answer in enumerate(answers):
-        if answer.model != NO_MODEL:  # keyword credit alone has no parameter to fit
-            by_model[answer.model].append(index)
+        by_model[answer.model].append(index)
     tables = {}
     for model, members in sorted(by_model.items()):
-        default = default_params(bank, results, model)
+        default = default_params(bank, None if model == NO_MODEL else model, defaults)
         table = SignalTable.from_answers([answers[i] for i in members], default)
         tables[model] = (np.array(members, dtype=np.int64), table)
     return tables
@@ -838,9 +701,9 @@ def fit_from_results(
 
     from grader.evaluation import evaluate_pairs
 
-    answers = collect_signals(results)
+    answers = collect_signals(bank, results, options.defaults)
     _check_enough(answers, options)
-    tables = _model_tables(bank, results, answers)
+    tables = _model_tables(bank, answers, options.defaults)
     predicted = np.array([a.auto_score / a.points if a.points else 0.0 for a in answers])
     models: dict[str, ModelCalibration] = {}
     for model, (members, table) in tables.items():
@@ -872,14 +735,14 @@ def fit_on(
     without held-out evidence (score the others with ``rescore`` to measure it)."""
     import numpy as np
 
-    answers = collect_signals(results)
+    answers = collect_signals(bank, results, options.defaults)
     if len(train) != len(answers):
         raise ValueError(f"train has {len(train)} entries for {len(answers)} human-scored answers")
     chosen = [a for a, used in zip(answers, train, strict=True) if used]
     _check_enough(chosen, options)
     mask = np.array(train, dtype=bool)
     models = {}
-    for model, (members, table) in _model_tables(bank, results, answers).items():
+    for model, (members, table) in _model_tables(bank, answers, options.defaults).items():
         fitter = _Fitter.build(table, _local(options, members))
         models[model] = fitter.fit(np.flatnonzero(mask[members]))
     return Calibration(
@@ -891,29 +754,24 @@ def fit_on(
     )
 
 
-def rescore(calibration: Calibration | None, bank: Bank, results: Results) -> list[Pair]:
-    """Every human-scored answer re-scored from its signals under ``calibration`` (None: the
+def rescore(
+    calibration: Calibration | None,
+    bank: Bank,
+    results: Results,
+    defaults: Defaults | None = None,
+) -> list[Pair]:
+    """Every human-scored answer re-scored from its evidence under ``calibration`` (None: the
     defaults), as grading with that calibration would score it; nothing is embedded again."""
     import numpy as np
 
-    answers = collect_signals(results)
+    answers = collect_signals(bank, results, defaults)
     shares = np.array([a.auto_score / a.points if a.points else 0.0 for a in answers])
-    for model, (members, table) in _model_tables(bank, results, answers).items():
-        by_question: dict[str, list[int]] = defaultdict(list)
-        for position, question in enumerate(table.questions):
-            by_question[question].append(position)
-        for question, positions in by_question.items():
-            local = np.array(positions, dtype=np.int64)
-            params = table.default
-            if calibration is not None:
-                params = calibration.params_for(question, model, params)
-            computed = table.take(local).shares_for(params)
-            for position, share in zip(local.tolist(), computed.tolist(), strict=True):
-                answer = answers[int(members[position])]
-                score = round(share * answer.points, 4)
-                if calibration is not None:
-                    score = calibration.adjust_score(question, model, score, answer.points)
-                shares[members[position]] = score / answer.points if answer.points else 0.0
+    for model, (members, table) in _model_tables(bank, answers, defaults).items():
+        fitted = calibration.models.get(model) if calibration else None
+        if fitted is None:
+            continue
+        fitter = _Fitter.build(table, FitOptions())
+        shares[members] = fitter.predict(fitted, np.arange(len(table)))
     return _pairs(answers, shares.tolist())
 
 
@@ -960,7 +818,7 @@ def describe_fit(fit: CalibrationFit) -> str:
     ]
     for model, fitted in sorted(fit.calibration.models.items()):
         lines.append(
-            f"{model}: bank {_describe(fitted.bank)}; {len(fitted.questions)} questions fitted"
+            f"{model}: bank {_describe(fitted.bank)}; {len(fitted.questions)} questions shifted"
         )
     lines.extend(fit.calibration.notes)
     return "\n".join(lines)
@@ -969,15 +827,7 @@ def describe_fit(fit: CalibrationFit) -> str:
 def _describe(adjustment: Adjustment) -> str:
     if adjustment.empty:
         return "defaults kept"
-    parts = [
-        f"{name}={value:g}"
-        for name, value in (
-            ("floor", adjustment.floor),
-            ("ceiling", adjustment.ceiling),
-            ("rubric_weight", adjustment.rubric_weight),
-        )
-        if value is not None
-    ]
+    parts = [f"shift={adjustment.shift:g}", f"scale={adjustment.scale:g}"]
     if adjustment.mapping:
         parts.append(f"map with {len(adjustment.mapping)} knots")
     return ", ".join(parts)
@@ -987,11 +837,10 @@ def _describe(adjustment: Adjustment) -> str:
 
 
 def _entry_to_dict(adjustment: Adjustment) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for name in ("floor", "ceiling", "rubric_weight"):
-        value = getattr(adjustment, name)
-        if value is not None:
-            data[name] = round(float(value), 4)
+    data: dict[str, Any] = {
+        "shift": _clamped("shift", adjustment.shift),
+        "scale": _clamped("scale", adjustment.scale),
+    }
     if adjustment.mapping:
         data["map"] = [[float(x), float(y)] for x, y in adjustment.mapping]
     return data
@@ -1000,18 +849,13 @@ def _entry_to_dict(adjustment: Adjustment) -> dict[str, Any]:
 def calibration_to_dict(calibration: Calibration) -> dict[str, Any]:
     models: dict[str, Any] = {}
     for name, fitted in sorted(calibration.models.items()):
-        entry: dict[str, Any] = {}
-        if fitted.default is not None:
-            entry["default"] = {
-                "floor": fitted.default.floor,
-                "ceiling": fitted.default.ceiling,
-                "rubric_weight": fitted.default.rubric_weight,
-            }
-        entry["bank"] = _entry_to_dict(fitted.bank)
-        entry["questions"] = {
-            question: _entry_to_dict(item) for question, item in sorted(fitted.questions.items())
+        models[name] = {
+            "bank": _entry_to_dict(fitted.bank),
+            "questions": {
+                question: {"shift": _clamped("shift", shift)}
+                for question, shift in sorted(fitted.questions.items())
+            },
         }
-        models[name] = entry
     data: dict[str, Any] = {
         "schema": SCHEMA,
         "bank": calibration.bank_id,
@@ -1047,6 +891,13 @@ def load_calibration(path: str | Path) -> Calibration:
     reader = _Reader(file)
     top = reader.mapping(data, None, "the file", TOP_KEYS)
     schema = top.get("schema")
+    if schema == "grader.calibration/1":
+        reader.fail(
+            top,
+            "schema",
+            "this calibration was fitted for an earlier scoring rule (grader.calibration/1)",
+            "fit it again with grader calibrate",
+        )
     if schema != SCHEMA:
         reader.fail(top, "schema", f"schema is {schema!r}", f"expected '{SCHEMA}'")
     bank_id = top.get("bank", "")
@@ -1062,8 +913,8 @@ def load_calibration(path: str | Path) -> Calibration:
         bank_id=bank_id,
         models=models,
         source=str(file),
-        answers=int(fitted.get("answers", 0)) if isinstance(fitted, dict) else 0,
-        folds=int(fitted.get("folds", 0)) if isinstance(fitted, dict) else 0,
+        answers=reader.count(fitted, "answers"),
+        folds=reader.count(fitted, "folds"),
         held_out=top.get("held_out") or {},
         notes=tuple(str(note) for note in top.get("notes") or ()),
     )
@@ -1109,32 +960,21 @@ class _Reader:
         bank = self.entry(data.get("bank") or {}, data, f"{where}.bank", "bank")
         questions_data = data.get("questions") or {}
         questions_data = self.mapping(questions_data, data, f"{where}.questions", None, "questions")
-        questions = {
-            str(question): self.entry(
-                item, questions_data, f"{where}.questions.{question}", question
-            )
-            for question, item in questions_data.items()
-        }
-        default = None
-        if data.get("default") is not None:
-            entry = self.entry(data["default"], data, f"{where}.default", "default")
-            default = entry.apply(ScoringParams())
-        return ModelCalibration(bank, questions, default)
+        questions = {}
+        for question, item in questions_data.items():
+            entry_where = f"{where}.questions.{question}"
+            entry = self.mapping(item, questions_data, entry_where, QUESTION_KEYS, key=question)
+            questions[str(question)] = self.number(entry, "shift", entry_where) or 0.0
+        return ModelCalibration(bank, questions)
 
     def entry(self, value: Any, parent: Any, where: str, key: Any) -> Adjustment:
         data = self.mapping(value, parent, where, ENTRY_KEYS, key=key)
-        floor = self.number(data, "floor", where, -1.0, 1.0)
-        ceiling = self.number(data, "ceiling", where, -1.0, 1.5)
-        weight = self.number(data, "rubric_weight", where, 0.0, 1.0)
-        if floor is not None and ceiling is not None and ceiling <= floor:
-            message = f"{where}.ceiling ({ceiling:g}) must be above the floor ({floor:g})"
-            self.fail(data, "ceiling", message)
+        shift = self.number(data, "shift", where)
+        scale = self.number(data, "scale", where)
         mapping = self.knots(data, where) if "map" in data else ()
-        return Adjustment(floor, ceiling, weight, mapping)
+        return Adjustment(0.0 if shift is None else shift, 1.0 if scale is None else scale, mapping)
 
-    def number(
-        self, data: dict[Any, Any], name: str, where: str, low: float, high: float
-    ) -> float | None:
+    def number(self, data: dict[Any, Any], name: str, where: str) -> float | None:
         if name not in data:
             return None
         value = data[name]
@@ -1144,9 +984,16 @@ class _Reader:
             or not math.isfinite(value)
         ):
             self.fail(data, name, f"{where}.{name} must be a number, not {value!r}")
+        low, high = RANGES[name]
         if not low <= float(value) <= high:
             self.fail(data, name, f"{where}.{name} = {value:g} is outside {low:g}..{high:g}")
         return float(value)
+
+    def count(self, data: Any, name: str) -> int:
+        value = data.get(name, 0) if isinstance(data, dict) else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.fail(data, name, f"fitted.{name} must be a whole number, not {value!r}")
+        return int(value)
 
     def knots(self, data: dict[Any, Any], where: str) -> tuple[tuple[float, float], ...]:
         value = data["map"]
@@ -1157,7 +1004,8 @@ class _Reader:
         for item in value:
             numeric = isinstance(item, list) and len(item) == 2
             numeric = numeric and all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in item
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in item
             )
             if not numeric or not all(0.0 <= float(v) <= 1.0 for v in item):
                 self.fail(data, "map", f"{where}.map has a bad knot {item!r}", fix)

@@ -16,6 +16,8 @@ from typing import BinaryIO
 from grader.errors import GraderError
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A signed identifier such as "+1" or "-jdoe": no operator, call or link a spreadsheet could run.
+_PLAIN_SIGNED = re.compile(r"[+-][\w.@-]*")
 _UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10)]
@@ -90,10 +92,22 @@ def ensure_folder(folder: Path) -> None:
         )
 
 
+class Identifier(str):
+    """An LMS identifier cell (an ID, an SIS id, an e-mail): the LMS must match it exactly, so
+    ``safe_cell`` writes it unchanged when ``plain_identifier`` allows, and guards it otherwise."""
+
+
+def plain_identifier(text: str) -> bool:
+    """Whether an identifier can be written as it is: not a formula start, or a plain +/- id."""
+    return not text.startswith(FORMULA_STARTS) or bool(_PLAIN_SIGNED.fullmatch(text))
+
+
 def safe_cell(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
+        return text
+    if isinstance(value, Identifier) and plain_identifier(text):
         return text
     if text.startswith(FORMULA_STARTS):
         return "'" + text

@@ -5,17 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from grader.defaults import defaults
 from grader.scoring import Penalty
 
-SALAD_FACTOR = 0.2
-COPY_FACTOR = 0.0
-OTHER_ANSWER_FACTOR = 0.2
-FOREIGN_FACTOR = 0.3
-CONTRADICTION_FACTOR = 0.2
-SALAD_MINIMUM = 6  # words
-CONTRADICTION_SENTENCES = 64  # sentences compared pairwise
-PADDING_RATIO = 5  # an answer may be this many times longer than the longest model answer
-PADDING_MINIMUM = 150  # words
+# Factors and thresholds: grader/defaults.yaml ("gaming"), each with its reason.
+CONTRADICTION_SENTENCES = 64  # sentences compared pairwise (a bound on the work, not a grade)
 
 # Frequent function words of Latin-script languages, to tell them from English.
 _LATIN_STOPWORDS = {
@@ -64,14 +58,16 @@ def keyword_salad(word_count: int, function_count: int, rubric_word_count: int) 
 
     ``rubric_word_count``: the answer's words that are words of any rubric term (any alternative,
     any criterion), so a list of synonyms counts in full. A short answer that names two things
-    ("T5, encoder-decoder") is concise, not a salad: at least ``SALAD_MINIMUM`` words.
+    ("T5, encoder-decoder") is concise, not a salad: at least ``salad_minimum`` words
+    (grader/defaults.yaml).
     """
-    if word_count < SALAD_MINIMUM:
+    settings = defaults().gaming
+    if word_count < settings.salad_minimum:
         return None
     if rubric_word_count / word_count >= 0.75 and function_count / word_count < 0.12:
         return Penalty(
             "keyword-salad",
-            SALAD_FACTOR,
+            settings.salad_factor,
             "the answer lists rubric terms without saying anything about them",
         )
     return None
@@ -90,7 +86,9 @@ def copied_question(
     for words in prompt_words:
         shared = len(answer_words & words)
         if words and shared / len(answer_words) >= 0.8 and shared / len(words) >= 0.7:
-            return Penalty("copied-question", COPY_FACTOR, "the answer repeats the question")
+            return Penalty(
+                "copied-question", defaults().gaming.copy_factor, "the answer repeats the question"
+            )
     return None
 
 
@@ -101,7 +99,7 @@ def other_question_answer(
     if other_best >= ceiling and other_best > own_best + 0.1:
         return Penalty(
             "answers-another-question",
-            OTHER_ANSWER_FACTOR,
+            defaults().gaming.other_answer_factor,
             f"the answer matches the model answer of '{other_id}' better than this question's",
         )
     return None
@@ -109,7 +107,10 @@ def other_question_answer(
 
 def padded(answer_words: int, longest_model_answer_words: int) -> Penalty | None:
     """A right answer buried in a great deal of irrelevant text."""
-    allowed = max(PADDING_RATIO * longest_model_answer_words, PADDING_MINIMUM)
+    settings = defaults().gaming
+    allowed = round(
+        max(settings.padding_ratio * longest_model_answer_words, settings.padding_minimum)
+    )
     if answer_words <= allowed:
         return None
     factor = round(allowed / answer_words, 4)
@@ -126,7 +127,7 @@ def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | 
         return None
     return Penalty(
         "unexpected-language",
-        FOREIGN_FACTOR,
+        defaults().gaming.foreign_factor,
         f"the answer is in '{language}', which this bank does not use "
         f"({', '.join(bank_languages)})",
     )
@@ -135,22 +136,22 @@ def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | 
 def takes_it_back(sentences: Sequence[tuple[frozenset[str], frozenset[str]]]) -> Penalty | None:
     """A sentence repeated later with a negation: the answer says it, then takes it back.
 
-    ``sentences`` holds each sentence's content words and those of them in a negated clause. Two
-    tests: a negated sentence that repeats an earlier plain one (word overlap, first
-    ``CONTRADICTION_SENTENCES`` sentences), or a negated clause whose words were, most of them,
-    stated plainly before (linear in the number of sentences).
+    ``sentences`` holds each sentence's content words and those of them in a negated clause. A
+    later sentence (of the first ``CONTRADICTION_SENTENCES``) counts when it shares most of its
+    words with an earlier plain one (Jaccard 0.6) and negates most of those shared words: "It is
+    T5. It is not T5." (A comparison, "X is A, Y is not A", shares only some words and is not
+    caught; a sentence that takes the previous one back in other words is handled per criterion
+    by grader.polarity.)
     """
-    stated: set[str] = set()
-    for index, (words, negated) in enumerate(sentences):
-        stated |= words - negated
-        repeated = len(negated & stated)
-        if repeated >= 3 and repeated / len(negated) >= 0.6:
-            return _contradiction()
-        if index >= CONTRADICTION_SENTENCES or negated or len(words) < 2:
+    limited = sentences[:CONTRADICTION_SENTENCES]
+    for index, (words, negated) in enumerate(limited):
+        if negated or len(words) < 2:
             continue
-        for later_words, later_negated in sentences[index + 1 : CONTRADICTION_SENTENCES]:
-            shared = len(words & later_words) / len(words | later_words) if later_words else 0.0
-            if later_negated and shared >= 0.6:
+        for later_words, later_negated in limited[index + 1 :]:
+            shared = words & later_words
+            if not later_words or len(shared) / len(words | later_words) < 0.6:
+                continue
+            if len(shared & later_negated) * 2 >= len(shared):
                 return _contradiction()
     return None
 
@@ -158,6 +159,6 @@ def takes_it_back(sentences: Sequence[tuple[frozenset[str], frozenset[str]]]) ->
 def _contradiction() -> Penalty:
     return Penalty(
         "self-contradiction",
-        CONTRADICTION_FACTOR,
+        defaults().gaming.contradiction_factor,
         "the answer states something and then negates it",
     )

@@ -8,12 +8,13 @@ import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from grader import gaming
+from grader.defaults import defaults
 from grader.errors import GraderError, Problem
 from grader.model import Bank, Gradable, QuestionType
 from grader.results import (
@@ -26,29 +27,26 @@ from grader.results import (
     StudentResult,
     Summary,
 )
-from grader.scoring import (
-    KeywordSignal,
-    Match,
-    Penalty,
-    ScoringParams,
-    Signals,
-    keyword_signal_from,
-    score_answer,
+from grader.scoring import ScoringParams, Signals, score_answer
+from grader.signals import (
+    AnswerView,
+    KeywordSignals,
+    ReferenceWords,
+    gather,
+    keyword_signals,
+    reference_sets,
 )
+from grader.space import Space, covered
 from grader.submissions import Submission
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from grader.analysis import Analysis
+    from grader.calibration import Calibration
+    from grader.defaults import Defaults
 
-ANSWERED = 0.2  # share of the model answer's own words that shows the question was answered
 MAX_SENTENCES = 64  # sentences of one answer compared one by one
 MAX_EMBED_CHARS = 4000  # the whole answer is embedded from its first characters
 Progress = Callable[[int, int], None]
-T = TypeVar("T")
-# Keyword evidence by id: of the criteria, of the misconceptions.
-_KeywordSignals = tuple[dict[str, KeywordSignal], dict[str, KeywordSignal]]
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,8 @@ class GradeOptions:
     device: str = "auto"
     cache_dir: Path | None = None  # None: the default cache folder
     use_cache: bool = True
-    calibration: Any = None  # grader.calibration.Calibration
+    calibration: Calibration | None = None
+    defaults: Defaults | None = None  # the scoring defaults; None: the shipped ones
     timestamp: bool = False
     progress: Progress | None = None
     # When a dict: grade() adds the seconds spent per stage ("analyse", "embed", "score") to it.
@@ -89,7 +88,7 @@ class _Answer:
     model: str | None = None
     units: list[tuple[str, tuple[int, int] | None]] = field(default_factory=list)
     notes: list[Flag] = field(default_factory=list)
-    keywords: _KeywordSignals | None = None  # matched once, before scoring
+    keywords: KeywordSignals | None = None  # matched once, before scoring
 
 
 # ---------------------------------------------------------------- stage 1: rows
@@ -152,36 +151,6 @@ def _visible(text: str) -> bool:
 # ---------------------------------------------------------------- stage 3: embeddings
 
 
-@dataclass
-class _Space:
-    """Everything embedded with one model: the answers' pieces and the references they meet."""
-
-    name: str
-    embedder: Any
-    texts: dict[str, int] = field(default_factory=dict)
-    vectors: Any = None
-    references: dict[tuple[str, ...], Any] = field(default_factory=dict)  # stacked, reused
-    other_answers: Any = None  # _OtherAnswers, built on first use
-
-    def add(self, text: str) -> None:
-        if text not in self.texts:
-            self.texts[text] = len(self.texts)
-
-    def vector(self, text: str) -> np.ndarray:
-        return self.vectors[self.texts[text]]
-
-    def rows(self, texts: Sequence[str]) -> np.ndarray:
-        """The vectors of ``texts`` stacked (a new array, equal to np.stack of each vector)."""
-        return self.vectors[[self.texts[text] for text in texts]]
-
-    def reference_rows(self, texts: tuple[str, ...]) -> np.ndarray:
-        """Like ``rows``, kept: the same reference sets meet every answer to a question."""
-        found = self.references.get(texts)
-        if found is None:
-            found = self.references[texts] = self.rows(texts)
-        return found
-
-
 def _model_for(answer: _Answer, requested: str) -> str | None:
     from grader.embedding import auto_model_for
 
@@ -211,18 +180,7 @@ def _answer_units(answer: _Answer) -> list[tuple[str, tuple[int, int] | None]]:
     return units
 
 
-def _reference_sets(gradable: Gradable) -> Iterator[list[tuple[str, str]]]:
-    """Each set of (language, text) a gradable's answers are matched with (_with_similarities):
-    the model answers, each criterion's concept, each misconception's statement."""
-    yield list(gradable.model_answers())
-    if gradable.rubric:
-        for criterion in gradable.rubric.criteria:
-            yield list(criterion.concept.by_language.items())
-        for misconception in gradable.rubric.misconceptions:
-            yield list(misconception.statement.by_language.items())
-
-
-def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, _Space]:
+def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, Space]:
     from grader.embed_cache import default_cache_dir
     from grader.embedding import EmbeddingCache, embed_texts
 
@@ -233,10 +191,10 @@ def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dic
     return spaces
 
 
-def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, _Space]:
+def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, Space]:
     """The texts to embed per model, and the models (loaded only when they must encode)."""
     requested = options.model or bank.settings.model
-    spaces: dict[str, _Space] = {}
+    spaces: dict[str, Space] = {}
     if requested == "none":
         return spaces
     from grader.embedding import load_embedder
@@ -253,7 +211,7 @@ def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> di
             continue
         if model not in spaces:
             embedder = load_embedder(model, options.device, lazy=True, shared=loaded)
-            spaces[model] = _Space(model, embedder)
+            spaces[model] = Space(model, embedder)
             answered[model] = set()
         answered[model].add(answer.gradable.id)
         answer.model = model
@@ -262,13 +220,12 @@ def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> di
             spaces[model].add(text)
     for model, space in spaces.items():
         # Every question's model answers (an answer to another question is recognised by them);
-        # concepts and misconceptions only of the questions answered (a self-check embeds one);
-        # of each, the texts in the languages the model reads (_covered), as they are matched.
-        languages = space.embedder.info.languages
+        # concepts, misconceptions and wrong answers only of the questions answered (a self-check
+        # embeds one); of each, the texts in the languages the model reads, as they are matched.
         for gradable in every_gradable:
-            sets = list(_reference_sets(gradable))
+            sets = list(reference_sets(gradable))
             for references in sets if gradable.id in answered[model] else sets[:1]:
-                for _language, text in _covered(references, languages):
+                for _language, text in covered(references, space.languages):
                     space.add(text)
     return spaces
 
@@ -286,92 +243,14 @@ def texts_to_embed(
     return {name: list(space.texts) for name, space in _spaces(bank, distinct, options).items()}
 
 
-def _best_match(
-    space: _Space,
-    units: Sequence[tuple[str, tuple[int, int] | None]],
-    references: Iterable[tuple[str, str]],
-    unit_matrix: np.ndarray | None = None,
-) -> Match | None:
-    """The closest (unit, reference) pair; ``unit_matrix``: the units' rows, when already made."""
-    import numpy as np
-
-    references = [(language, text) for language, text in references if text.strip()]
-    if not references or not units:
-        return None
-    if unit_matrix is None:
-        unit_matrix = space.rows([text for text, _ in units])
-    reference_matrix = space.reference_rows(tuple(text for _, text in references))
-    cosines = unit_matrix @ reference_matrix.T
-    unit_index, reference_index = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
-    language, text = references[int(reference_index)]
-    return Match(
-        float(cosines[unit_index, reference_index]), text, language, units[int(unit_index)][1]
-    )
+# ---------------------------------------------------------------- stage 4: keywords
 
 
-def _covered(
-    references: Iterable[tuple[str, str]], languages: Sequence[str] | None
-) -> list[tuple[str, str]]:
-    """References a monolingual model can read; all of them for a multilingual one."""
-    references = list(references)
-    if languages is None:
-        return references
-    readable = [(language, text) for language, text in references if language in languages]
-    return readable or references
-
-
-# ---------------------------------------------------------------- stage 4: signals
-
-
-def _signals(
-    bank: Bank, answer: _Answer, spaces: Mapping[str, _Space], params: ScoringParams
-) -> Signals:
-    from grader.analysis import content_words
-
-    gradable, analysis = answer.gradable, answer.analysis
-    if analysis is None:
-        return Signals(answer.language, answered=False)
-    rubric = gradable.rubric
-    keywords, misconception_keywords = _keyword_signals(answer, analysis)
-    answer_words = content_words(analysis)
-    overlap = (
-        None if rubric and rubric.criteria else _overlap(answer_words, gradable, answer.language)
-    )
-    signals = Signals(
-        answer.language,
-        answered=True,
-        keywords=keywords,
-        misconception_keywords=misconception_keywords,
-        overlap=overlap,
-        notes=tuple(answer.notes),
-    )
-    space = spaces.get(answer.model or "")
-    if space is not None:
-        signals = _with_similarities(signals, bank, answer, space)
-    penalties = _penalties(bank, answer, analysis, answer_words, signals, space, params)
-    return replace(
-        signals, penalties=penalties, notes=(*signals.notes, *_language_notes(answer, space))
-    )
-
-
-def _keyword_signals(answer: _Answer, analysis: Analysis) -> _KeywordSignals:
+def _keyword_signals(answer: _Answer) -> KeywordSignals:
     """The rubric's keyword evidence for the answer, matched once (see _match_keywords)."""
-    from grader.keywords import match_keywords
-
     if answer.keywords is None:
-        rubric = answer.gradable.rubric
-        answer.keywords = (
-            {
-                criterion.id: keyword_signal_from(match_keywords(criterion.keywords, analysis))
-                for criterion in (rubric.criteria if rubric else ())
-                if criterion.keywords
-            },
-            {
-                item.id: keyword_signal_from(match_keywords(item.keywords, analysis))
-                for item in (rubric.misconceptions if rubric else ())
-                if item.keywords
-            },
-        )
+        assert answer.analysis is not None
+        answer.keywords = keyword_signals(answer.gradable, answer.analysis)
     return answer.keywords
 
 
@@ -379,249 +258,18 @@ def _match_keywords(answers: Sequence[_Answer]) -> None:
     """Keyword evidence for every analysed answer (a stage of its own, for the timings)."""
     for answer in answers:
         if answer.analysis is not None and answer.gradable.closed is None:
-            _keyword_signals(answer, answer.analysis)
-
-
-_per_gradable_values: dict[tuple[int, str, str], tuple[Gradable, Any]] = {}
-_PER_GRADABLE_LIMIT = 4096
-
-
-def _per_gradable(gradable: Gradable, language: str, compute: Callable[[Gradable, str], T]) -> T:
-    """``compute(gradable, language)``, computed once: the bank's texts meet every answer."""
-    key = (id(gradable), language, compute.__name__)
-    found = _per_gradable_values.get(key)
-    if found is not None and found[0] is gradable:
-        value: T = found[1]
-        return value
-    value = compute(gradable, language)
-    if len(_per_gradable_values) >= _PER_GRADABLE_LIMIT:
-        _per_gradable_values.clear()
-    _per_gradable_values[key] = (gradable, value)
-    return value
-
-
-def _model_answer_words(gradable: Gradable, language: str) -> list[frozenset[str]]:
-    """Content words of the model answers in ``language`` that the question itself does not
-    already use (all of them where nothing would be left): words are compared within a language,
-    and repeating the question's words is no evidence of knowing the answer."""
-    from grader.analysis import analyze, content_words
-
-    prompt = frozenset().union(*_per_gradable(gradable, language, _prompt_words))
-    found = []
-    for text_language, text in gradable.model_answers():
-        if text_language == language:
-            words = content_words(analyze(text, text_language))
-            found.append(words - prompt or words)
-    return found
-
-
-def _prompt_words(gradable: Gradable, language: str) -> list[frozenset[str]]:
-    """Content words of the prompt in ``language`` and in the languages that share its script
-    (those in other scripts are skipped, and their analysers not loaded); of every language's
-    prompt when none does."""
-    from grader.analysis import analyze, content_words, is_latin_language
-
-    def same_script(other: str) -> bool:
-        return other == language or (is_latin_language(other) and is_latin_language(language))
-
-    prompts = gradable.prompt.by_language
-    texts = [(lang, text) for lang, text in prompts.items() if same_script(lang)]
-    return [
-        content_words(analyze(text, text_language))
-        for text_language, text in texts or prompts.items()
-    ]
-
-
-def _longest_model_answer(gradable: Gradable, language: str) -> int:
-    """The number of words of the longest model answer in ``language`` (of any, without one)."""
-    from grader.analysis import analyze
-
-    texts = [(lang, text) for lang, text in gradable.model_answers() if lang == language]
-    return max(
-        (len(analyze(text, lang).tokens) for lang, text in texts or gradable.model_answers()),
-        default=0,
-    )
-
-
-def _overlap(answer_words: frozenset[str], gradable: Gradable, language: str) -> float | None:
-    """Recall of the best same-language model answer's content words; None without one."""
-    best = None
-    for words in _per_gradable(gradable, language, _model_answer_words):
-        if words:
-            recall = len(answer_words & words) / len(words)
-            best = recall if best is None else max(best, recall)
-    return best
-
-
-def _with_similarities(signals: Signals, bank: Bank, answer: _Answer, space: _Space) -> Signals:
-    gradable, units = answer.gradable, answer.units
-    languages = space.embedder.info.languages
-    matrix = space.rows([text for text, _ in units]) if units else None
-    answer_match = _best_match(space, units, _covered(gradable.model_answers(), languages), matrix)
-    concept_matches = {}
-    statement_matches = {}
-    if gradable.rubric:
-        for criterion in gradable.rubric.criteria:
-            concepts = criterion.concept.by_language.items()
-            match = _best_match(space, units, _covered(concepts, languages), matrix)
-            if match:
-                concept_matches[criterion.id] = match
-        for misconception in gradable.rubric.misconceptions:
-            statements = misconception.statement.by_language.items()
-            match = _best_match(space, units, _covered(statements, languages), matrix)
-            if match:
-                statement_matches[misconception.id] = match
-    return replace(
-        signals,
-        answer_match=answer_match,
-        concept_matches=concept_matches,
-        statement_matches=statement_matches,
-    )
-
-
-def _language_notes(answer: _Answer, space: _Space | None) -> tuple[Flag, ...]:
-    if space is None:
-        return ()
-    languages = space.embedder.info.languages
-    if languages is not None and answer.language not in languages:
-        return (
-            Flag(
-                "language-not-covered",
-                f"the model '{space.name}' was not made for '{answer.language}' answers",
-            ),
-        )
-    return ()
-
-
-def _penalties(
-    bank: Bank,
-    answer: _Answer,
-    analysis: Analysis,
-    answer_words: frozenset[str],
-    signals: Signals,
-    space: _Space | None,
-    params: ScoringParams,
-) -> tuple[Penalty, ...]:
-    gradable = answer.gradable
-    found: list[Penalty | None] = [gaming.foreign_language(answer.language, bank.languages)]
-    words = [token for token in analysis.tokens if token.norm.strip()]
-    function_words = sum(1 for token in words if not token.content)
-    vocabulary = _per_gradable(gradable, analysis.language, _rubric_vocabulary)
-    rubric_words = sum(1 for token in words if token.content and token.norm in vocabulary)
-    found.append(gaming.keyword_salad(len(words), function_words, rubric_words))
-    found.append(gaming.takes_it_back(_sentence_words(analysis)))
-    longest = _per_gradable(gradable, analysis.language, _longest_model_answer)
-    found.append(gaming.padded(len(words), longest))
-    # An answer that says what only this question's model answer says has answered it: neither a
-    # copy of the question nor another question's answer.
-    if (signals.overlap or _overlap(answer_words, gradable, answer.language) or 0.0) < ANSWERED:
-        prompt_words = _per_gradable(gradable, answer.language, _prompt_words)
-        found.append(gaming.copied_question(answer_words, prompt_words))
-        if space is not None and signals.answer_match is not None:
-            found.append(_other_question(bank, answer, space, signals.answer_match.cosine, params))
-    return tuple(penalty for penalty in found if penalty is not None)
-
-
-def _rubric_vocabulary(gradable: Gradable, language: str) -> frozenset[str]:
-    """The comparison keys of the content words of every (non-regex) term of the rubric."""
-    from grader.analysis import analyze, content_words
-    from grader.keywords import written_for
-
-    if gradable.rubric is None:
-        return frozenset()
-    return frozenset(
-        word
-        for criterion in gradable.rubric.criteria
-        for groups in criterion.keywords.by_language.values()
-        for group in groups
-        for term in group.terms
-        if not term.is_regex and written_for(term.text, language)
-        for word in content_words(analyze(term.text, language))
-    )
-
-
-def _sentence_words(analysis: Analysis) -> list[tuple[frozenset[str], frozenset[str]]]:
-    """Per sentence: its content words, and those of them in a negated clause (one pass)."""
-    import bisect
-
-    starts = [start for start, _ in analysis.sentences]
-    words: list[set[str]] = [set() for _ in starts]
-    negated: list[set[str]] = [set() for _ in starts]
-    for token in analysis.tokens:
-        index = bisect.bisect_right(starts, token.start) - 1
-        if token.content and index >= 0 and token.end <= analysis.sentences[index][1]:
-            words[index].add(token.norm)
-            if token.negated:
-                negated[index].add(token.norm)
-    return [(frozenset(w), frozenset(n)) for w, n in zip(words, negated, strict=True)]
-
-
-def _other_question(
-    bank: Bank, answer: _Answer, space: _Space, own_best: float, params: ScoringParams
-) -> Penalty | None:
-    best: tuple[float, str] = (-1.0, "")
-    table = _other_answers(bank, space)
-    if table.ids and answer.units:
-        import numpy as np
-
-        whole = space.rows([answer.units[0][0]])  # the whole answer, as in its own match
-        cosines = np.maximum.reduceat((whole @ table.matrix.T)[0], table.starts)
-        for other_id, cosine in zip(table.ids, cosines, strict=True):
-            if other_id != answer.gradable.id and cosine > best[0]:
-                best = (float(cosine), other_id)
-    return gaming.other_question_answer(own_best, best[0], best[1], params.ceiling)
-
-
-@dataclass(frozen=True)
-class _OtherAnswers:
-    """The model answers of every question that the space's model reads, stacked once."""
-
-    ids: tuple[str, ...]  # the gradable of each block of rows, in bank order
-    starts: Any  # np.ndarray: the first row of each block
-    matrix: Any  # np.ndarray: one row per model answer
-
-
-def _other_answers(bank: Bank, space: _Space) -> _OtherAnswers:
-    if space.other_answers is None:
-        import numpy as np
-
-        languages = space.embedder.info.languages
-        ids: list[str] = []
-        starts: list[int] = []
-        texts: list[str] = []
-        for other in bank.gradables().values():
-            readable = [t for _, t in _covered(other.model_answers(), languages) if t.strip()]
-            if readable:
-                ids.append(other.id)
-                starts.append(len(texts))
-                texts.extend(readable)
-        matrix = space.rows(texts) if texts else None
-        space.other_answers = _OtherAnswers(tuple(ids), np.asarray(starts, dtype=np.intp), matrix)
-    table: _OtherAnswers = space.other_answers
-    return table
+            _keyword_signals(answer)
 
 
 # ---------------------------------------------------------------- stage 5: score and aggregate
 
 
-def _params_for(
-    answer: _Answer, spaces: Mapping[str, _Space], bank: Bank, options: GradeOptions
-) -> ScoringParams:
-    params = ScoringParams(review_margin=bank.settings.review_margin)
-    if bank.settings.rubric_weight is not None:
-        params = replace(params, rubric_weight=bank.settings.rubric_weight)
-    space = spaces.get(answer.model or "")
-    if space is not None:
-        info = space.embedder.info
-        params = replace(
-            params,
-            floor=bank.settings.similarity_floor
-            if bank.settings.similarity_floor is not None
-            else info.similarity_floor,
-            ceiling=bank.settings.similarity_ceiling
-            if bank.settings.similarity_ceiling is not None
-            else info.similarity_ceiling,
-        )
+def _params_for(answer: _Answer, bank: Bank, options: GradeOptions) -> ScoringParams:
+    """The defaults for the answer's model, the bank's floor/ceiling, the calibration."""
+    settings = bank.settings
+    params = ScoringParams.for_model(
+        answer.model, settings.similarity_floor, settings.similarity_ceiling, options.defaults
+    )
     if options.calibration is not None:
         params = options.calibration.params_for(answer.gradable.id, answer.model, params)
     return params
@@ -648,25 +296,51 @@ def _closed_result(answer: _Answer, bank: Bank) -> AnswerResult:
     )
 
 
+def _signals(
+    bank: Bank,
+    answer: _Answer,
+    spaces: Mapping[str, Space],
+    params: ScoringParams,
+    words: ReferenceWords,
+) -> Signals:
+    if answer.analysis is None:
+        return Signals(answer.language, answered=False)
+    view = AnswerView(
+        answer.gradable,
+        answer.language,
+        answer.analysis,
+        answer.units,
+        _keyword_signals(answer),
+        tuple(answer.notes),
+    )
+    return gather(bank, view, spaces.get(answer.model or ""), params, words)
+
+
 def _answer_result(
-    answer: _Answer, bank: Bank, spaces: Mapping[str, _Space], options: GradeOptions
+    answer: _Answer,
+    bank: Bank,
+    spaces: Mapping[str, Space],
+    options: GradeOptions,
+    words: ReferenceWords,
 ) -> AnswerResult:
     if answer.gradable.closed is not None:
         return _closed_result(answer, bank)
-    params = _params_for(answer, spaces, bank, options)
-    signals = _signals(bank, answer, spaces, params)
+    params = _params_for(answer, bank, options)
+    signals = _signals(bank, answer, spaces, params, words)
     languages = (answer.language, *bank.languages) if answer.language else bank.languages
-    scored = score_answer(answer.gradable, signals, params, languages)
-    score = scored.score
-    if options.calibration is not None and signals.answered:
-        score = options.calibration.adjust_score(
-            answer.gradable.id, answer.model, score, answer.gradable.points
-        )
+    length = len(answer.analysis.tokens) if answer.analysis else 0
+    scored = score_answer(answer.gradable, signals, params, languages, length)
+    model_answer = next(iter(signals.criteria.values()), None) if signals.criteria else None
+    overlap = None
+    if model_answer is not None and not (
+        answer.gradable.rubric and answer.gradable.rubric.criteria
+    ):
+        overlap = model_answer.overlap
     return AnswerResult(
         id=answer.gradable.id,
         points=answer.gradable.points,
-        score=score,
-        auto_score=score,
+        score=scored.score,
+        auto_score=scored.score,
         answer=answer.row.answer,
         language=answer.language,
         answered=signals.answered,
@@ -674,8 +348,10 @@ def _answer_result(
         criteria=scored.criteria,
         misconceptions=scored.misconceptions,
         similarity=signals.answer_match.evidence(params) if signals.answer_match else None,
-        overlap=None if signals.overlap is None else round(signals.overlap, 4),
+        overlap=None if overlap is None else round(overlap, 4),
         flags=scored.flags,
+        risk=scored.risk,
+        words=length,
         feedback=answer.gradable.feedback.get(answer.language, bank.languages),
         human_score=answer.row.score,
         line=answer.row.line,
@@ -760,9 +436,10 @@ def _grade(
     with timed(options.timings, "score"):
         scored: dict[tuple[str, str, str | None], AnswerResult] = {}
         by_student: dict[str, dict[str, AnswerResult]] = defaultdict(dict)
+        words = ReferenceWords()
         for index, answer in enumerate(answers, start=1):
             by_student[answer.row.student][answer.gradable.id] = _scored_once(
-                answer, distinct, scored, bank, spaces, options
+                answer, distinct, scored, bank, spaces, options, words
             )
             if options.progress:
                 options.progress(index, len(answers))
@@ -793,12 +470,13 @@ def _scored_once(
     distinct: Mapping[tuple[str, str, str | None], _Answer],
     scored: dict[tuple[str, str, str | None], AnswerResult],
     bank: Bank,
-    spaces: Mapping[str, _Space],
+    spaces: Mapping[str, Space],
     options: GradeOptions,
+    words: ReferenceWords,
 ) -> AnswerResult:
     key = _same_answer_key(answer)
     if key not in scored:
-        scored[key] = _answer_result(distinct[key], bank, spaces, options)
+        scored[key] = _answer_result(distinct[key], bank, spaces, options, words)
     result = scored[key]
     if distinct[key] is answer:
         return result
@@ -809,7 +487,7 @@ def _results(
     bank: Bank,
     students: tuple[StudentResult, ...],
     problems: Sequence[Problem],
-    spaces: Mapping[str, _Space],
+    spaces: Mapping[str, Space],
     options: GradeOptions,
 ) -> Results:
     answers = [a for s in students for q in s.questions for a in q.answers if a.answered]
@@ -822,18 +500,16 @@ def _results(
             "languages": list(space.embedder.info.languages)
             if space.embedder.info.languages
             else None,
-            "similarity_floor": space.embedder.info.similarity_floor,
-            "similarity_ceiling": space.embedder.info.similarity_ceiling,
+            "ramp": asdict(ScoringParams.for_model(name, shipped=options.defaults).ramp),
         }
         for name, space in sorted(spaces.items())
     }
     settings = {
         "model": options.model or bank.settings.model,
-        "rubric_weight": bank.settings.rubric_weight or ScoringParams().rubric_weight,
-        "review_margin": bank.settings.review_margin,
+        "defaults": (options.defaults or defaults()).version,
         "similarity_floor": bank.settings.similarity_floor,
         "similarity_ceiling": bank.settings.similarity_ceiling,
-        "calibration": getattr(options.calibration, "source", None),
+        "calibration": options.calibration.source if options.calibration else None,
         "display_decimals": bank.settings.display_decimals,  # scores shown to students
         "display_step": bank.settings.display_step,
     }

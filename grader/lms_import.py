@@ -4,10 +4,15 @@
 of questions it could not convert; ``write_bank_yaml`` writes that dict as a bank file. The rules
 (which Moodle types map to what, how partial-credit answers and ``*`` wildcards become an inline
 rubric) are documented in docs/lms.md.
+
+One question that cannot be read never blocks a file: it is skipped with its line and reason, and
+everything an imported question loses on the way (media, hints, non-standard fractions, ...) is
+listed in ``notes``, so that nothing disappears silently.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
@@ -28,6 +34,18 @@ FORMATS = ("moodle-xml", "gift")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FULL_MARKS = 100.0 - 1e-6
+# Moodle's grade choices for an answer (question_bank::fraction_options), and their negatives.
+MOODLE_FRACTIONS = (
+    *(1.0, 0.9, 0.8333333, 0.8, 0.75, 0.7, 0.6666667, 0.6, 0.5, 0.4, 0.3333333, 0.3, 0.25),
+    *(0.2, 0.1666667, 0.1428571, 0.125, 0.1111111, 0.1, 0.05, 0.0),
+)
+MOODLE_FRACTION_SLACK = 0.00001  # Moodle's match_grade_options accepts this much difference
+COMBINED_FEEDBACK = (
+    ("correctfeedback", "correct"),
+    ("partiallycorrectfeedback", "partially correct"),
+    ("incorrectfeedback", "incorrect"),
+)
+SHORT_QUOTE = 60
 
 UNSUPPORTED_REASONS = {
     "description": "a description has no answer to grade",
@@ -51,7 +69,7 @@ class ImportResult:
 
     bank: dict[str, Any]  # ready for yaml.safe_dump; follows docs/formats.md
     skipped: list[str] = field(default_factory=list)  # "name (type) at line N: reason"
-    notes: list[str] = field(default_factory=list)  # parts of imported questions that were dropped
+    notes: list[str] = field(default_factory=list)  # what imported questions lost or changed
     source: str = ""
     format: str = ""  # "moodle-xml" | "gift"
 
@@ -79,14 +97,24 @@ class _Draft:
     feedback: str = ""
     choices: list[_Choice] = field(default_factory=list)
     single: bool = True
-    model_answer: str = ""
     units: list[str] = field(default_factory=list)
     case_sensitive: bool = False
+    grader_notes: str = ""  # an essay's information for graders: never a model answer
     notes: list[str] = field(default_factory=list)
+    error: str = ""  # why the question could not be read; it is skipped
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.kind}) at line {self.line}"
+        kind = f" ({self.kind})" if self.kind else ""
+        return f"{self.name}{kind} at line {self.line}"
+
+    def convert(self, raw: str, text_format: str, where: str) -> str:
+        """Plain text of a source text; media that HTML loses are noted as dropped."""
+        if text_format != "html":
+            return tidy_text(raw)
+        text, media = _html_text(raw)
+        self.notes.extend(_media_note(kind, name, where) for kind, name in media)
+        return text
 
 
 class _Skip(Exception):
@@ -152,7 +180,7 @@ def bank_yaml_text(result: ImportResult) -> str:
         lines.append("# Not imported:")
         lines.extend(f"#   - {_one_line(item)}" for item in result.skipped)
     if result.notes:
-        lines.append("# Dropped while importing:")
+        lines.append("# Dropped or changed while importing:")
         lines.extend(f"#   - {_one_line(item)}" for item in result.notes)
     body = yaml.dump(
         result.bank,
@@ -209,8 +237,13 @@ def _convert_all(drafts: list[_Draft], lang: str, result: ImportResult) -> list[
     questions: list[dict[str, Any]] = []
     used: set[str] = set()
     for position, draft in enumerate(drafts, 1):
+        if draft.kind == "category":
+            result.notes.append(f"{draft.label}: not kept (a bank has no categories)")
+            continue
         converter = _CONVERTERS.get(draft.kind)
         try:
+            if draft.error:
+                raise _Skip(draft.error)
             if converter is None:
                 raise _Skip(
                     UNSUPPORTED_REASONS.get(
@@ -219,6 +252,7 @@ def _convert_all(drafts: list[_Draft], lang: str, result: ImportResult) -> list[
                 )
             if draft.points <= 0:
                 raise _Skip("it is worth 0 points")
+            _check_fractions(draft)
             body = converter(draft, lang)
         except _Skip as skip:
             result.skipped.append(f"{draft.label}: {skip}")
@@ -232,6 +266,36 @@ def _convert_all(drafts: list[_Draft], lang: str, result: ImportResult) -> list[
     return questions
 
 
+def _check_fractions(draft: _Draft) -> None:
+    """Note every answer whose fraction Moodle itself would refuse (it accepts only its list)."""
+    for choice in draft.choices:
+        share = abs(choice.fraction) / 100
+        if share > 1 + MOODLE_FRACTION_SLACK:
+            draft.notes.append(
+                f"answer '{_short(choice.text)}': {_percent(choice.fraction)} % is outside "
+                "Moodle's -100..100 %; counted as "
+                f"{_percent(100 if choice.fraction > 0 else -100)} %"
+            )
+            continue
+        nearest = min(MOODLE_FRACTIONS, key=lambda value: abs(share - value))
+        if abs(share - nearest) >= MOODLE_FRACTION_SLACK:
+            sign = -1 if choice.fraction < 0 else 1
+            draft.notes.append(
+                f"answer '{_short(choice.text)}': {_percent(choice.fraction)} % is not one of "
+                f"Moodle's grades (Moodle refuses such a file; the nearest is "
+                f"{_percent(sign * nearest * 100)} %); kept as {_percent(choice.fraction)} %"
+            )
+
+
+def _percent(value: float) -> str:
+    return f"{value:.5f}".rstrip("0").rstrip(".")
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= SHORT_QUOTE else line[: SHORT_QUOTE - 1] + "…"
+
+
 def _head(draft: _Draft, kind: str, lang: str) -> dict[str, Any]:
     if not draft.prompt:
         raise _Skip("it has no question text")
@@ -240,9 +304,10 @@ def _head(draft: _Draft, kind: str, lang: str) -> dict[str, Any]:
 
 def _short_answer(draft: _Draft, lang: str) -> dict[str, Any]:
     question = _head(draft, "short_answer", lang)
+    given = [choice for choice in draft.choices if choice.text.strip()]
     answers: list[tuple[_Choice, str]] = []
-    for choice in draft.choices:
-        if choice.fraction <= 0 or not choice.text.strip():
+    for choice in given:
+        if choice.fraction <= 0:
             continue
         term = _answer_term(choice.text)
         if term is None:
@@ -258,12 +323,56 @@ def _short_answer(draft: _Draft, lang: str) -> dict[str, Any]:
     )
     if models:
         question["answers"] = {lang: models}
+    wrong = _wrong_answers(draft, [choice for choice in given if choice.fraction <= 0])
+    if wrong:
+        question["wrong_answers"] = {lang: wrong}
     partial = any(choice.fraction < FULL_MARKS for choice, _ in answers)
     if partial or any(_is_wildcard(choice.text) for choice, _ in answers):
         question["rubric"] = {"criteria": _answer_criteria(answers, draft.points, lang)}
+    with_feedback = [f"'{_short(choice.text)}'" for choice, _ in answers if choice.feedback]
+    if with_feedback:
+        draft.notes.append(
+            f"feedback dropped from answer(s) {', '.join(with_feedback)}: "
+            "only wrong answers keep their feedback"
+        )
     if draft.case_sensitive:
         draft.notes.append("case-sensitive matching is not kept: answers match in any case")
     return question
+
+
+def _wrong_answers(draft: _Draft, rejected: list[_Choice]) -> list[str | dict[str, str]]:
+    """Answers worth 0 % (or less): known wrong answers, each with its feedback.
+
+    A wildcard cannot be one (wrong answers are compared by meaning); a lone '*' is Moodle's
+    feedback for any other answer.
+    """
+    wrong: list[str | dict[str, str]] = []
+    seen: set[str] = set()
+    for choice in rejected:
+        feedback = f" (its feedback: '{_short(choice.feedback)}')" if choice.feedback else ""
+        if _is_wildcard(choice.text):
+            literal = _WILDCARD.sub("", choice.text).strip()
+            reason = (
+                "it answers any other response"
+                if not literal
+                else "wrong answers are compared by meaning, not as * patterns"
+            )
+            draft.notes.append(
+                f"answer '{choice.text}' worth {_percent(choice.fraction)} % dropped: "
+                f"{reason}{feedback}"
+            )
+            continue
+        text = _unescape_star(choice.text)
+        if choice.fraction < 0:
+            draft.notes.append(
+                f"the penalty of wrong answer '{_short(text)}' ({_percent(choice.fraction)} %) "
+                "is not kept: a wrong answer earns 0"
+            )
+        if text.casefold() in seen:
+            continue
+        seen.add(text.casefold())
+        wrong.append({"text": text, "feedback": choice.feedback} if choice.feedback else text)
+    return wrong
 
 
 def _level(choice: _Choice) -> float:
@@ -322,13 +431,24 @@ def _answer_term(text: str) -> str | None:
 
 
 def _essay(draft: _Draft, lang: str) -> dict[str, Any]:
+    """An essay: grader information becomes grader notes, never a model answer.
+
+    Without grader information, the general feedback is the model answer (GIFT has no other
+    place for one).
+    """
     question = _head(draft, "short_answer", lang)
-    model = draft.model_answer or draft.feedback
-    if not model:
+    if draft.grader_notes:
+        question["grader_notes"] = {lang: draft.grader_notes}
+        draft.notes.append(
+            "the information for graders became grader_notes, not a model answer: "
+            "write the model answer under answers (validate asks for it)"
+        )
+    elif draft.feedback:
+        question["answers"] = {lang: [draft.feedback]}
+    else:
         raise _Skip(
             "it has no model answer (fill in the information for graders, or a general feedback)"
         )
-    question["answers"] = {lang: [model]}
     return question
 
 
@@ -403,6 +523,11 @@ def _numeric(draft: _Draft, lang: str) -> dict[str, Any]:
         question["units"] = list(draft.units)
     if answer.feedback and not draft.feedback:
         question["feedback"] = {lang: answer.feedback}
+    for other in draft.choices:
+        if other.value is None and other.feedback:
+            draft.notes.append(
+                f"the feedback for any other answer dropped: '{_short(other.feedback)}'"
+            )
     return question
 
 
@@ -452,6 +577,17 @@ def _unique_id(base: str, used: set[str]) -> str:
 
 # ---------------------------------------------------------------- HTML to text
 
+MEDIA_TAGS = {
+    "img": ("src", "image"),
+    "audio": ("src", "audio"),
+    "video": ("src", "video"),
+    "source": ("src", "media file"),
+    "iframe": ("src", "embedded page"),
+    "embed": ("src", "embedded object"),
+    "object": ("data", "embedded object"),
+}
+PLUGINFILE = "@@PLUGINFILE@@/"
+
 
 class _TextExtractor(HTMLParser):
     BLOCKS = frozenset(
@@ -464,8 +600,10 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.hidden = 0
+        self.media: list[tuple[str, str]] = []  # (kind, name or address) of what is dropped
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._note_media(tag, dict(attrs))
         if tag in ("script", "style"):
             self.hidden += 1
         elif tag == "br":
@@ -491,13 +629,37 @@ class _TextExtractor(HTMLParser):
         if not self.hidden:
             self.parts.append(re.sub(r"\s+", " ", data))
 
+    def _note_media(self, tag: str, attrs: dict[str, str | None]) -> None:
+        if tag == "a" and attrs.get("href"):
+            self.media.append(("link", _media_name(attrs["href"] or "")))
+        elif tag in MEDIA_TAGS:
+            attribute, kind = MEDIA_TAGS[tag]
+            self.media.append((kind, _media_name(attrs.get(attribute) or "")))
 
-def html_to_text(markup: str) -> str:
-    """Text of HTML: tags dropped, entities decoded, paragraphs and <br> kept as line breaks."""
+
+def _media_name(address: str) -> str:
+    address = address.strip()
+    if address.startswith("data:"):
+        return "inline data"
+    return unquote(address.removeprefix(PLUGINFILE))
+
+
+def _media_note(kind: str, name: str, where: str) -> str:
+    if kind == "link":
+        return f"the link to '{name}' dropped from {where} (its text is kept)"
+    return f"{kind} '{name}' dropped from {where}" if name else f"{kind} dropped from {where}"
+
+
+def _html_text(markup: str) -> tuple[str, list[tuple[str, str]]]:
     extractor = _TextExtractor()
     extractor.feed(markup)
     extractor.close()
-    return tidy_text("".join(extractor.parts))
+    return tidy_text("".join(extractor.parts)), extractor.media
+
+
+def html_to_text(markup: str) -> str:
+    """Text of HTML: tags dropped, entities decoded, paragraphs and <br> kept as line breaks."""
+    return _html_text(markup)[0]
 
 
 def tidy_text(text: str) -> str:
@@ -574,26 +736,46 @@ def _moodle_drafts(data: bytes, path: Path) -> list[_Draft]:
     drafts = []
     for position, element in enumerate(root.findall("question"), 1):
         kind = element.get("type", "")
+        line = lines.get(element, 0)
         if kind == "category":
+            category = _plain(element.findtext("category/text")) or "(no name)"
+            drafts.append(_Draft(category, "category", line))
             continue
-        drafts.append(_moodle_draft(element, kind, position, lines, path))
+        name = _question_name(element.findtext("name/text")) or f"question {position}"
+        try:
+            drafts.append(_moodle_draft(element, name, kind or "unknown", lines, path))
+        except GraderError as error:
+            drafts.append(_unreadable(error, name, kind or "unknown", line))
     return drafts
 
 
+def _unreadable(error: GraderError, name: str, kind: str, line: int) -> _Draft:
+    """A question whose text could not be read: skipped, located at the problem's line."""
+    problem = error.problems[0] if error.problems else None
+    if problem is None:
+        return _Draft(name, kind, line, error=str(error))
+    reason = problem.message + (f" ({problem.fix})" if problem.fix else "")
+    return _Draft(name, kind, problem.line or line, error=reason)
+
+
+def _question_name(raw: str | None) -> str:
+    """A question's name as plain text (some exports put HTML into names)."""
+    name = _plain(raw)
+    return html_to_text(name) if re.search(r"<[A-Za-z/!]", name) else name
+
+
 def _moodle_draft(
-    element: ET.Element, kind: str, position: int, lines: dict[ET.Element, int], path: Path
+    element: ET.Element, name: str, kind: str, lines: dict[ET.Element, int], path: Path
 ) -> _Draft:
-    line = lines.get(element, 0)
-    name = _plain(element.findtext("name/text")) or f"question {position}"
-    draft = _Draft(name, kind or "unknown", line)
-    draft.prompt = _rich(element.find("questiontext"))
-    draft.feedback = _rich(element.find("generalfeedback"))
+    draft = _Draft(name, kind, lines.get(element, 0))
+    draft.prompt = _rich(element.find("questiontext"), draft, "the prompt")
+    draft.feedback = _rich(element.find("generalfeedback"), draft, "the general feedback")
     draft.points = _moodle_float(element, "defaultgrade", 1.0, lines, path)
     draft.single = _plain(element.findtext("single")).lower() not in ("false", "0")
     draft.case_sensitive = _plain(element.findtext("usecase")) == "1"
-    draft.model_answer = _rich(element.find("graderinfo"))
+    draft.grader_notes = _rich(element.find("graderinfo"), draft, "the information for graders")
     for answer in element.findall("answer"):
-        draft.choices.append(_moodle_choice(answer, kind, lines, path))
+        draft.choices.append(_moodle_choice(answer, draft, lines, path))
     for unit in element.findall("units/unit"):
         unit_name = _plain(unit.findtext("unit_name"))
         multiplier = _moodle_float(unit, "multiplier", 1.0, lines, path)
@@ -603,19 +785,43 @@ def _moodle_draft(
             draft.notes.append(
                 f"unit '{unit_name}' (multiplier {multiplier:g}) dropped: units are not converted"
             )
+    _note_moodle_extras(element, draft)
     return draft
 
 
+def _note_moodle_extras(element: ET.Element, draft: _Draft) -> None:
+    """Note the parts of a Moodle question that a bank has no place for."""
+    image = _plain(element.findtext("image"))
+    if image:
+        draft.notes.append(_media_note("image", image, "the prompt"))
+    hints = [hint for hint in element.findall("hint") if _plain(hint.findtext("text"))]
+    if hints:
+        draft.notes.append(f"{len(hints)} hint(s) dropped: grader gives no hints")
+    combined = [
+        label for tag, label in COMBINED_FEEDBACK if _plain(element.findtext(f"{tag}/text"))
+    ]
+    if combined:
+        draft.notes.append(
+            f"the combined feedback for any {', '.join(combined)} response dropped "
+            "(the options keep their own feedback)"
+        )
+    template = _rich(element.find("responsetemplate"), draft, "the response template")
+    if template:
+        draft.notes.append(f"the response template dropped: '{_short(template)}'")
+    tags = [_plain(tag.findtext("text")) for tag in element.findall("tags/tag")]
+    if any(tags):
+        draft.notes.append("tags dropped: " + ", ".join(tag for tag in tags if tag))
+
+
 def _moodle_choice(
-    answer: ET.Element, kind: str, lines: dict[ET.Element, int], path: Path
+    answer: ET.Element, draft: _Draft, lines: dict[ET.Element, int], path: Path
 ) -> _Choice:
     line = lines.get(answer)
     fraction = _parse_float(answer.get("fraction", "0"), path, line, "the fraction of an answer")
-    text_format = answer.get("format", "")
-    raw = answer.findtext("text") or ""
-    text = html_to_text(raw) if text_format == "html" else tidy_text(raw)
-    choice = _Choice(text, fraction, _rich(answer.find("feedback")))
-    if kind == "numerical" and text != "*" and fraction > 0:
+    text = draft.convert(answer.findtext("text") or "", answer.get("format", ""), "an answer")
+    feedback = _rich(answer.find("feedback"), draft, f"the feedback of answer '{_short(text)}'")
+    choice = _Choice(text, fraction, feedback)
+    if draft.kind == "numerical" and text != "*" and fraction > 0:
         choice.value = _parse_float(text, path, line, "a numerical answer")
         choice.tolerance = _moodle_float(answer, "tolerance", 0.0, lines, path)
     return choice
@@ -632,23 +838,36 @@ def _moodle_float(
 
 def _parse_float(text: str, path: Path, line: int | None, what: str) -> float:
     try:
-        return float(text.strip().replace(",", "."))
+        value = float(text.strip().replace(",", "."))
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
         raise GraderError.at(
             path, line, f"{what} is not a number: '{text.strip()}'", "write a number like 2 or 0.5"
-        ) from None
+        )
+    return value
 
 
 def _plain(text: str | None) -> str:
     return (text or "").strip()
 
 
-def _rich(holder: ET.Element | None) -> str:
-    """The text of a Moodle <x format="..."><text>...</text></x> element, as plain text."""
+def _rich(holder: ET.Element | None, draft: _Draft, where: str) -> str:
+    """The text of a Moodle <x format="..."><text>...</text></x> element, as plain text.
+
+    Media in the HTML and files attached to the element are noted as dropped.
+    """
     if holder is None:
         return ""
     raw = holder.findtext("text") or ""
-    return html_to_text(raw) if holder.get("format", "html") == "html" else tidy_text(raw)
+    before = len(draft.notes)
+    text = draft.convert(raw, holder.get("format", "html"), where)
+    shown = " ".join(draft.notes[before:])
+    for attached in holder.findall("file"):
+        name = attached.get("name", "")
+        if name and f"'{name}'" not in shown and f"/{name}'" not in shown:
+            draft.notes.append(f"attached file '{name}' dropped from {where}")
+    return text
 
 
 # ---------------------------------------------------------------- GIFT
@@ -669,6 +888,7 @@ _GIFT_ESCAPE = re.compile(r"\\([~=#{}:n])")
 _GIFT_FORMAT = re.compile(r"\s*\[(html|moodle|plain|markdown)\]")
 _GIFT_WEIGHT = re.compile(r"^\s*%(-?\d+(?:\.\d+)?)%")
 _GIFT_TRUE_FALSE = re.compile(r"^(T|TRUE|F|FALSE)$", re.IGNORECASE)
+_GIFT_CATEGORY = "$CATEGORY:"
 
 
 @dataclass
@@ -680,8 +900,11 @@ class _GiftBlock:
         return self.line + self.text.count("\n", 0, position)
 
 
-def _gift_blocks(text: str) -> Iterator[_GiftBlock]:
-    """Questions are separated by blank lines; '//' comment and $CATEGORY lines are dropped."""
+def _gift_blocks(text: str) -> Iterator[_GiftBlock | _Draft]:
+    """Questions are separated by blank lines; '//' comment lines are dropped.
+
+    A $CATEGORY line comes out as a category draft (it is noted, a bank has no categories).
+    """
     block: list[str] = []
     start = 0
     for number, line in enumerate([*text.splitlines(), ""], 1):
@@ -691,7 +914,10 @@ def _gift_blocks(text: str) -> Iterator[_GiftBlock]:
                 yield _gift_block(block, start)
             block = []
             continue
-        if stripped.startswith("//") or stripped.startswith("$CATEGORY:"):
+        if stripped.startswith(_GIFT_CATEGORY):
+            yield _Draft(stripped.removeprefix(_GIFT_CATEGORY).strip(), "category", number)
+            line = ""
+        elif stripped.startswith("//"):
             line = ""
         if not block:
             start = number
@@ -709,9 +935,24 @@ def _gift_block(lines: list[str], start: int) -> _GiftBlock:
 
 def _gift_drafts(data: bytes, path: Path) -> list[_Draft]:
     text = decode_bytes(data, path)
-    return [
-        _gift_draft(block, position, path) for position, block in enumerate(_gift_blocks(text), 1)
-    ]
+    drafts = []
+    for position, block in enumerate(_gift_blocks(text), 1):
+        if isinstance(block, _Draft):
+            drafts.append(block)
+            continue
+        try:
+            drafts.append(_gift_draft(block, position, path))
+        except GraderError as error:
+            drafts.append(_unreadable(error, _gift_name(block, position), "", block.line))
+    return drafts
+
+
+def _gift_name(block: _GiftBlock, position: int) -> str:
+    """A name for a question that could not be read: its title, or its first words."""
+    text = block.text.strip()
+    if text.startswith("::") and "::" in text[2:]:
+        return _gift_text(text[2 : text.index("::", 2)], "")
+    return _name_from(_gift_text(text.split("{", 1)[0], ""), position)
 
 
 def _gift_draft(block: _GiftBlock, position: int, path: Path) -> _Draft:
@@ -733,10 +974,13 @@ def _gift_draft(block: _GiftBlock, position: int, path: Path) -> _Draft:
     if match := _GIFT_FORMAT.match(text, cursor):
         text_format = match.group(1)
         cursor = match.end()
+    draft = _Draft(title, "", block.line)
     open_at = text.find("{", cursor)
     if open_at < 0:
-        prompt = _gift_text(text[cursor:], text_format)
-        return _Draft(title or _name_from(prompt, position), "description", block.line, prompt)
+        draft.prompt = draft.convert(_gift_restore(text[cursor:]), text_format, "the prompt")
+        draft.name = title or _name_from(draft.prompt, position)
+        draft.kind = "description"
+        return draft
     close_at = text.find("}", open_at + 1)
     if close_at < 0:
         raise GraderError.at(
@@ -746,8 +990,9 @@ def _gift_draft(block: _GiftBlock, position: int, path: Path) -> _Draft:
             "add the closing '}', or write \\{ for a brace",
         )
     before, inside, after = text[cursor:open_at], text[open_at + 1 : close_at], text[close_at + 1 :]
-    prompt = _gift_text(before + "_____" + after if after.strip() else before, text_format)
-    draft = _Draft(title or _name_from(prompt, position), "", block.line, prompt)
+    raw_prompt = before + "_____" + after if after.strip() else before
+    draft.prompt = draft.convert(_gift_restore(raw_prompt), text_format, "the prompt")
+    draft.name = title or _name_from(draft.prompt, position)
     _gift_answers(draft, inside, text_format, path, block.line_at(open_at))
     return draft
 
@@ -757,24 +1002,37 @@ def _name_from(prompt: str, position: int) -> str:
     return first_line[:40].rstrip() or f"question {position}"
 
 
+def _gift_restore(raw: str) -> str:
+    return raw.translate(_GIFT_RESTORE)
+
+
 def _gift_text(raw: str, text_format: str) -> str:
-    text = raw.translate(_GIFT_RESTORE)
+    text = _gift_restore(raw)
     return html_to_text(text) if text_format == "html" else tidy_text(text)
+
+
+def _gift_piece(draft: _Draft, raw: str, default_format: str, where: str) -> str:
+    """An answer or feedback text: its own [format] marker, else the question text's format."""
+    text_format = default_format
+    if match := _GIFT_FORMAT.match(raw):
+        text_format = match.group(1)
+        raw = raw[match.end() :]
+    return draft.convert(_gift_restore(raw), text_format, where)
 
 
 def _gift_answers(draft: _Draft, inside: str, text_format: str, path: Path, line: int) -> None:
     """Classify the answer block and fill the draft's kind and choices."""
-    answers, _, general = inside.partition("####")
-    draft.feedback = _gift_text(general, text_format)
+    answers, general = inside.rsplit("####", 1) if "####" in inside else (inside, "")
+    draft.feedback = _gift_piece(draft, general, text_format, "the general feedback")
     answers = answers.strip()
     if not answers:
         draft.kind = "essay"
     elif answers.startswith("#"):
         draft.kind = "numerical"
-        draft.choices = _gift_numeric(answers[1:], path, line)
+        draft.choices = _gift_numeric(draft, answers[1:], text_format, path, line)
     elif _GIFT_TRUE_FALSE.match(answers.split("#", 1)[0].strip()):
         draft.kind = "truefalse"
-        draft.choices = _gift_true_false(answers, text_format)
+        draft.choices = _gift_true_false(draft, answers, text_format)
     elif "->" in answers:
         draft.kind = "matching"
     elif "~" in answers or answers.startswith("="):
@@ -782,7 +1040,7 @@ def _gift_answers(draft: _Draft, inside: str, text_format: str, path: Path, line
         draft.kind = "multichoice" if any(marker == "~" for marker, _ in pairs) else "shortanswer"
         draft.single = any(marker == "=" for marker, _ in pairs)
         draft.choices = [
-            _gift_choice(marker, body, text_format, path, line) for marker, body in pairs
+            _gift_choice(draft, marker, body, text_format, path, line) for marker, body in pairs
         ]
     else:
         raise GraderError.at(
@@ -805,34 +1063,51 @@ def _gift_split(answers: str, path: Path, line: int) -> list[tuple[str, str]]:
     return list(zip(parts[1::2], parts[2::2], strict=True))
 
 
-def _gift_choice(marker: str, body: str, text_format: str, path: Path, line: int) -> _Choice:
+def _gift_choice(
+    draft: _Draft, marker: str, body: str, text_format: str, path: Path, line: int
+) -> _Choice:
     fraction = 100.0 if marker == "=" else 0.0
     if match := _GIFT_WEIGHT.match(body):
         fraction = _parse_float(match.group(1), path, line, "an answer weight")
         body = body[match.end() :]
-    text, _, feedback = body.partition("#")
-    return _Choice(_gift_text(text, text_format), fraction, _gift_text(feedback, text_format))
+    text, _, feedback = body.strip().partition("#")
+    answer = _gift_piece(draft, text, text_format, "an answer")
+    return _Choice(
+        answer,
+        fraction,
+        _gift_piece(draft, feedback, text_format, f"the feedback of answer '{_short(answer)}'"),
+    )
 
 
-def _gift_true_false(answers: str, text_format: str) -> list[_Choice]:
-    parts = answers.split("#")
+def _gift_true_false(draft: _Draft, answers: str, text_format: str) -> list[_Choice]:
+    parts = answers.split("#", 2)
     truth = parts[0].strip().upper() in ("T", "TRUE")
-    wrong = _gift_text(parts[1], text_format) if len(parts) > 1 else ""
-    right = _gift_text(parts[2], text_format) if len(parts) > 2 else ""
+    wrong = _gift_piece(draft, parts[1], text_format, "a feedback") if len(parts) > 1 else ""
+    right = _gift_piece(draft, parts[2], text_format, "a feedback") if len(parts) > 2 else ""
     return [
         _Choice("true", 100.0 if truth else 0.0, right if truth else wrong),
         _Choice("false", 0.0 if truth else 100.0, wrong if truth else right),
     ]
 
 
-def _gift_numeric(body: str, path: Path, line: int) -> list[_Choice]:
-    body = body.strip()
-    pairs = _gift_split(body, path, line) if body.startswith(("=", "~")) else [("=", body)]
+def _gift_numeric(
+    draft: _Draft, body: str, text_format: str, path: Path, line: int
+) -> list[_Choice]:
+    """Moodle's reading: '~' starts the feedback for any other answer; '=' separates answers."""
+    body, tilde, other = body.partition("~")
+    answers = body.strip().split("=")
+    if not answers[0].strip():
+        answers = answers[1:]
+    if not answers:
+        raise GraderError.at(path, line, "a numerical question without an answer", "write {#3.14}")
     choices = []
-    for marker, answer in pairs:
-        choice = _gift_choice(marker, answer, "", path, line)
+    for answer in answers:
+        choice = _gift_choice(draft, "=", answer, text_format, path, line)
         choice.value, choice.tolerance = _gift_number_spec(choice.text, path, line)
         choices.append(choice)
+    if tilde:
+        feedback = _gift_piece(draft, other.partition("#")[2], text_format, "a feedback")
+        choices.append(_Choice("*", 0.0, feedback))
     return choices
 
 

@@ -28,6 +28,7 @@ from grader.model import (
     Rubric,
     Settings,
     Term,
+    WrongAnswer,
 )
 from grader.yamlread import LineDict, LineList, load_yaml
 
@@ -35,11 +36,45 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")
 
 BANK_KEYS = ("id", "title", "languages", "questions", "settings", "description")
-QUESTION_KEYS = ("id", "type", "points", "prompt", "answers", "rubric", "steps", "feedback", "hint")
-MULTIPLE_CHOICE_KEYS = ("id", "type", "points", "prompt", "multiple", "options", "feedback", "hint")
-NUMERIC_KEYS = ("id", "type", "points", "prompt", "value", "tolerance", "units", "feedback", "hint")
+QUESTION_KEYS = (
+    "id",
+    "type",
+    "points",
+    "prompt",
+    "answers",
+    "wrong_answers",
+    "rubric",
+    "steps",
+    "feedback",
+    "grader_notes",
+    "hint",
+)
+MULTIPLE_CHOICE_KEYS = (
+    "id",
+    "type",
+    "points",
+    "prompt",
+    "multiple",
+    "options",
+    "feedback",
+    "grader_notes",
+    "hint",
+)
+NUMERIC_KEYS = (
+    "id",
+    "type",
+    "points",
+    "prompt",
+    "value",
+    "tolerance",
+    "units",
+    "feedback",
+    "grader_notes",
+    "hint",
+)
 OPTION_KEYS = ("id", "text", "credit", "feedback")
-STEP_KEYS = ("id", "prompt", "points", "answers", "rubric", "feedback", "hint")
+STEP_KEYS = ("id", "prompt", "points", "answers", "wrong_answers", "rubric", "feedback", "hint")
+WRONG_ANSWER_KEYS = ("text", "feedback")
 RUBRIC_KEYS = ("id", "criteria", "misconceptions")
 INLINE_RUBRIC_KEYS = ("criteria", "misconceptions")
 CRITERION_KEYS = ("id", "points", "keywords", "concept", "feedback", "hint")
@@ -180,6 +215,50 @@ def _answer_list(check: _Checker, value: Any, line: int | None, where: str) -> t
             continue
         answers.append(item)
     return tuple(answers)
+
+
+def _wrong_answers(
+    check: _Checker, value: Any, line: int | None, where: str, default: str
+) -> dict[str, tuple[WrongAnswer, ...]]:
+    """Known wrong answers: like model answers, each a text or {text, feedback}."""
+    if value is None:
+        return {}
+    if isinstance(value, str | LineList):
+        return {default: _wrong_answer_list(check, value, line, where)}
+    if isinstance(value, LineDict):
+        found: dict[str, tuple[WrongAnswer, ...]] = {}
+        for language, items in value.items():
+            item_line = _line_of(value, language)
+            if _check_language(check, language, item_line, where):
+                found[language] = _wrong_answer_list(
+                    check, items, item_line, f"{where} ({language})"
+                )
+        return found
+    check.add(line, f"{where} must be text, a list or a mapping of language to wrong answers")
+    return {}
+
+
+def _wrong_answer_list(
+    check: _Checker, value: Any, line: int | None, where: str
+) -> tuple[WrongAnswer, ...]:
+    items = value if isinstance(value, list) else [value]
+    found = []
+    fix = "write the wrong answer as text, or as text: and feedback:"
+    for index, item in enumerate(items):
+        item_line = _line_of(value, index) if isinstance(value, LineList) else line
+        if isinstance(item, LineDict):
+            _check_keys(check, item, WRONG_ANSWER_KEYS, where)
+            text, feedback = item.get("text"), item.get("feedback", "")
+        else:
+            text, feedback = item, ""
+        if not isinstance(text, str) or not text.strip():
+            check.add(item_line, f"{where}: a wrong answer must be non-empty text", fix)
+            continue
+        if not isinstance(feedback, str):
+            check.add(item_line, f"{where}: the feedback of '{text}' must be text", fix)
+            continue
+        found.append(WrongAnswer(text, feedback))
+    return tuple(found)
 
 
 def _number(
@@ -624,6 +703,14 @@ def _question_type(check: _Checker, mapping: LineDict, where: str) -> QuestionTy
 def _question(
     check: _Checker, mapping: LineDict, line: int | None, default: str, finder: _RubricFinder
 ) -> Question | None:
+    question = _question_fields(check, mapping, line, default, finder)
+    notes = _field_text(check, mapping, "grader_notes", "grader notes of a question", default)
+    return replace(question, grader_notes=notes) if question and notes else question
+
+
+def _question_fields(
+    check: _Checker, mapping: LineDict, line: int | None, default: str, finder: _RubricFinder
+) -> Question | None:
     identifier = _identifier(check, mapping, "a question")
     where = f"question '{identifier}'"
     kind = _question_type(check, mapping, where)
@@ -665,6 +752,7 @@ def _question(
         gradable.rubric,
         (),
         feedback,
+        wrong_answers=gradable.wrong_answers,
         hint=hint,
     )
 
@@ -757,7 +845,7 @@ def _challenge(
     finder: _RubricFinder,
 ) -> Question | None:
     where = f"challenge '{identifier}'"
-    for key in ("answers", "rubric"):
+    for key in ("answers", "wrong_answers", "rubric"):
         if key in mapping:
             check.add(_line_of(mapping, key), f"{where} has '{key}'", f"move {key} into its steps")
     steps = []
@@ -825,16 +913,29 @@ def _gradable(
     rubric_points = rubric.points if rubric else 0.0
     if rubric and points is not None and rubric.criteria and rubric_points <= 0:
         check.add(_line_of(mapping, "rubric"), f"the rubric of {where} gives no points")
-    if not answers and not (rubric and rubric.criteria):
+    if not answers and not (rubric and rubric.criteria) and "grader_notes" in mapping:
+        check.add(
+            mapping.line,
+            f"{where} has grader notes but no model answer",
+            "add answers: with the model answer; grader notes are never graded against",
+        )
+    elif not answers and not (rubric and rubric.criteria):
         check.add(
             mapping.line,
             f"{where} has no model answers and no rubric",
             "add answers: the model answer, or a rubric",
         )
     _check_language_coverage(check, mapping, prompt, answers, rubric, where)
+    wrong = _wrong_answers(
+        check,
+        mapping.get("wrong_answers"),
+        _line_of(mapping, "wrong_answers"),
+        f"wrong_answers of {where}",
+        default,
+    )
     if points is None:
         return None
-    return Gradable(identifier, points, prompt, answers, rubric, feedback)
+    return Gradable(identifier, points, prompt, answers, rubric, feedback, wrong_answers=wrong)
 
 
 def _check_language_coverage(

@@ -149,6 +149,14 @@ class Closed:
 
 
 @dataclass(frozen=True)
+class WrongAnswer:
+    """An answer known to be wrong (like a Moodle short answer's 0 % answer), with feedback."""
+
+    text: str
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
 class Gradable:
     """Anything a student answers: a short-answer question or one step of a challenge."""
 
@@ -160,6 +168,7 @@ class Gradable:
     feedback: LocalText = EMPTY_TEXT
     kind: QuestionType = QuestionType.SHORT_ANSWER
     closed: Closed | None = None
+    wrong_answers: Mapping[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
     hint: LocalText = EMPTY_TEXT  # shown to a learner after an attempt below full marks
 
     def model_answers(self) -> Iterator[tuple[str, str]]:
@@ -167,6 +176,12 @@ class Gradable:
         for language, texts in self.answers.items():
             for text in texts:
                 yield language, text
+
+    def known_wrong(self) -> Iterator[tuple[str, WrongAnswer]]:
+        """(language, wrong answer) for every wrong answer the bank lists."""
+        for language, items in self.wrong_answers.items():
+            for item in items:
+                yield language, item
 
 
 @dataclass(frozen=True)
@@ -180,6 +195,8 @@ class Question:
     steps: tuple[Gradable, ...] = ()
     feedback: LocalText = EMPTY_TEXT
     closed: Closed | None = None
+    wrong_answers: Mapping[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
+    grader_notes: LocalText = EMPTY_TEXT  # for whoever grades by hand; never graded against
     hint: LocalText = EMPTY_TEXT  # a challenge's: shown when a learner's steps fall short
 
     @property
@@ -197,6 +214,7 @@ class Question:
                 feedback=self.feedback,
                 kind=self.type,
                 closed=self.closed,
+                wrong_answers=self.wrong_answers,
                 hint=self.hint,
             ),
         )

@@ -236,7 +236,9 @@ def describe_check(outcome: CheckOutcome) -> str:
     if view.overridden and view.comment:
         lines.append(f"  [{_('Comment')}] {view.comment}")
     for criterion in view.criteria:
-        mark = _("Met") if criterion.met else _("Missing")
+        mark = _("Missing")
+        if criterion.met:
+            mark = _("Likely met") if criterion.likely else _("Met")
         line = f"  [{mark}] {criterion_name(criterion, _)}"
         if criterion.feedback:
             line += f": {criterion.feedback.text}"

@@ -45,7 +45,7 @@ class Similarity:
     """How close (part of) the answer came to a reference text, and the credit that earned."""
 
     cosine: float
-    credit: float  # the cosine through the model's floor..ceiling ramp, 0..1
+    credit: float  # the cosine through the model's ramp (0 unrelated .. 1 a paraphrase), clipped
     reference: str  # the model answer, concept or statement it was compared with
     reference_language: str
     answer_start: int | None = None  # the matching sentence's span; None: the whole answer
@@ -58,7 +58,7 @@ class CriterionResult:
     points: float
     credit: float  # 0..1 share of the criterion's points earned
     score: float  # points * credit
-    met: bool  # credit >= 0.5
+    met: bool  # the answer states it (status met, or likely on meaning alone)
     keyword_language: str | None = None
     keyword_credit: float | None = None  # share of keyword groups met; None: no keywords
     groups: tuple[GroupEvidence, ...] = ()
@@ -66,6 +66,11 @@ class CriterionResult:
     feedback: str = ""
     feedback_language: str = ""
     reason: str = ""  # one line: how the credit was reached
+    status: str = ""  # grader.scoring.Status: met, partly, likely, missed, negated, wrong
+    meaning_credit: float | None = None  # the meaning map's credit; None without evidence
+    overlap: float | None = None  # share of the reference's own content words stated
+    negated: bool = False  # the closest sentence negates the concept (or is taken back)
+    wrong: Similarity | None = None  # the wrong answer/misconception that voided meaning credit
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,9 @@ class MisconceptionResult:
 
 @dataclass(frozen=True)
 class Flag:
-    code: str  # e.g. "signals-disagree", "near-boundary", "language-not-covered", "keyword-salad"
+    code: str  # e.g. "uncertain", "meaning-only", "language-not-covered", "keyword-salad"
     reason: str
+    factor: float = 1.0  # a gaming check's factor on the score (1: the flag changes nothing)
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class AnswerResult:
     similarity: Similarity | None = None  # best match with a model answer
     overlap: float | None = None  # content-word recall of the best model answer (no rubric)
     flags: tuple[Flag, ...] = ()
+    risk: float = 0.0  # estimated chance the automatic score is off by over a quarter of the points
+    words: int = 0  # the answer's words, as its language's analyser counts them
     feedback: str = ""  # the question's general feedback
     human_score: float | None = None  # from the submissions' score column
     override: Override | None = None

@@ -1,22 +1,40 @@
-"""Turn the signals of one answer (keywords, similarities, gaming checks) into a score.
+"""Turn the signals of one answer into a score: the one scoring rule.
 
-The arithmetic lives here and nowhere else; ``grader.grading`` gathers the signals. The one rule
-that mixes the signals is ``criterion_credit``:
+``grader.grading`` gathers the signals; the arithmetic lives here and nowhere else. Grading scores
+one answer at a time with ``score_answer``; calibration and the benchmarks score many answers under
+many parameter sets with the same vectorised functions (``meaning_credit``, ``criterion_credit``,
+``answer_share``) that ``score_answer`` calls, so there is one rule:
 
-    direct  = max(keyword credit, concept credit)      (whichever evidence is stronger)
-    credit  = w * direct + (1 - w) * answer credit      (w = rubric_weight)
-
-where concept and answer credit are cosines through the model's floor..ceiling ramp. Without a
-model, credit = keyword credit. A question without a rubric has one pseudo-criterion whose direct
-evidence is the content-word overlap with the best model answer. Misconceptions subtract their
-penalty; gaming checks scale the score down; the score is clamped to [0, points].
+* A criterion earns credit only from evidence about itself:
+  - keywords: the share of its keyword groups the answer states (outside a negated clause);
+  - meaning: how close the answer comes to the criterion's concept (its closest sentence, or the
+    whole answer), as a similarity ramped per model (0: unrelated text, 1: a paraphrase; see
+    ``grader.defaults.Ramp``), together with the share of the concept's own content words the
+    answer states, read through the fitted meaning map into a credit 0..1.
+  A criterion with keywords earns ``max(keyword credit, min(meaning credit, meaning_cap))``:
+  meaning alone never gives it full credit, and where it decides, the criterion is "likely met"
+  (flagged, and its feedback never says "correct"). A criterion without keywords earns its
+  meaning credit.
+* Evidence against decides: a criterion whose keywords the answer negates, or whose concept the
+  answer's closest sentence negates (including a later sentence that takes it back), earns
+  nothing, whatever the cosine; meaning credit is void when that sentence is closer to one of the
+  question's wrong answers or misconception statements than to the concept.
+* A question without a rubric has one criterion (``model-answer``) whose reference is the model
+  answers; its overlap leaves out the question's own words.
+* Whole-answer similarity never pays for a criterion (it is recorded as evidence and used by the
+  gaming checks). Misconceptions the answer states subtract their penalty; gaming checks scale the
+  score down; the score is clamped to [0, points].
+* Calibration adds ``shift`` to the meaning map's log-odds and multiplies them by ``scale``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from grader.defaults import Defaults, MeaningMap, Ramp, Review, defaults, sigmoid
 from grader.model import Criterion, Gradable, LocalText, Misconception
 from grader.results import (
     CriterionResult,
@@ -27,22 +45,78 @@ from grader.results import (
     TermEvidence,
 )
 
-MET_THRESHOLD = 0.5
-DISAGREEMENT = 0.5
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike
+
 MODEL_ANSWER_CRITERION = "model-answer"
+
+
+class Status(StrEnum):
+    """What the answer does with a criterion (recorded per criterion in results.json)."""
+
+    MET = "met"  # stated: its keywords, or its concept where the rubric names no keywords
+    PARTLY = "partly"  # some of its keyword groups, not all
+    LIKELY = "likely"  # meaning alone, on a criterion whose keywords the answer does not use
+    MISSED = "missed"  # not addressed
+    NEGATED = "negated"  # the answer says the opposite, or takes it back
+    WRONG = "wrong"  # the answer is closer to a known wrong answer or a misconception
+
+    @property
+    def met(self) -> bool:
+        return self in (Status.MET, Status.LIKELY)
 
 
 @dataclass(frozen=True)
 class ScoringParams:
-    floor: float = 0.3  # cosine at or below which semantic credit is 0
-    ceiling: float = 0.8  # cosine at or above which semantic credit is 1
-    rubric_weight: float = 0.7  # weight of the criterion's own evidence vs the whole-answer match
-    review_margin: float = 0.1  # share of points around the pass mark that asks for review
-    misconception_margin: float = 0.05  # statement must beat every model answer by this much
+    """Everything the rule needs besides the signals; ``for_model`` gives the shipped defaults."""
 
-    def ramp(self, cosine: float) -> float:
-        span = max(self.ceiling - self.floor, 1e-6)
-        return min(1.0, max(0.0, (cosine - self.floor) / span))
+    ramp: Ramp
+    meaning: MeaningMap
+    met: float
+    meaning_cap: float
+    misconception_similarity: float
+    misconception_margin: float
+    review: Review
+    shift: float = 0.0  # calibration: added to the meaning log-odds
+    scale: float = 1.0  # calibration: multiplies the meaning log-odds
+    share_map: tuple[tuple[float, float], ...] = ()  # calibration: knots (share in, share out)
+
+    @classmethod
+    def for_model(
+        cls,
+        model: str | None,
+        floor: float | None = None,
+        ceiling: float | None = None,
+        shipped: Defaults | None = None,
+    ) -> ScoringParams:
+        """The defaults (``shipped``, else the package's) for ``model`` (None: keywords only),
+        with a bank's floor/ceiling."""
+        shipped = shipped or defaults()
+        ramp = shipped.ramp(model or "generic")
+        if floor is not None or ceiling is not None:
+            ramp = _moved_ramp(ramp, floor, ceiling)
+        return cls(
+            ramp=ramp,
+            meaning=shipped.meaning,
+            met=shipped.met,
+            meaning_cap=shipped.meaning_cap,
+            misconception_similarity=shipped.misconception_similarity,
+            misconception_margin=shipped.misconception_margin,
+            review=shipped.review,
+        )
+
+
+def _moved_ramp(ramp: Ramp, floor: float | None, ceiling: float | None) -> Ramp:
+    """A bank's own floor/ceiling; the cross-language ramp moves with it."""
+    new_floor = ramp.floor if floor is None else floor
+    new_ceiling = ramp.ceiling if ceiling is None else ceiling
+    return Ramp(
+        new_floor,
+        new_ceiling,
+        ramp.cross_floor + new_floor - ramp.floor,
+        ramp.cross_ceiling + new_ceiling - ramp.ceiling,
+    )
 
 
 @dataclass(frozen=True)
@@ -53,12 +127,16 @@ class Match:
     reference: str
     reference_language: str
     span: tuple[int, int] | None = None  # the answer sentence; None for the whole answer
+    cross: bool = False  # the reference is in another language than the answer
+
+    def similarity(self, params: ScoringParams) -> float:
+        return params.ramp.similarity(self.cosine, self.cross)
 
     def evidence(self, params: ScoringParams) -> Similarity:
         start, end = self.span if self.span else (None, None)
         return Similarity(
             round(self.cosine, 4),
-            round(params.ramp(self.cosine), 4),
+            round(min(1.0, max(0.0, self.similarity(params))), 4),
             self.reference,
             self.reference_language,
             start,
@@ -75,13 +153,32 @@ class KeywordSignal:
 
     @property
     def credit(self) -> float:
-        usable = [group for group in self.groups if group.met]
+        usable = [group for group in self.groups if group.met and group.negated is None]
         return len(usable) / len(self.groups) if self.groups else 0.0
 
     @property
-    def contradicted(self) -> bool:
-        """A group both met and negated elsewhere: the answer says it, then takes it back."""
-        return any(group.met and group.negated is not None for group in self.groups)
+    def negated(self) -> bool:
+        """A group found only in a negated clause, or stated and then negated elsewhere."""
+        return any(group.negated is not None for group in self.groups)
+
+
+@dataclass(frozen=True)
+class CriterionSignal:
+    """The evidence about one criterion (or, without a rubric, about the model answers)."""
+
+    keywords: KeywordSignal | None = None
+    match: Match | None = None  # the closest reference: the concept, or a model answer
+    overlap: float | None = None  # share of that reference's own content words the answer states
+    negated: bool = False  # the sentence closest to the reference negates it, or is taken back
+    wrong: Match | None = None  # a wrong answer or misconception closer than the reference
+
+
+@dataclass(frozen=True)
+class MisconceptionSignal:
+    keywords: KeywordSignal | None = None
+    match: Match | None = None  # the answer sentence closest to the statement
+    right_cosine: float = -1.0  # that sentence's cosine with the closest right reference
+    negated: bool = False  # that sentence negates the statement
 
 
 @dataclass(frozen=True)
@@ -97,12 +194,9 @@ class Penalty:
 class Signals:
     language: str
     answered: bool
-    keywords: Mapping[str, KeywordSignal] = field(default_factory=dict)  # by criterion id
-    misconception_keywords: Mapping[str, KeywordSignal] = field(default_factory=dict)
-    answer_match: Match | None = None  # best match with a model answer
-    concept_matches: Mapping[str, Match] = field(default_factory=dict)  # by criterion id
-    statement_matches: Mapping[str, Match] = field(default_factory=dict)  # by misconception id
-    overlap: float | None = None  # content-word recall of the best model answer
+    criteria: Mapping[str, CriterionSignal] = field(default_factory=dict)  # by criterion id
+    misconceptions: Mapping[str, MisconceptionSignal] = field(default_factory=dict)
+    answer_match: Match | None = None  # best match with a model answer (evidence only)
     penalties: tuple[Penalty, ...] = ()
     notes: tuple[Flag, ...] = ()  # flags found while gathering signals (language, truncation)
 
@@ -113,19 +207,105 @@ class Scored:
     criteria: tuple[CriterionResult, ...]
     misconceptions: tuple[MisconceptionResult, ...]
     flags: tuple[Flag, ...]
+    risk: float = 0.0  # estimated chance that the score is off by over a quarter of the points
+
+
+# ---------------------------------------------------------------- the rule, vectorised
+
+
+def meaning_credit(
+    similarity: ArrayLike,
+    overlap: ArrayLike,
+    meaning: MeaningMap,
+    shift: ArrayLike = 0.0,
+    scale: ArrayLike = 1.0,
+) -> np.ndarray:
+    """Credit 0..1 from a ramped similarity and a content-word overlap (nan: not known) through
+    the meaning map's predictor for what is known; nan where neither is."""
+    import numpy as np
+
+    s = np.asarray(similarity, dtype=np.float64)
+    o = np.asarray(overlap, dtype=np.float64)
+    has_s, has_o = ~np.isnan(s), ~np.isnan(o)
+    s0, o0 = np.nan_to_num(s), np.nan_to_num(o)
+    both, alone, words = meaning.both, meaning.similarity_only, meaning.overlap_only
+    logit = np.where(
+        has_s & has_o,
+        both.intercept + both.similarity * s0 + both.overlap * o0,
+        np.where(
+            has_s,
+            alone.intercept + alone.similarity * s0,
+            words.intercept + words.overlap * o0,
+        ),
+    )
+    logit = np.asarray(scale, dtype=np.float64) * logit + np.asarray(shift, dtype=np.float64)
+    credit = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+    return np.where(has_s | has_o, credit, np.nan)
 
 
 def criterion_credit(
-    keyword: float | None, concept: float | None, answer: float | None, weight: float
-) -> float:
-    """The one place where keyword and semantic evidence are combined (see the module doc)."""
-    present = [value for value in (keyword, concept) if value is not None]
-    direct = max(present) if present else 0.0
-    if answer is None:
-        return direct
-    if not present:
-        return answer
-    return weight * direct + (1.0 - weight) * answer
+    keyword: ArrayLike,
+    meaning: ArrayLike,
+    negated: ArrayLike,
+    void: ArrayLike,
+    cap: float,
+) -> np.ndarray:
+    """Each criterion's credit: keyword credit (nan: no keywords) and meaning credit (nan: no
+    evidence), nothing when negated, no meaning credit when void (closer to a wrong answer)."""
+    import numpy as np
+
+    k = np.asarray(keyword, dtype=np.float64)
+    m = np.nan_to_num(np.asarray(meaning, dtype=np.float64))
+    m = np.where(np.asarray(void, dtype=bool), 0.0, m)
+    credit = np.where(np.isnan(k), m, np.fmax(np.nan_to_num(k), np.fmin(m, cap)))
+    return np.where(np.asarray(negated, dtype=bool), 0.0, credit)
+
+
+def answer_share(
+    credit: ArrayLike,
+    weight: ArrayLike,
+    owner: ArrayLike,
+    answers: int,
+    factor: ArrayLike,
+    penalty: ArrayLike,
+) -> np.ndarray:
+    """Each answer's share of its points: its criteria's credits weighted by their share of the
+    points (``owner``: the answer of each criterion row), times the gaming factors, minus the
+    misconception penalties (as shares), clamped to 0..1."""
+    import numpy as np
+
+    earned = np.zeros(answers, dtype=np.float64)
+    np.add.at(earned, np.asarray(owner, dtype=np.int64), np.asarray(credit) * np.asarray(weight))
+    return np.clip(earned * np.asarray(factor) - np.asarray(penalty), 0.0, 1.0)
+
+
+def map_share(share: ArrayLike, knots: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Shares through a monotone map given by knots (share in, share out); () is the identity."""
+    import numpy as np
+
+    values = np.asarray(share, dtype=np.float64)
+    if not knots:
+        return values
+    return np.interp(values, [x for x, _ in knots], [y for _, y in knots])
+
+
+def review_risk(
+    share: ArrayLike, disagreement: ArrayLike, words: ArrayLike, review: Review
+) -> np.ndarray:
+    """The fitted chance that an automatic share is off from a human's by over a quarter."""
+    import numpy as np
+
+    p = np.clip(np.asarray(share, dtype=np.float64), 0.0, 1.0)
+    logit = (
+        review.intercept
+        + review.uncertainty * p * (1.0 - p)
+        + review.disagreement * np.asarray(disagreement, dtype=np.float64)
+        + review.short / (1.0 + np.asarray(words, dtype=np.float64))
+    )
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+# ---------------------------------------------------------------- one answer
 
 
 def score_answer(
@@ -133,19 +313,66 @@ def score_answer(
     signals: Signals,
     params: ScoringParams,
     feedback_languages: Sequence[str],
+    words: int = 0,
 ) -> Scored:
+    """Score one answer; ``words``: the answer's word count (for the review estimate)."""
     if not signals.answered:
         return _unanswered(gradable, feedback_languages)
-    answer_credit = params.ramp(signals.answer_match.cosine) if signals.answer_match else None
-    criteria = _criteria_results(gradable, signals, params, answer_credit, feedback_languages)
+    criteria = _criteria_of(gradable)
+    evidence = [signals.criteria.get(criterion.id, CriterionSignal()) for criterion in criteria]
+    credits, meanings = _credits(evidence, params)
+    results = tuple(
+        _criterion_result(criterion, signal, credit, meaning, params, feedback_languages)
+        for criterion, signal, credit, meaning in zip(
+            criteria, evidence, credits, meanings, strict=True
+        )
+    )
     misconceptions = _misconceptions_hit(gradable, signals, params, feedback_languages)
-    earned = sum(criterion.score for criterion in criteria)
-    for penalty in signals.penalties:
-        earned *= penalty.factor
-    earned -= sum(hit.penalty for hit in misconceptions)
-    score = round(min(gradable.points, max(0.0, earned)), 4)
-    flags = _flags(gradable, signals, params, criteria, score)
-    return Scored(score, criteria, misconceptions, flags)
+    share = _share(gradable, results, signals.penalties, misconceptions, params.share_map)
+    score = round(gradable.points * share, 4)
+    risk = _risk(results, evidence, meanings, share, words, params)
+    flags = _flags(signals, results, risk, params)
+    return Scored(score, results, misconceptions, flags, round(risk, 4))
+
+
+def _credits(
+    evidence: Sequence[CriterionSignal], params: ScoringParams
+) -> tuple[list[float], list[float | None]]:
+    import math
+
+    similarity = [e.match.similarity(params) if e.match else math.nan for e in evidence]
+    overlap = [math.nan if e.overlap is None else e.overlap for e in evidence]
+    meaning = meaning_credit(similarity, overlap, params.meaning, params.shift, params.scale)
+    keyword = [
+        e.keywords.credit if e.keywords and e.keywords.groups else math.nan for e in evidence
+    ]
+    negated = [e.negated or bool(e.keywords and e.keywords.negated) for e in evidence]
+    void = [e.wrong is not None for e in evidence]
+    credit = criterion_credit(keyword, meaning, negated, void, params.meaning_cap)
+    meanings = [None if math.isnan(value) else float(value) for value in meaning.tolist()]
+    return [float(value) for value in credit.tolist()], meanings
+
+
+def _share(
+    gradable: Gradable,
+    results: Sequence[CriterionResult],
+    penalties: Sequence[Penalty],
+    misconceptions: Sequence[MisconceptionResult],
+    share_map: Sequence[tuple[float, float]],
+) -> float:
+    points = gradable.points or 1.0
+    factor = 1.0
+    for penalty in penalties:
+        factor *= penalty.factor
+    shares = answer_share(
+        [result.credit for result in results],
+        [result.points / points for result in results],
+        [0] * len(results),
+        1,
+        [factor],
+        [sum(hit.penalty for hit in misconceptions) / points],
+    )
+    return float(map_share(shares, share_map)[0])
 
 
 def _unanswered(gradable: Gradable, languages: Sequence[str]) -> Scored:
@@ -159,6 +386,7 @@ def _unanswered(gradable: Gradable, languages: Sequence[str]) -> Scored:
             feedback=_pick(criterion.feedback_missed, languages)[0],
             feedback_language=_pick(criterion.feedback_missed, languages)[1],
             reason="no answer",
+            status=Status.MISSED.value,
         )
         for criterion in _criteria_of(gradable)
     )
@@ -168,82 +396,109 @@ def _unanswered(gradable: Gradable, languages: Sequence[str]) -> Scored:
 def _criteria_of(gradable: Gradable) -> tuple[Criterion, ...]:
     if gradable.rubric and gradable.rubric.criteria:
         scale = gradable.points / gradable.rubric.points
-        return tuple(
-            Criterion(
-                c.id,
-                c.points * scale,
-                c.keywords,
-                c.concept,
-                c.feedback_met,
-                c.feedback_missed,
-            )
-            for c in gradable.rubric.criteria
-        )
+        return tuple(replace(c, points=c.points * scale) for c in gradable.rubric.criteria)
     return (Criterion(MODEL_ANSWER_CRITERION, gradable.points),)
 
 
-def _criteria_results(
-    gradable: Gradable,
-    signals: Signals,
+def criteria_of(gradable: Gradable) -> tuple[Criterion, ...]:
+    """The criteria an answer to ``gradable`` is scored on, with their points scaled to it."""
+    return _criteria_of(gradable)
+
+
+def _status(
+    signal: CriterionSignal, credit: float, meaning: float | None, params: ScoringParams
+) -> Status:
+    keywords = signal.keywords if signal.keywords and signal.keywords.groups else None
+    if signal.negated or (keywords and keywords.negated):
+        return Status.NEGATED
+    keyword = keywords.credit if keywords else None
+    if signal.wrong is not None and (keyword is None or keyword < params.met):
+        return Status.WRONG
+    if keyword is not None and keyword >= 1.0:
+        return Status.MET
+    if credit < params.met:
+        return Status.PARTLY if keyword else Status.MISSED
+    if keyword is None:
+        return Status.MET
+    return Status.LIKELY if (meaning or 0.0) > keyword else Status.PARTLY
+
+
+def _criterion_result(
+    criterion: Criterion,
+    signal: CriterionSignal,
+    credit: float,
+    meaning: float | None,
     params: ScoringParams,
-    answer_credit: float | None,
     languages: Sequence[str],
-) -> tuple[CriterionResult, ...]:
-    results = []
-    for criterion in _criteria_of(gradable):
-        keyword = signals.keywords.get(criterion.id)
-        keyword_credit = keyword.credit if keyword and keyword.groups else None
-        if criterion.id == MODEL_ANSWER_CRITERION:
-            keyword_credit = signals.overlap
-        concept_match = signals.concept_matches.get(criterion.id)
-        concept_credit = params.ramp(concept_match.cosine) if concept_match else None
-        if keyword and keyword.contradicted:
-            keyword_credit, concept_credit = 0.0, (0.0 if concept_credit is not None else None)
-        credit = criterion_credit(
-            keyword_credit, concept_credit, answer_credit, params.rubric_weight
+) -> CriterionResult:
+    status = _status(signal, credit, meaning, params)
+    feedback, feedback_language = _feedback(criterion, status, languages)
+    keywords = signal.keywords
+    keyword_credit = keywords.credit if keywords and keywords.groups else None
+    return CriterionResult(
+        id=criterion.id,
+        points=round(criterion.points, 4),
+        credit=round(credit, 4),
+        score=round(criterion.points * credit, 4),
+        met=status.met,
+        keyword_language=keywords.language if keywords else None,
+        keyword_credit=None if keyword_credit is None else round(keyword_credit, 4),
+        groups=keywords.groups if keywords else (),
+        concept=signal.match.evidence(params) if signal.match else None,
+        feedback=feedback,
+        feedback_language=feedback_language,
+        reason=_reason(signal, status, keyword_credit, meaning, params),
+        status=status.value,
+        meaning_credit=None if meaning is None else round(meaning, 4),
+        overlap=None if signal.overlap is None else round(signal.overlap, 4),
+        negated=signal.negated,
+        wrong=signal.wrong.evidence(params) if signal.wrong else None,
+    )
+
+
+def _feedback(criterion: Criterion, status: Status, languages: Sequence[str]) -> tuple[str, str]:
+    """The rubric's "met" feedback only where the answer states the criterion; where meaning
+    alone credits it, a note that says so (from the message catalogue); otherwise the "missed"
+    feedback."""
+    if status is Status.MET:
+        return _pick(criterion.feedback_met, languages)
+    if status is Status.LIKELY:
+        from grader.i18n import gettext_for
+
+        language = languages[0] if languages else "en"
+        _ = gettext_for(language)
+        note = _(
+            "Your answer seems to make this point in its own words; it was credited, and your "
+            "teacher will confirm it."
         )
-        met = credit >= MET_THRESHOLD
-        feedback, feedback_language = _pick(
-            criterion.feedback_met if met else criterion.feedback_missed, languages
-        )
-        results.append(
-            CriterionResult(
-                id=criterion.id,
-                points=round(criterion.points, 4),
-                credit=round(credit, 4),
-                score=round(criterion.points * credit, 4),
-                met=met,
-                keyword_language=keyword.language if keyword else None,
-                keyword_credit=None if keyword_credit is None else round(keyword_credit, 4),
-                groups=keyword.groups if keyword else (),
-                concept=concept_match.evidence(params) if concept_match else None,
-                feedback=feedback,
-                feedback_language=feedback_language,
-                reason=_reason(keyword_credit, concept_credit, answer_credit, keyword, params),
-            )
-        )
-    return tuple(results)
+        return note, language
+    return _pick(criterion.feedback_missed, languages)
 
 
 def _reason(
+    signal: CriterionSignal,
+    status: Status,
     keyword: float | None,
-    concept: float | None,
-    answer: float | None,
-    signal: KeywordSignal | None,
+    meaning: float | None,
     params: ScoringParams,
 ) -> str:
+    """One line for the instructor: the evidence and what decided."""
     parts = []
-    if signal and signal.contradicted:
-        parts.append("the answer states it and then negates it")
     if keyword is not None:
         parts.append(f"keywords {keyword:.0%}")
-    if concept is not None:
-        parts.append(f"concept similarity {concept:.0%}")
-    if answer is not None:
-        parts.append(f"whole-answer similarity {answer:.0%}")
-    if answer is not None and (keyword is not None or concept is not None):
-        weight = params.rubric_weight
-        parts.append(f"credit = {weight:g} x best of the first two + {1 - weight:g} x the last")
+    if signal.match is not None:
+        parts.append(f"similarity {max(0.0, signal.match.similarity(params)):.0%}")
+    if signal.overlap is not None:
+        parts.append(f"shared words {signal.overlap:.0%}")
+    if meaning is not None:
+        parts.append(f"meaning credit {meaning:.0%}")
+    decided = {
+        Status.NEGATED: "the answer negates it",
+        Status.WRONG: "the answer is closer to a wrong answer than to this",
+        Status.LIKELY: f"meaning alone (at most {params.meaning_cap:.0%} without its keywords)",
+    }.get(status)
+    if decided:
+        parts.append(decided)
     return "; ".join(parts)
 
 
@@ -252,26 +507,32 @@ def _misconceptions_hit(
 ) -> tuple[MisconceptionResult, ...]:
     if not gradable.rubric:
         return ()
-    best_answer = signals.answer_match.cosine if signals.answer_match else 0.0
     hits = []
     for misconception in gradable.rubric.misconceptions:
-        keyword = signals.misconception_keywords.get(misconception.id)
-        keyword_hit = bool(keyword and keyword.groups and keyword.credit >= 1.0)
-        match = signals.statement_matches.get(misconception.id)
-        semantic_hit = bool(
-            match
-            and match.cosine >= params.ceiling
-            and match.cosine > best_answer + params.misconception_margin
-        )
-        if keyword_hit or semantic_hit:
-            hits.append(_misconception_result(misconception, keyword, match, params, languages))
+        signal = signals.misconceptions.get(misconception.id)
+        if signal is not None and misconception_stated(signal, params):
+            hits.append(_misconception_result(misconception, signal, params, languages))
     return tuple(hits)
+
+
+def misconception_stated(signal: MisconceptionSignal, params: ScoringParams) -> bool:
+    """All its keyword groups stated (not negated), or its statement made: a sentence at
+    paraphrase level of it, closer to it than to any right reference, and not negated."""
+    keywords = signal.keywords
+    if keywords and keywords.groups and keywords.credit >= 1.0:
+        return True
+    match = signal.match
+    return bool(
+        match
+        and not signal.negated
+        and match.similarity(params) >= params.misconception_similarity
+        and match.cosine > signal.right_cosine + params.misconception_margin
+    )
 
 
 def _misconception_result(
     misconception: Misconception,
-    keyword: KeywordSignal | None,
-    match: Match | None,
+    signal: MisconceptionSignal,
     params: ScoringParams,
     languages: Sequence[str],
 ) -> MisconceptionResult:
@@ -279,40 +540,66 @@ def _misconception_result(
     return MisconceptionResult(
         misconception.id,
         misconception.penalty,
-        keyword.groups if keyword else (),
-        match.evidence(params) if match else None,
+        signal.keywords.groups if signal.keywords else (),
+        signal.match.evidence(params) if signal.match else None,
         feedback,
         language,
     )
 
 
-def _flags(
-    gradable: Gradable,
-    signals: Signals,
+# ---------------------------------------------------------------- review flags
+
+
+def _risk(
+    results: Sequence[CriterionResult],
+    evidence: Sequence[CriterionSignal],
+    meanings: Sequence[float | None],
+    share: float,
+    words: int,
     params: ScoringParams,
-    criteria: Sequence[CriterionResult],
-    score: float,
+) -> float:
+    """The fitted review estimate; its disagreement term compares, per criterion, the credit the
+    words alone and the meaning alone would give (largest gap, weighted by the points)."""
+    import math
+
+    total = sum(result.points for result in results) or 1.0
+    gap = 0.0
+    for result, signal, meaning in zip(results, evidence, meanings, strict=True):
+        words_credit = result.keyword_credit
+        if words_credit is None and signal.overlap is not None:
+            words_credit = float(
+                meaning_credit(math.nan, signal.overlap, params.meaning, params.shift, params.scale)
+            )
+        if words_credit is not None and meaning is not None and signal.match is not None:
+            alone = float(
+                meaning_credit(
+                    signal.match.similarity(params),
+                    math.nan,
+                    params.meaning,
+                    params.shift,
+                    params.scale,
+                )
+            )
+            gap = max(gap, abs(alone - words_credit) * result.points / total)
+    return float(review_risk([share], [gap], [words], params.review)[0])
+
+
+def _flags(
+    signals: Signals, results: Sequence[CriterionResult], risk: float, params: ScoringParams
 ) -> tuple[Flag, ...]:
     flags = list(signals.notes)
-    flags.extend(Flag(p.code, p.reason) for p in signals.penalties)
-    disagreeing = [
-        c.id
-        for c in criteria
-        if c.keyword_credit is not None
-        and c.concept is not None
-        and abs(c.keyword_credit - c.concept.credit) > DISAGREEMENT
-    ]
-    if disagreeing:
+    flags.extend(Flag(p.code, p.reason, p.factor) for p in signals.penalties)
+    likely = [r.id for r in results if r.status == Status.LIKELY.value]
+    if likely:
         flags.append(
             Flag(
-                "signals-disagree",
-                "keywords and meaning disagree on " + ", ".join(disagreeing),
+                "meaning-only",
+                "credited on meaning alone, without the rubric's keywords: " + ", ".join(likely),
             )
         )
-    boundary = gradable.points / 2
-    if abs(score - boundary) <= params.review_margin * gradable.points:
+    if risk >= params.review.threshold:
         flags.append(
-            Flag("near-boundary", f"{score:g} of {gradable.points:g} is close to the pass mark")
+            Flag("uncertain", f"the automatic score may be off (estimated chance {risk:.0%})")
         )
     return tuple(flags)
 
@@ -354,3 +641,24 @@ def _term_evidence(match: object | None) -> TermEvidence | None:
         bool(getattr(match, "fuzzy", False)),
         bool(getattr(match, "negated", False)),
     )
+
+
+__all__ = [
+    "MODEL_ANSWER_CRITERION",
+    "CriterionSignal",
+    "KeywordSignal",
+    "Match",
+    "MisconceptionSignal",
+    "Penalty",
+    "Scored",
+    "ScoringParams",
+    "Signals",
+    "Status",
+    "answer_share",
+    "criterion_credit",
+    "map_share",
+    "meaning_credit",
+    "review_risk",
+    "score_answer",
+    "sigmoid",
+]

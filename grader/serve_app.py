@@ -63,6 +63,9 @@ class CriterionOut(BaseModel):
     id: str | None = Field(description="The criterion's id; null when the policy hides it.")
     name: str = Field(description="What the learner reads as the criterion's name.")
     met: bool
+    likely: bool = Field(
+        default=False, description="Met on meaning alone: credited, the teacher will confirm."
+    )
     feedback: str = Field(description="The rubric's feedback, in the answer's language.")
     key_idea: str | None = None
     hint: str | None = None

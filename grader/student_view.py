@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from grader.results import AnswerResult, CriterionResult, QuestionResult, StudentResult
 
 MODEL_ANSWER_CRITERION = "model-answer"  # the pseudo-criterion of a question without a rubric
+LIKELY_STATUS = "likely"  # grader.scoring.Status.LIKELY: credited on meaning alone
 DEFAULT_DECIMALS = 2
 MAX_DECIMALS = 4
 _EPSILON = 1e-9
@@ -139,6 +140,7 @@ class StudentCriterion:
     id: str  # "" when the reveal policy hides a missed criterion's name
     number: int  # its place in the rubric, 1-based
     met: bool
+    likely: bool  # met on meaning alone ("likely met": credited, the teacher will confirm)
     feedback: Text
     key_idea: Text  # the concept sentence, where the policy shows it
     hint: Text  # the criterion's hint, after a miss
@@ -352,6 +354,7 @@ def _criterion(
         id=criterion.id if named else "",
         number=number,
         met=met,
+        likely=met and met == criterion.met and criterion.status == LIKELY_STATUS,
         feedback=feedback if named else NO_TEXT,
         key_idea=key_idea,
         hint=hint,
@@ -431,6 +434,15 @@ def _chosen(
     return tuple(option.text.get(language, languages) for option in options)
 
 
+def feedback_remarks(view: StudentAnswer) -> list[str]:
+    """The view's remarks as plain lines (LMS feedback columns): the override's comment, then
+    the feedback of each criterion and misconception shown."""
+    remarks = [view.comment] if view.overridden else []
+    remarks.extend(criterion.feedback.text for criterion in view.criteria)
+    remarks.extend(hit.feedback.text for hit in view.misconceptions)
+    return [remark.strip() for remark in remarks if remark.strip()]
+
+
 # ---------------------------------------------------------------- as data (check --json, the API)
 
 
@@ -448,6 +460,7 @@ def answer_document(view: StudentAnswer, gettext: Any = None) -> dict[str, Any]:
                 "id": criterion.id or None,
                 "name": name(criterion),
                 "met": criterion.met,
+                "likely": criterion.likely,
                 "feedback": criterion.feedback.text,
                 **({"key_idea": criterion.key_idea.text} if criterion.key_idea else {}),
                 **({"hint": criterion.hint.text} if criterion.hint else {}),

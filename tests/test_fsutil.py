@@ -5,12 +5,39 @@ import os
 import pytest
 
 from grader.errors import GraderError
-from grader.fsutil import atomic_write, csv_text, safe_cell, safe_file_names
+from grader.fsutil import (
+    Identifier,
+    atomic_write,
+    csv_text,
+    plain_identifier,
+    safe_cell,
+    safe_file_names,
+)
 
 
 @pytest.mark.parametrize("cell", ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "\tx", "\rx"])
 def test_formula_cells_are_neutralised(cell):
     assert safe_cell(cell) == "'" + cell
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("+1", "+1"),
+        ("-jdoe", "-jdoe"),
+        ("-a.b@x.org", "-a.b@x.org"),
+        ("1001", "1001"),
+        ("-2+3", "'-2+3"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("=1", "'=1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-x y", "'-x y"),
+    ],
+)
+def test_identifiers_stay_matchable_unless_a_spreadsheet_could_run_them(cell, written):
+    assert safe_cell(Identifier(cell)) == written
+    assert plain_identifier(cell) == (written == cell)
+    assert safe_cell(cell) == ("'" + cell if cell[0] in "+-=@" else cell)  # free text: guarded
 
 
 def test_numbers_and_plain_text_are_kept():

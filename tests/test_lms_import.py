@@ -15,13 +15,19 @@ from grader.lms_import import (
     import_questions,
     write_bank_yaml,
 )
-from grader.loader import load_bank
+from grader.loader import load_bank, validate_paths
 from grader.model import QuestionType
 from grader.submissions import Submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lms"
 MOODLE = FIXTURES / "moodle_quiz.xml"
 GIFT = FIXTURES / "quiz.gift"
+# Our own files, each question reproducing a quirk of Moodle's XML and GIFT import fixtures
+# (moodle/moodle question/format/*/tests) or of quiz exports in public repositories; beside each,
+# the exact bank it must become (without the first comment line, which names the source path).
+DATA = Path(__file__).parent / "data" / "lms"
+MOODLE_QUIRKS = DATA / "moodle_quirks.xml"
+GIFT_QUIRKS = DATA / "quirks.gift"
 
 MOODLE_QUESTIONS = [
     {
@@ -30,6 +36,7 @@ MOODLE_QUESTIONS = [
         "points": 2,
         "prompt": {"en": "Which paper introduced the Transformer?\n\nGive its title."},
         "answers": {"en": ["Attention is all you need"]},
+        "wrong_answers": {"en": [{"text": "BERT", "feedback": "BERT came later."}]},
         "rubric": {
             "criteria": [
                 {
@@ -62,7 +69,8 @@ MOODLE_QUESTIONS = [
         "prompt": {
             "en": "Why did the industry move to decoder-only models?\nAnswer in two sentences."
         },
-        "answers": {"en": ["Decoder-only models scale better & show zero-shot abilities."]},
+        # Moodle's information for graders: notes, never a model answer a student could copy
+        "grader_notes": {"en": "Decoder-only models scale better & show zero-shot abilities."},
     },
     {
         "id": "text-to-text-model",
@@ -298,6 +306,15 @@ def test_moodle_unsupported_and_unusable_questions_are_listed() -> None:
         "(fill in the information for graders, or a general feedback)",
     ]
     assert result.notes == [
+        "$course$/top/Transformers (category) at line 4: not kept (a bank has no categories)",
+        "Attention paper (shortanswer) at line 14: feedback dropped from answer(s) "
+        "'Attention is all you need', 'Vaswani 2017': only wrong answers keep their feedback",
+        "Why decoders won (essay) at line 83: the response template dropped: "
+        "'Decoders won because ...'",
+        "Why decoders won (essay) at line 83: the information for graders became grader_notes, "
+        "not a model answer: write the model answer under answers (validate asks for it)",
+        "Text-to-text model (multichoice) at line 111: the combined feedback for any correct, "
+        "partially correct, incorrect response dropped (the options keep their own feedback)",
         "KV cache size (numerical) at line 196: unit 'MB' (multiplier 1000) dropped: "
         "units are not converted",
         "KV cache size (numerical) at line 196: 1 other accepted answer(s) dropped: "
@@ -359,17 +376,28 @@ def test_xml_that_is_not_a_quiz_is_refused(write) -> None:
         import_questions(path)
 
 
-def test_bad_number_in_moodle_names_the_line(write) -> None:
+def test_bad_number_in_moodle_skips_the_question_with_its_line(write) -> None:
+    question = (
+        "<question type='numerical'>\n<name><text>{name}</text></name>\n"
+        "<questiontext format='html'><text>How many?</text></questiontext>\n"
+        "<answer fraction='{fraction}'>\n<text>{value}</text>\n</answer>\n</question>\n"
+    )
     path = write(
         "num.xml",
-        "<quiz>\n<question type='numerical'>\n<name><text>n</text></name>\n"
-        "<questiontext format='html'><text>How many?</text></questiontext>\n"
-        "<answer fraction='100'>\n<text>twelve</text>\n</answer>\n</question>\n</quiz>\n",
+        "<quiz>\n"
+        + question.format(name="words", fraction="100", value="twelve")
+        + question.format(name="grade", fraction="1OO", value="12")
+        + question.format(name="fine", fraction="100", value="12")
+        + "</quiz>\n",
     )
-    with pytest.raises(
-        GraderError, match=r"num\.xml:5: a numerical answer is not a number: 'twelve'"
-    ):
-        import_questions(path)
+    result = import_questions(path)
+    assert [q["id"] for q in result.bank["questions"]] == ["fine"]
+    assert result.skipped == [
+        "words (numerical) at line 5: a numerical answer is not a number: 'twelve' "
+        "(write a number like 2 or 0.5)",
+        "grade (numerical) at line 12: the fraction of an answer is not a number: '1OO' "
+        "(write a number like 2 or 0.5)",
+    ]
 
 
 def test_moodle_file_of_only_unsupported_questions_is_an_error(write) -> None:
@@ -397,7 +425,11 @@ def test_gift_becomes_the_documented_bank() -> None:
         "languages": ["en"],
         "questions": GIFT_QUESTIONS,
     }
-    assert result.notes == []
+    assert result.notes == [
+        "$course$/top/Transformers (category) at line 2: not kept (a bank has no categories)",
+        "Attention paper (shortanswer) at line 5: feedback dropped from answer(s) "
+        "'Attention Is All You Need', 'Vaswani 2017': only wrong answers keep their feedback",
+    ]
 
 
 def test_gift_unsupported_questions_are_listed() -> None:
@@ -432,28 +464,54 @@ def test_gift_wildcards_and_weights_without_titles(write) -> None:
     ]
 
 
-def test_gift_unclosed_answer_block_names_its_line(write) -> None:
+def test_gift_unclosed_answer_block_skips_that_question(write) -> None:
     path = write("open.gift", "// comment\n::Q1::Fine {=yes}\n\n::Q2::\nBroken {=yes\n")
-    with pytest.raises(GraderError) as caught:
-        import_questions(path)
-    assert str(caught.value) == (
-        f"{path}:5: an answer block '{{' is never closed "
+    result = import_questions(path)
+    assert [q["id"] for q in result.bank["questions"]] == ["q1"]
+    assert result.skipped == [
+        "Q2 at line 5: an answer block '{' is never closed "
         "(add the closing '}', or write \\{ for a brace)"
-    )
+    ]
 
 
 def test_gift_unknown_answer_block_names_its_line(write) -> None:
     path = write("odd.gift", "::Q::\nWhat?\n{\nmaybe\n}\n")
-    with pytest.raises(
-        GraderError, match=r"odd\.gift:3: cannot tell the question type from the answers"
-    ):
+    with pytest.raises(GraderError) as caught:
         import_questions(path)
+    assert str(caught.value) == (
+        f"{path}: no question could be imported (Q at line 3: cannot tell the question type "
+        "from the answers '{maybe}' (start answers with = (right) or ~ (wrong); or write {T}, "
+        "{F}, {#number}, {} (essay))) (see docs/lms.md for the supported types)"
+    )
 
 
 def test_gift_bad_numeric_answer_names_its_line(write) -> None:
-    path = write("n.gift", "\n\n::N::How many? {#three}\n")
-    with pytest.raises(GraderError, match=r"n\.gift:3: a numeric answer is not a number: 'three'"):
-        import_questions(path)
+    path = write("n.gift", "\n\n::N::How many? {#three}\n\n::M::How many? {#3}\n")
+    result = import_questions(path)
+    assert [q["id"] for q in result.bank["questions"]] == ["m"]
+    assert result.skipped == [
+        "N at line 3: a numeric answer is not a number: 'three' (write a number like 2 or 0.5)"
+    ]
+
+
+def test_moodles_own_numeric_fixture_question_imports(write) -> None:
+    """Moodle's GIFT fixture has {#3:2~#Completely wrong}: '~' starts the feedback for any other
+    answer (Moodle's parser), so the tolerance is 2, not '2~'."""
+    path = write("q5.gift", '::Q5:: What is a number from 1 to 5? {#3:2~#Completely wrong}";\n')
+    result = import_questions(path)
+    assert result.bank["questions"] == [
+        {
+            "id": "q5",
+            "type": "numeric",
+            "points": 1,
+            "prompt": {"en": 'What is a number from 1 to 5? _____";'},
+            "value": 3,
+            "tolerance": 2,
+        }
+    ]
+    assert result.notes == [
+        "Q5 (numerical) at line 1: the feedback for any other answer dropped: 'Completely wrong'"
+    ]
 
 
 def test_gift_duplicate_titles_get_unique_ids(write) -> None:
@@ -503,10 +561,14 @@ def test_written_yaml_round_trips_and_lists_what_was_left_out(tmp_path: Path) ->
     text = out.read_text(encoding="utf-8")
     assert text == bank_yaml_text(result)
     assert yaml.safe_load(text) == result.bank
-    assert text.splitlines()[:3] == [
+    assert text.splitlines()[:6] == [
         f"# Imported from {MOODLE} (moodle-xml) by grader import.",
         "# Not imported:",
         "#   - Match the models (matching) at line 270: matching questions are not supported",
+        "#   - Reflection (essay) at line 300: it has no model answer "
+        "(fill in the information for graders, or a general feedback)",
+        "# Dropped or changed while importing:",
+        "#   - $course$/top/Transformers (category) at line 4: not kept (a bank has no categories)",
     ]
     assert (
         "      en: |-\n        Which paper introduced the Transformer?\n\n        Give its title.\n"
@@ -524,7 +586,7 @@ def test_non_ascii_text_is_written_as_is(write, tmp_path: Path) -> None:
     assert result.bank["questions"][0]["id"] == "q1"
 
 
-@pytest.mark.parametrize("source", [MOODLE, GIFT], ids=["moodle", "gift"])
+@pytest.mark.parametrize("source", [GIFT, GIFT_QUIRKS], ids=["gift", "gift-quirks"])
 def test_imported_bank_validates_with_the_loader(source: Path, tmp_path: Path) -> None:
     result = import_questions(source)
     out = tmp_path / "banks" / f"{result.bank['id']}.yaml"
@@ -535,9 +597,38 @@ def test_imported_bank_validates_with_the_loader(source: Path, tmp_path: Path) -
     assert kinds == {QuestionType.SHORT_ANSWER, QuestionType.MULTIPLE_CHOICE, QuestionType.NUMERIC}
 
 
+@pytest.mark.parametrize(
+    ("source", "essays"),
+    [(MOODLE, ["why-decoders-won"]), (MOODLE_QUIRKS, ["why-decoders"])],
+    ids=["moodle", "moodle-quirks"],
+)
+def test_validate_asks_for_the_model_answer_of_each_essay_with_grader_notes(
+    source: Path, essays: list[str], tmp_path: Path
+) -> None:
+    """One clear error per essay; everything else in the bank is valid."""
+    result = import_questions(source)
+    out = tmp_path / "banks" / f"{result.bank['id']}.yaml"
+    write_bank_yaml(result, out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    problems = [str(problem) for problem in validate_paths([out])]
+    assert problems == [
+        f"{out}:{lines.index(f'  - id: {essay}') + 1}: question '{essay}' has grader notes but "
+        "no model answer (add answers: with the model answer; grader notes are never graded "
+        "against)"
+        for essay in essays
+    ]
+    for question in result.bank["questions"]:
+        if question["id"] in essays:
+            question["answers"] = {"en": ["Decoders scale better."]}
+    write_bank_yaml(result, out)
+    notes = {q.id: q.grader_notes.get("en") for q in load_bank(out).questions if q.grader_notes}
+    assert list(notes) == essays
+
+
 def test_partial_credit_and_wildcards_grade_like_moodle(tmp_path: Path) -> None:
     """Keyword-only grading of the imported staircase rubric reproduces Moodle's fractions."""
     result = import_questions(MOODLE)
+    result.bank["questions"][2]["answers"] = {"en": ["Decoders scale better."]}  # the essay
     out = tmp_path / "moodle-quiz.yaml"
     write_bank_yaml(result, out)
     bank = load_bank(out)
@@ -567,3 +658,167 @@ def test_partial_credit_and_wildcards_grade_like_moodle(tmp_path: Path) -> None:
         ("full", "gpt-is-causal"): 1.0,
         ("full", "kv-cache-size"): 1.0,
     }
+
+
+# ---------------------------------------------------------------- quirks of real exports
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (MOODLE_QUIRKS, DATA / "moodle_quirks.bank.yaml"),
+        (GIFT_QUIRKS, DATA / "quirks.bank.yaml"),
+    ],
+    ids=["moodle-xml", "gift"],
+)
+def test_quirky_files_become_the_expected_banks(source: Path, expected: Path) -> None:
+    """The whole bank file, comments included: what was skipped and every dropped part."""
+    text = bank_yaml_text(import_questions(source))
+    first, rest = text.split("\n", 1)
+    assert first == f"# Imported from {source} ({detect_format(source, b'')}) by grader import."
+    assert rest == expected.read_text(encoding="utf-8")
+
+
+def _by_id(source: Path) -> dict[str, dict]:
+    return {q["id"]: q for q in import_questions(source).bank["questions"]}
+
+
+def test_zero_percent_short_answers_become_wrong_answers_with_their_feedback() -> None:
+    assert _by_id(MOODLE_QUIRKS)["attention-paper"]["wrong_answers"] == {
+        "en": [
+            {"text": "BERT", "feedback": "BERT came a year later."},  # HTML feedback as text
+            "GPT",
+            {"text": "ELMo", "feedback": "ELMo uses LSTMs."},  # -50 %: its penalty is noted
+        ]
+    }
+    assert _by_id(GIFT_QUIRKS)["paper"]["wrong_answers"] == {
+        "en": [{"text": "BERT", "feedback": "BERT came a year later."}, "ELMo"]
+    }
+    assert "wrong_answers" not in _by_id(GIFT_QUIRKS)["tokenizer"]  # only a '*' catch-all
+
+
+def test_essay_grader_information_is_notes_never_a_model_answer() -> None:
+    essay = _by_id(MOODLE_QUIRKS)["why-decoders"]
+    assert essay["grader_notes"] == {
+        "en": "Full marks for scaling and in-context learning; half for one."
+    }
+    assert "answers" not in essay
+    assert essay["feedback"] == {"en": "Scaling and in-context learning."}
+
+
+def test_gift_format_markers_are_stripped_everywhere() -> None:
+    questions = _by_id(GIFT_QUIRKS)
+    causal = questions["causal"]["options"]
+    assert [(o["text"]["en"], o["feedback"]["en"]) for o in causal] == [
+        ("GPT-2", "right; causal masking"),
+        ("BERT", "wrong, it reads both ways"),  # [html] feedback: tags removed
+        ("T5", "wrong, its encoder reads both ways"),  # [plain] before the answer text
+    ]
+    encoders = questions["encoders"]["options"]
+    assert [o["text"]["en"] for o in encoders] == ["BERT", "GPT-2", "RoBERTa", "T5"]
+    assert encoders[1]["feedback"] == {"en": "a decoder"}
+    assert questions["why-decoders"]["answers"] == {"en": ["They scale better."]}
+    assert questions["acronym"]["prompt"] == {
+        "en": "BERT stands for Bidirectional Encoder Representations from Transformers."
+    }
+    text = bank_yaml_text(import_questions(GIFT_QUIRKS))
+    assert not [
+        marker for marker in ("[html]", "[plain]", "[moodle]", "[markdown]") if marker in text
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fraction", "note"),
+    [
+        ("100", None),
+        ("33.33333", None),
+        ("33.3333", None),  # within Moodle's 0.00001 of 0.3333333
+        ("-83.33333", None),
+        ("14.28571", None),
+        (
+            "33.33",
+            "33.33 % is not one of Moodle's grades (Moodle refuses such a file; the nearest "
+            "is 33.33333 %); kept as 33.33 %",
+        ),
+        (
+            "33",
+            "33 % is not one of Moodle's grades (Moodle refuses such a file; the nearest is "
+            "33.33333 %); kept as 33 %",
+        ),
+        (
+            "-12",
+            "-12 % is not one of Moodle's grades (Moodle refuses such a file; the nearest is "
+            "-12.5 %); kept as -12 %",
+        ),
+        ("150", "150 % is outside Moodle's -100..100 %; counted as 100 %"),
+    ],
+)
+def test_fractions_moodle_refuses_are_named(write, fraction: str, note: str | None) -> None:
+    path = write(
+        "f.xml",
+        "<quiz><question type='multichoice'><name><text>F</text></name>"
+        "<questiontext><text>Which?</text></questiontext>"
+        f"<answer fraction='{fraction}'><text>yes</text></answer>"
+        "<answer fraction='100'><text>no</text></answer></question></quiz>\n",
+    )
+    notes = import_questions(path).notes
+    assert notes == ([f"F (multichoice) at line 1: answer 'yes': {note}"] if note else [])
+
+
+def test_media_in_html_is_listed_as_dropped(write) -> None:
+    path = write(
+        "m.xml",
+        "<quiz><question type='truefalse'><name><text>M</text></name>\n"
+        "<questiontext format='html'><text><![CDATA[<p>Watch <video src='clip.mp4'></video>"
+        "<iframe src='https://example.org/embed'></iframe><img src='data:image/png;base64,AA'>"
+        " then answer.</p>]]></text>\n<file name='clip.mp4' encoding='base64'>AA</file>"
+        "<file name='notes.pdf' encoding='base64'>AA</file></questiontext>\n"
+        "<answer fraction='100'><text>true</text></answer>"
+        "<answer fraction='0'><text>false</text></answer></question></quiz>\n",
+    )
+    result = import_questions(path)
+    assert result.bank["questions"][0]["prompt"] == {"en": "Watch then answer."}
+    assert result.notes == [
+        "M (truefalse) at line 1: video 'clip.mp4' dropped from the prompt",
+        "M (truefalse) at line 1: embedded page 'https://example.org/embed' dropped from the prompt",
+        "M (truefalse) at line 1: image 'inline data' dropped from the prompt",
+        "M (truefalse) at line 1: attached file 'notes.pdf' dropped from the prompt",
+    ]
+
+
+def test_gift_with_bom_and_windows_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "win.gift"
+    path.write_bytes("\ufeff// c\r\n::A::One? {=yes}\r\n\r\n::B::Two? {=no}\r\n".encode())
+    result = import_questions(path)
+    assert [q["id"] for q in result.bank["questions"]] == ["a", "b"]
+    assert result.bank["questions"][1]["answers"] == {"en": ["no"]}
+
+
+def test_cli_import_lists_what_was_skipped_and_dropped_then_validate_asks(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    out = tmp_path / "banks" / "quirks.yaml"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["import", str(MOODLE_QUIRKS), "--out", str(out)], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert result.stdout == f"Imported 7 questions from {MOODLE_QUIRKS} (moodle-xml) into {out}\n"
+    imported = import_questions(MOODLE_QUIRKS)
+    assert result.stderr.splitlines() == [
+        *(f"Skipped: {item}" for item in imported.skipped),
+        *(f"Note: {note}" for note in imported.notes),
+    ]
+    assert "Broken grade (shortanswer) at line 314: <defaultgrade> is not a number" in (
+        result.stderr
+    )
+    checked = runner.invoke(cli, ["validate", str(out)], catch_exceptions=False)
+    assert checked.exit_code == 1
+    line = out.read_text(encoding="utf-8").splitlines().index("  - id: why-decoders") + 1
+    assert checked.output == (
+        f"Error: {out}:{line}: question 'why-decoders' has grader notes but no model answer "
+        "(add answers: with the model answer; grader notes are never graded against)\n"
+        "1 problem found.\n"
+    )

@@ -223,6 +223,50 @@ def test_shipped_banks_validate():
     assert validate_paths([root / "banks", root / "rubrics"]) == []
 
 
+WRONG_ANSWERS_BANK = """\
+id: wrong
+title: Wrong answers
+languages: [en, ko]
+questions:
+  - id: q1
+    points: 1
+    prompt: {en: Which model is text-to-text?, ko: 텍스트-투-텍스트 모델은?}
+    answers: {en: T5, ko: T5}
+    wrong_answers:
+      en:
+        - BERT
+        - {text: GPT, feedback: GPT has no encoder.}
+      ko: [BERT]
+  - id: ch
+    type: challenge
+    prompt: Challenge
+    steps:
+      - {id: s1, points: 1, prompt: one, answers: a, wrong_answers: [b]}
+"""
+
+
+def test_wrong_answers_load_with_their_feedback(write):
+    bank = load_bank(write("banks/wrong.yaml", WRONG_ANSWERS_BANK))
+    gradables = bank.gradables()
+    assert [(lang, w.text, w.feedback) for lang, w in gradables["q1"].known_wrong()] == [
+        ("en", "BERT", ""),
+        ("en", "GPT", "GPT has no encoder."),
+        ("ko", "BERT", ""),
+    ]
+    assert [w.text for _, w in gradables["ch/s1"].known_wrong()] == ["b"]
+
+
+def test_bad_wrong_answers_are_located(write):
+    text = WRONG_ANSWERS_BANK.replace("- BERT\n", "- {text: '', feedbak: x}\n", 1)
+    path = write("banks/wrong.yaml", text)
+    assert problems_of(path) == [
+        f"{path}:11: unknown key 'feedbak' in wrong_answers of question 'q1' (en) "
+        "(did you mean 'feedback'?)",
+        f"{path}:11: wrong_answers of question 'q1' (en): a wrong answer must be non-empty text "
+        "(write the wrong answer as text, or as text: and feedback:)",
+    ]
+
+
 def test_display_and_reveal_settings(write):
     bank = BANK.replace(
         "languages: [en, ko]\n", "languages: [en, ko]\nsettings: {display_step: 0.5, reveal: all}\n"

@@ -212,6 +212,7 @@ def test_reveal_none_hides_what_was_missed_and_says_so(bank) -> None:
         "id": None,
         "name": "Kriterium 2",
         "met": False,
+        "likely": False,
         "feedback": "",
     }
 
@@ -287,3 +288,20 @@ def test_results_record_the_display_setting(bank, tmp_path: Path) -> None:
     )
     assert results.settings["display_step"] == 0.5
     assert Display.from_settings(results.settings) == Display(2, 0.5)
+
+
+def test_a_criterion_credited_on_meaning_alone_shows_as_likely_met(bank) -> None:
+    from dataclasses import replace
+
+    from grader.i18n import gettext_for
+
+    answer = result()
+    likely = replace(answer.criteria[0], status="likely", feedback="", feedback_language="")
+    answer = replace(answer, criteria=(likely, answer.criteria[1]))
+    view = student_answer(answer, bank.gradables()["q1"], bank_policy(bank), bank.languages)
+    assert [(c.met, c.likely) for c in view.criteria] == [(True, True), (False, False)]
+    assert answer_document(view)["criteria"][0]["likely"] is True
+    assert gettext_for("de")("Likely met") == "Wahrscheinlich erfüllt"
+    overridden = replace(answer, score=0.0, override=Override(0.0, "", ""))
+    zero = student_answer(overridden, bank.gradables()["q1"], bank_policy(bank), bank.languages)
+    assert [(c.met, c.likely) for c in zero.criteria] == [(False, False), (False, False)]
