@@ -435,13 +435,14 @@ def test_malformed_requests_get_a_clear_400(server) -> None:
 
 def test_attempts_graded_by_grader_grade_give_the_scores_learners_saw(server, tmp_path) -> None:
     tried = [
-        ("ann", "decoder-shift", "Decoders predict the next token and scale better.", None),
         (
             "ann",
             "decoder-shift",
-            "GPT generates text; decoders follow scaling laws and work zero-shot.",
+            "GPT generates text by predicting the next token; decoders follow scaling laws and "
+            "large ones solve new tasks zero-shot from a prompt.",
             None,
         ),
+        ("ann", "decoder-shift", "I do not know.", None),  # worse: --best and --last differ
         ("bo", "decoder-shift", KOREAN_ANSWER, None),
         (
             "bo",
@@ -490,7 +491,7 @@ def test_attempts_graded_by_grader_grade_give_the_scores_learners_saw(server, tm
                 name,
                 question,
             )
-    assert seen[("ann", "decoder-shift")][0] != seen[("ann", "decoder-shift")][1]  # the control
+    assert seen[("ann", "decoder-shift")][0] > seen[("ann", "decoder-shift")][1]  # the control
 
 
 # ---------------------------------------------------------------- the guards
