@@ -97,6 +97,7 @@ class CheckResponse(BaseModel):
 # ---------------------------------------------------------------- pages
 
 
+_LOCAL_PATH = re.compile(r"/(?:b/[\w.-]+/[\w.-]+(?:/[\w.-]+)?)?")
 _HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -119,6 +120,7 @@ class Visitor:
     language: str  # the interface language chosen (may lack a catalogue)
     labels: str  # the catalogue language used
     csrf: str
+    path: str  # the page's own path (where the name form returns to)
 
 
 def build_app(service: Service) -> FastAPI:
@@ -164,6 +166,7 @@ def build_app(service: Service) -> FastAPI:
             language=language,
             labels=label_language(language),
             csrf=service.sign("csrf", learner),
+            path=request.url.path,
         )
 
     def _offered_languages() -> list[str]:
@@ -358,7 +361,7 @@ def build_app(service: Service) -> FastAPI:
     async def form_fields(request: Request) -> dict[str, Any]:
         form = await request.form()
         fields: dict[str, Any] = {}
-        for key in ("csrf", "answer", "language", "name", "code"):
+        for key in ("csrf", "answer", "language", "name", "code", "back"):
             values = [value for value in form.getlist(key) if isinstance(value, str)]
             fields[key] = ",".join(values) if key == "answer" else (values[0] if values else "")
         return fields
@@ -417,8 +420,9 @@ def build_app(service: Service) -> FastAPI:
         who = visitor(request)
         fields = await form_fields(request)
         check_csrf(who, fields["csrf"])
-        back = request.headers.get("referer") or "/"
-        response = RedirectResponse(back if back.startswith("/") else "/", status_code=303)
+        back = fields["back"]
+        local = _LOCAL_PATH.fullmatch(back) is not None  # never a redirect to another site
+        response = RedirectResponse(back if local else "/", status_code=303)
         response.set_cookie(
             COOKIE_NAME,
             _clean_name(fields["name"]),

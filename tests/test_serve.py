@@ -586,3 +586,20 @@ def test_help_and_validate_do_not_import_the_web_framework() -> None:
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "serve" in result.stdout and "attempts" in result.stdout
+
+
+def test_a_learner_names_themselves_and_stays_on_the_page(browser, server) -> None:
+    learner = Learner(browser, server)
+    page = learner.open("/b/transformer-triad/cls-nsp")
+    page.fill("#learner-name", "Mina <b>K</b>")
+    page.click("form.name-form button[type=submit]")
+    assert page.url == server.url + "/b/transformer-triad/cls-nsp"
+    assert page.input_value("#learner-name") == "Mina <b>K</b>"
+    token = page.get_attribute("form.name-form input[name=csrf]", "value")
+    outside = page.request.post(
+        server.url + "/name",
+        form={"csrf": token, "name": "x", "back": "//evil.example/"},
+        max_redirects=0,
+    )
+    assert outside.status == 303 and outside.headers["location"] == "/"
+    assert learner.close() == []
