@@ -245,9 +245,10 @@ def table(result: dict[str, object], requests: int, warm: int) -> str:
         f"| same folder again (cache filled) | {warm_start:.1f} | {TARGET_START_S:.0f} s "
         f"({'met' if warm_start < TARGET_START_S else 'MISSED'}) |",
         "",
-        "Ready means the analysers and models are loaded (one check per bank language ran). The "
-        "server then embeds every question's references in the background, one question at a "
-        "time between learners' checks (a check may wait for one question's share); with an "
+        "Ready means every analyser and embedding model the bank needs is loaded (each ran "
+        "once); nothing is graded yet. The server then embeds every question's references in "
+        "the background, one question at a time between learners' checks (a check may wait for "
+        "one question's share; a question not reached yet embeds its own first); with an "
         f"empty `--data` folder that was done {float(result['references']):.1f} s after launch. "  # type: ignore[arg-type]
         "The timed checks above started after it.",
     ]

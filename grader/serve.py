@@ -345,28 +345,27 @@ def _model_answer_rows(bank: Bank, gradables: Sequence[Gradable]) -> list[Any]:
 
 
 def warm_up(service: Service) -> None:
-    """Check one model answer per bank language: the analysers and models load."""
-    from grader.grading import grade
-
-    for bank in service.banks.values():
-        rows: dict[str | None, Any] = {}
-        for row in _model_answer_rows(bank, list(bank.gradables().values())):
-            rows.setdefault(row.language, row)
-        if rows:
-            with service.lock:
-                grade(bank, list(rows.values()), service.options)
-                _load_for_real(service, list(rows.values()))
-
-
-def _load_for_real(service: Service, rows: Sequence[Any]) -> None:
-    """Run every analyser and model once more on a text no cache holds: with a warm cache the
-    warm-up check found everything on disk and loaded none of them."""
+    """Load what checks need: each bank language's analyser (run on one of its model answers)
+    and each embedding model the banks use (run on one short text). Nothing is graded: the
+    references are embedded later, by :func:`embed_references`."""
     from grader.analysis import analyze
+    from grader.embedding import auto_model_for, load_embedder
 
-    for row in rows:
-        analyze(f"{row.answer} ({secrets.token_hex(4)})", row.language)
-    for embedder in (service.options.models or {}).values():
-        embedder.encode([f"warm-up {secrets.token_hex(4)}"])
+    models = service.options.models if service.options.models is not None else {}
+    with service.lock:
+        for bank in service.banks.values():
+            samples: dict[str, str] = {}
+            for row in _model_answer_rows(bank, list(bank.gradables().values())):
+                samples.setdefault(row.language or "", row.answer)
+            for language, text in samples.items():
+                analyze(f"{text} ({secrets.token_hex(4)})", language)  # a text no cache holds
+            requested = service.options.model or bank.settings.model
+            if requested == "none":
+                continue
+            names = {auto_model_for(code) for code in bank.languages}
+            for name in sorted(names if requested == "auto" else {requested}):
+                embedder = load_embedder(name, service.options.device, lazy=True, shared=models)
+                embedder.encode([f"warm-up {secrets.token_hex(4)}"])
 
 
 def embed_references(service: Service) -> None:
