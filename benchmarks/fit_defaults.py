@@ -106,7 +106,12 @@ def anchor_pairs(items: list[dict[str, Any]], cache: EmbeddingCache) -> list[Anc
                     texts.setdefault(item[field][language], len(texts))
         vectors = embed_texts(embedder, list(texts), cache)
 
-        def cosine(first: str, second: str, vectors: np.ndarray = vectors) -> float:
+        def cosine(
+            first: str,
+            second: str,
+            vectors: np.ndarray = vectors,
+            texts: dict[str, int] = texts,
+        ) -> float:
             return float(vectors[texts[first]] @ vectors[texts[second]])
 
         count = len(items)
@@ -464,7 +469,8 @@ def leave_one_out(
 
 def print_held_out(rows: Sequence[HeldOut]) -> str:
     lines = [
-        "| data set | n | Pearson r | RMSE (points) | accuracy at 1/2 | flagged | flag precision | flag recall |",
+        "| data set | n | Pearson r | RMSE (points) | accuracy at 1/2 | flagged | flag precision "
+        "| flag recall |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -500,7 +506,9 @@ def defaults_document(
         "fitted": {
             "command": COMMAND,
             "data_sets": list(data_sets),
-            "anchors": f"grader/anchors.yaml: {len(anchors) - len(near)} paraphrase/unrelated pairs",
+            "anchors": (
+                f"grader/anchors.yaml: {len(anchors) - len(near)} paraphrase/unrelated pairs"
+            ),
             "held_out": {
                 row.name: {
                     "n": row.n,
