@@ -107,12 +107,9 @@ def anchor_pairs(items: list[dict[str, Any]], cache: EmbeddingCache) -> list[Anc
         vectors = embed_texts(embedder, list(texts), cache)
 
         def cosine(
-            first: str,
-            second: str,
-            vectors: np.ndarray = vectors,
-            texts: dict[str, int] = texts,
+            first: str, second: str, vectors: np.ndarray = vectors, rows: dict[str, int] = texts
         ) -> float:
-            return float(vectors[texts[first]] @ vectors[texts[second]])
+            return float(vectors[rows[first]] @ vectors[rows[second]])
 
         count = len(items)
         for index, item in enumerate(items):
@@ -158,6 +155,13 @@ def anchor_pairs(items: list[dict[str, Any]], cache: EmbeddingCache) -> list[Anc
                             "near-miss",
                         )
                     )
+                    if not cross:  # a right answer (the paraphrase) against the wrong one
+                        paraphrase = item["paraphrase"][first]
+                        pairs.append(
+                            AnchorPair(
+                                model, cosine(paraphrase, miss), False, None, 0.0, "answer-miss"
+                            )
+                        )
     return pairs
 
 
@@ -187,6 +191,20 @@ def ramps(pairs: Sequence[AnchorPair]) -> dict[str, Ramp]:
         )
     found["generic"] = found[MINILM]
     return found
+
+
+def near_miss_gap(pairs: Sequence[AnchorPair], ramp_of: dict[str, Ramp]) -> float:
+    """The 99th percentile, over the anchors' same-language items, of how much closer a right
+    answer (the paraphrase) comes to the item's wrong "near miss" than to the right reference
+    (the statement): how far "closer to a wrong answer" alone misleads. (The pairs are listed
+    item by item, per model and language.)"""
+    gaps = []
+    paraphrases = [p for p in pairs if p.kind == "paraphrase" and not p.cross]
+    misses = [p for p in pairs if p.kind == "answer-miss"]
+    for right, wrong in zip(paraphrases, misses, strict=True):
+        ramp = ramp_of[right.model]
+        gaps.append(ramp.similarity(wrong.cosine) - ramp.similarity(right.cosine))
+    return float(np.quantile(gaps, 0.99))
 
 
 # ---------------------------------------------------------------- evidence of the data sets
@@ -250,22 +268,23 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
 
 
 def logistic(
-    features: np.ndarray, target: np.ndarray, weight: np.ndarray, groups: np.ndarray
+    features: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray,
+    groups: np.ndarray,
+    level: Sequence[int],
 ) -> np.ndarray:
-    """Weighted logistic regression of fractional targets (Newton's method). Column 0 of the
-    result is the shared intercept, then one slope per feature. ``groups`` (>= 0: a data set with
-    its own intercept around the shared one, effect-coded so the shared one is their mean;
-    -1: rows on the shared intercept only)."""
-    names = sorted(set(groups.tolist()) - {-1})
-    effects = np.zeros((len(target), max(len(names) - 1, 0)))
-    for column, name in enumerate(names[:-1]):
-        effects[groups == name, column] = 1.0
-    if len(names) > 1:
-        effects[groups == names[-1], :] = -1.0
-    design = np.hstack([np.ones((len(target), 1)), features, effects])
+    """Weighted logistic regression of fractional targets (Newton's method), with one intercept
+    per group (a data set, or the anchors) and slopes shared by all. Returns the intercept of
+    the grader's own scale, the mean of the ``level`` groups' intercepts, then the slopes."""
+    names = sorted(set(groups.tolist()))
+    dummies = np.zeros((len(target), len(names)))
+    for column, name in enumerate(names):
+        dummies[groups == name, column] = 1.0
+    design = np.hstack([dummies, features])
     coefficients = np.zeros(design.shape[1])
     ridge = np.zeros(design.shape[1])
-    ridge[1:] = L2
+    ridge[len(names) :] = L2
     for _ in range(100):
         p = _sigmoid(design @ coefficients)
         gradient = design.T @ (weight * (p - target)) + ridge * coefficients
@@ -274,7 +293,8 @@ def logistic(
         coefficients -= step
         if np.abs(step).max() < 1e-8:
             break
-    return coefficients[: 1 + features.shape[1]]
+    intercept = float(np.mean([coefficients[names.index(g)] for g in level]))
+    return np.concatenate([[intercept], coefficients[len(names) :]])
 
 
 def _equal_weights(labels: Sequence[str]) -> np.ndarray:
@@ -325,8 +345,15 @@ def fit_meaning(
     rows = table.rows(usable)
     names = sorted(set(rows.data_set.tolist()))
     group = np.array([names.index(name) for name in rows.data_set])
+    # The grader's level is that of the data sets graded on a scale of points: a 0/1 label
+    # ("correct" or not) puts a partly right answer at 0 and is no level for points.
+    level = [
+        index
+        for index, name in enumerate(names)
+        if not np.all(np.isin(rows.human[rows.data_set == name], (0.0, 1.0)))
+    ] or list(range(len(names)))
     weight = _equal_weights(rows.data_set.tolist())
-    anchor = [a for a in anchors if a.kind != "near-miss"]
+    anchor = [a for a in anchors if a.kind in ("paraphrase", "unrelated")]
     a_similarity = np.array([ramp_of[a.model].similarity(a.cosine, a.cross) for a in anchor])
     a_overlap = np.array([math.nan if a.overlap is None else a.overlap for a in anchor])
     a_label = np.array([a.label for a in anchor])
@@ -348,7 +375,8 @@ def fit_meaning(
             np.vstack([x, ax[keep]]),
             np.concatenate([rows.human, a_label[keep]]),
             np.concatenate([weight, anchor_weight]),
-            np.concatenate([group, np.full(int(keep.sum()), -1)]),
+            np.concatenate([group, np.full(int(keep.sum()), len(names))]),
+            level,
         )
         fitted = {"intercept": round(float(coefficients[0]), 4)}
         for name, value in zip(columns, coefficients[1:], strict=True):
@@ -386,7 +414,7 @@ def fit_review(
     target = np.concatenate([(np.abs(s - t.human) > OFF).astype(float) for t, s, _ in tables])
     labels = np.concatenate([t.data_set for t, _, _ in tables]).tolist()
     weight = _equal_weights(labels)
-    coefficients = logistic(features, target, weight, np.full(len(target), -1))
+    coefficients = logistic(features, target, weight, np.zeros(len(target), dtype=int), [0])
     risk = _sigmoid(np.column_stack([np.ones(len(target)), features]) @ coefficients)
     threshold = _weighted_quantile(risk, weight, 1.0 - REVIEW_SHARE)
     return {
@@ -469,8 +497,8 @@ def leave_one_out(
 
 def print_held_out(rows: Sequence[HeldOut]) -> str:
     lines = [
-        "| data set | n | Pearson r | RMSE (points) | accuracy at 1/2 | flagged | flag precision "
-        "| flag recall |",
+        "| data set | n | Pearson r | RMSE (points) | accuracy at 1/2 | flagged "
+        "| flag precision | flag recall |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -494,11 +522,11 @@ def defaults_document(
     anchors: Sequence[AnchorPair],
 ) -> dict[str, Any]:
     existing = yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8"))
-    near = [a for a in anchors if a.kind == "near-miss"]
+    near = [a for a in anchors if a.kind not in ("paraphrase", "unrelated")]
     return {
         "schema": "grader.defaults/1",
         "version": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "ramps": {name: vars(ramp) for name, ramp in ramp_of.items()},
+        "ramps": {name: dict(vars(ramp)) for name, ramp in ramp_of.items()},
         "meaning": meaning,
         "criteria": existing["criteria"],
         "review": review,
@@ -608,6 +636,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"meaning map: {meaning}", file=sys.stderr)
     print(f"review: {review}", file=sys.stderr)
     near = [a for a in anchors if a.kind == "near-miss"]
+    print(
+        "anchors: a right answer is closer to a same-topic wrong one than to the right one by "
+        f"{near_miss_gap(anchors, ramp_of):.3f} (ramped, 99th percentile; criteria.wrong_margin)",
+        file=sys.stderr,
+    )
     for kind in ("paraphrase", "unrelated", "near-miss"):
         chosen = [a for a in anchors if a.kind == kind]
         sims = np.array([ramp_of[a.model].similarity(a.cosine, a.cross) for a in chosen])

@@ -3,10 +3,10 @@
 A re-grade after a rubric edit analyses the same answers again; loading Kiwi, Sudachi and
 pymorphy3 and running them takes most of its time. ``analysis_store(folder)`` makes
 :func:`grader.analysis.analyze` look an analysis up on disk before computing it, and saves the
-new ones when the block ends. The file is keyed by a version: the source of the analysis code and
-the versions of the analysers, so that a change to either starts a new file (an old one is never
-read again). Like the embedding cache it only ever saves time: a file that cannot be used is
-skipped with a logged warning.
+new ones when the block ends. The file is keyed by a version: the source of the analysis code
+(every module of ``grader.languages`` included) and the versions of the analysers, so that a
+change to either starts a new file (an old one is never read again). Like the embedding cache
+it only ever saves time: a file that cannot be used is skipped with a logged warning.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from grader.analysis import Analysis, Token
 
 log = logging.getLogger(__name__)
 
-_ANALYSERS = ("kiwipiepy", "sudachipy", "sudachidict-core", "pymorphy3", "snowballstemmer")
+_ANALYSERS = (
+    "kiwipiepy", "sudachipy", "sudachidict-core", "pymorphy3", "snowballstemmer", "simplemma",
+    "rjieba", "opencc", "pyarabic", "pythainlp", "lingua-language-detector",
+)  # fmt: skip
 _SOURCES = ("analysis.py", "normalize.py")
 
 
@@ -39,6 +42,8 @@ def analysis_version() -> str:
     package = Path(__file__).resolve().parent
     for name in _SOURCES:
         digest.update((package / name).read_bytes())
+    for path in sorted((package / "languages").glob("*.py")):  # every language profile
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for distribution in _ANALYSERS:
         try:
             digest.update(f"{distribution}={metadata.version(distribution)};".encode())

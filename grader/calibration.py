@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from grader.errors import GraderError
 from grader.scoring import (
+    MODEL_ANSWER_CRITERION,
     ScoringParams,
     answer_share,
     criterion_credit,
@@ -64,6 +65,7 @@ RANGES = {"shift": (-20.0, 20.0), "scale": (0.05, 20.0)}
 REPRODUCE_TOLERANCE = 0.002  # share of the points
 MIN_GAIN = 0.01  # a fit must cut the held-out squared error by this share to replace the defaults
 CORRELATION_SLACK = 0.005  # ... and keep the held-out Pearson r within this of the defaults'
+CHANCE = 2.5  # standard errors of r around 0 a held-out correlation must pass to count
 QUESTION_T = 1.0  # how clearly a question's own shift must win, held out (paired t statistic)
 MIN_SPREAD = 0.8  # a question's shift keeps this share of the spread of its scores
 QUESTION_SHIFTS = tuple(round(-4.0 + 0.25 * index, 2) for index in range(33))
@@ -147,6 +149,7 @@ class _Row:
     overlap: float | None
     negated: bool
     void: bool
+    rubric: bool  # a rubric criterion (its meaning log-odds are sharpened)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class AnswerSignals:
     penalty: float  # misconception penalties, in points
     answer: str = ""
     language: str = ""
+    flagged: bool = False
 
 
 def collect_signals(
@@ -215,6 +219,7 @@ def _answer_signals(student: str, answer: AnswerResult, params: ScoringParams) -
                 overlap=criterion.overlap,
                 negated=criterion.status == "negated",
                 void=criterion.wrong is not None,
+                rubric=criterion.id != MODEL_ANSWER_CRITERION,
             )
         )
     factor = 1.0
@@ -233,6 +238,7 @@ def _answer_signals(student: str, answer: AnswerResult, params: ScoringParams) -
         penalty=sum(item.penalty for item in answer.misconceptions),
         answer=answer.answer,
         language=answer.language,
+        flagged=bool(answer.flags),
     )
 
 
@@ -254,6 +260,7 @@ class SignalTable:
     overlap: np.ndarray  # nan: none
     negated: np.ndarray
     void: np.ndarray
+    rubric: np.ndarray
     factor: np.ndarray  # per answer
     penalty: np.ndarray  # per answer: misconception penalties as a share of the points
     fixed: np.ndarray  # per answer: the score does not depend on the parameters
@@ -279,6 +286,7 @@ class SignalTable:
             overlap=_array([row.overlap for _, row in rows]),
             negated=np.array([row.negated for _, row in rows], dtype=bool),
             void=np.array([row.void for _, row in rows], dtype=bool),
+            rubric=np.array([row.rubric for _, row in rows], dtype=bool),
             factor=np.array([a.factor for a in answers], dtype=np.float64),
             penalty=np.array([share(a.penalty, a) for a in answers], dtype=np.float64),
             fixed=np.array([not a.answered or not a.rows for a in answers], dtype=bool),
@@ -309,6 +317,7 @@ class SignalTable:
             overlap=self.overlap[rows],
             negated=self.negated[rows],
             void=self.void[rows],
+            rubric=self.rubric[rows],
             factor=self.factor[indices],
             penalty=self.penalty[indices],
             fixed=self.fixed[indices],
@@ -332,6 +341,7 @@ class SignalTable:
             params.meaning,
             params.shift + answer_shift[self.owner],
             params.scale * scale,
+            np.where(self.rubric, params.sharpness, 1.0),
         )
         credit = criterion_credit(
             self.keyword, meaning, self.negated, self.void, params.meaning_cap
@@ -475,10 +485,13 @@ class _Fitter:
         human = self.table.human[order]
         errors = ((predicted - human) ** 2).mean(axis=1)
         correlations = np.array([pearson(human, row) for row in predicted])
-        # A fit must keep the defaults' held-out correlation and show one beyond chance (about
-        # two standard errors of r around 0): from noise, only flattening would cut the error.
-        chance = 2.0 / math.sqrt(len(order))
-        baseline = correlations[0] - CORRELATION_SLACK if np.isfinite(correlations[0]) else -1.0
+        # A fit must keep the defaults' held-out correlation, and both must be beyond chance
+        # (CHANCE standard errors of r around 0): shift, scale and a monotone map only rescale
+        # scores that already track the humans; from noise, only flattening would cut the error.
+        chance = CHANCE / math.sqrt(len(order))
+        if not correlations[0] >= chance:
+            return Adjustment()
+        baseline = correlations[0] - CORRELATION_SLACK
         eligible = np.nan_to_num(correlations, nan=-np.inf) >= max(baseline, chance)
         eligible[0] = True
         best = int(np.argmin(np.where(eligible, errors, np.inf)))
@@ -687,7 +700,16 @@ def _pairs(answers: Sequence[AnswerSignals], shares: Sequence[float]) -> list[Pa
     from grader.evaluation import Pair
 
     return [
-        Pair(a.question, a.student, a.points, a.human, round(s * a.points, 4), a.answer, a.language)
+        Pair(
+            a.question,
+            a.student,
+            a.points,
+            a.human,
+            round(s * a.points, 4),
+            a.answer,
+            a.language,
+            a.flagged,
+        )
         for a, s in zip(answers, shares, strict=True)
     ]
 

@@ -112,16 +112,27 @@ def cli() -> None:
 @json_option
 def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Check banks and rubrics (files or folders) and list every problem."""
-    from grader.loader import validate_paths
+    from grader.languages import describe
+    from grader.loader import bank_languages, validate_paths
 
     problems = call(validate_paths, paths, rubric_dirs)
+    languages = [] if problems else [describe(code) for code in bank_languages(paths, rubric_dirs)]
     if as_json:
-        emit_json({"ok": not problems, "problems": [problem.__dict__ for problem in problems]})
+        emit_json(
+            {
+                "ok": not problems,
+                "problems": [problem.__dict__ for problem in problems],
+                "languages": languages,
+            }
+        )
     else:
         for problem in problems:
             warn(f"Error: {problem}")
         if not problems:
             click.echo(f"OK: {', '.join(paths)}")
+            if languages:
+                click.echo("What the grader does for each language of these banks:")
+                click.echo(describe_languages(languages))
     if problems:
         if not as_json:
             warn(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
@@ -308,6 +319,32 @@ def check(
         click.echo(json.dumps(check_document(outcome), ensure_ascii=False))
     else:
         click.echo(describe_check(outcome))
+
+
+def describe_languages(languages: list[dict[str, str]]) -> str:
+    lines = []
+    for found in languages:
+        lines.append(f"  {found['language']:<4}{found['name']}")
+        for key in ("analyser", "negation", "compounds", "encoder"):
+            lines.append(f"      {key + ':':<11}{found[key]}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@json_option
+def languages(as_json: bool) -> None:
+    """What the grader does for each language it has a profile for (and for the others)."""
+    from grader.languages import PROFILED_LANGUAGES, describe
+
+    found = [describe(code) for code in PROFILED_LANGUAGES]
+    if as_json:
+        emit_json(found)
+        return
+    click.echo(describe_languages(found))
+    click.echo(
+        "  Any other language: words at spaces, Snowball stems where Snowball has the language, "
+        "no negation; see docs/languages.md to add one."
+    )
 
 
 @cli.command()

@@ -84,6 +84,8 @@ class Gaming:
     foreign_factor: float
     contradiction_factor: float
     salad_minimum: int
+    salad_glue: float
+    salad_known: float
     padding_ratio: float
     padding_minimum: int
 
@@ -97,6 +99,9 @@ class Defaults:
     meaning_cap: float  # the most a criterion with keywords earns from meaning alone
     misconception_similarity: float  # ramped similarity at which a statement counts as made
     misconception_margin: float  # ... and by which it must beat every right reference
+    wrong_margin: float  # ramped similarity by which a wrong answer must beat the right one
+    wrong_similarity: float  # ... and the ramped similarity it must reach
+    sharpness: float  # multiplies a rubric criterion's meaning log-odds
     answered: float  # own-word overlap that shows the question was answered (gaming guard)
     review: Review
     gaming: Gaming
@@ -142,6 +147,9 @@ def defaults_from_dict(data: dict[str, Any]) -> Defaults:
         meaning_cap=float(criteria["meaning_cap"]),
         misconception_similarity=float(criteria["misconception_similarity"]),
         misconception_margin=float(criteria["misconception_margin"]),
+        wrong_margin=float(criteria["wrong_margin"]),
+        wrong_similarity=float(criteria["wrong_similarity"]),
+        sharpness=float(criteria["sharpness"]),
         answered=float(criteria["answered"]),
         review=Review(**_numbers(data["review"])),
         gaming=Gaming(**_numbers(data["gaming"])),

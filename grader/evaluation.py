@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from grader.submissions import Submission
 
 THRESHOLD = 0.5  # share of the points at which a 0/1 answer counts as correct
+OFF = 0.25  # an answer whose score is off from the human's by more than this share is mis-scored
 PAGE_NAME = "evaluation.html"
 TEMPLATE_NAME = "evaluation.html.j2"
 MAX_DISAGREEMENTS = 25
@@ -46,6 +47,7 @@ class Pair:
     machine: float
     answer: str = ""
     language: str = ""
+    flagged: bool = False  # the grader flagged it for review
 
     @property
     def gap(self) -> float:
@@ -73,6 +75,10 @@ class Agreement:
     mean_human: float
     mean_machine: float
     confusion: tuple[tuple[int, ...], ...]  # [human category][machine category] on the grid
+    flagged: float = math.nan  # share of the answers flagged for review
+    off: float = math.nan  # share of the answers off from the human by more than OFF of the points
+    flag_precision: float = math.nan  # of the flagged answers, the share that far off
+    flag_recall: float = math.nan  # of the answers that far off, the share flagged
 
     @property
     def headline(self) -> float:
@@ -142,7 +148,23 @@ def agreement(pairs: Sequence[Pair], threshold: float = THRESHOLD) -> Agreement:
         mean_human=float(human.mean()) if pairs else math.nan,
         mean_machine=float(machine.mean()) if pairs else math.nan,
         confusion=tuple(tuple(int(cell) for cell in row) for row in confusion),
+        **_flag_metrics(pairs),
     )
+
+
+def _flag_metrics(pairs: Sequence[Pair]) -> dict[str, float]:
+    """How well the review flags pick the answers the grader got wrong (see OFF)."""
+    if not pairs:
+        return {}
+    off = [abs(pair.gap) > OFF for pair in pairs]
+    flagged = [pair.flagged for pair in pairs]
+    hits = sum(f and o for f, o in zip(flagged, off, strict=True))
+    return {
+        "flagged": sum(flagged) / len(pairs),
+        "off": sum(off) / len(pairs),
+        "flag_precision": hits / sum(flagged) if any(flagged) else math.nan,
+        "flag_recall": hits / sum(off) if any(off) else math.nan,
+    }
 
 
 def _shared_step(pairs: Sequence[Pair]) -> float:
@@ -198,6 +220,7 @@ def pairs_from_results(results: Results) -> tuple[list[Pair], int]:
                         machine=answer.score,
                         answer=answer.answer,
                         language=answer.language,
+                        flagged=bool(answer.flags),
                     )
                 )
     return pairs, ungraded
@@ -277,6 +300,11 @@ def format_agreement(item: Agreement) -> str:
     else:
         parts.append(f"QWK={_fmt(item.qwk)}")
     parts.append(f"RMSE={_fmt(item.rmse)}")
+    if math.isfinite(item.flagged):
+        parts.append(
+            f"flagged={item.flagged:.0%} (precision {_fmt(item.flag_precision, 2)}, "
+            f"recall {_fmt(item.flag_recall, 2)})"
+        )
     return " ".join(parts)
 
 

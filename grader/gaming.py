@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from grader.defaults import defaults
@@ -11,64 +10,24 @@ from grader.scoring import Penalty
 # Factors and thresholds: grader/defaults.yaml ("gaming"), each with its reason.
 CONTRADICTION_SENTENCES = 64  # sentences compared pairwise (a bound on the work, not a grade)
 
-# Frequent function words of Latin-script languages, to tell them from English.
-_LATIN_STOPWORDS = {
-    "en": {"the", "is", "and", "of", "to", "a", "in", "that", "it", "for", "are", "with", "not"},
-    "de": {
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "nicht",
-        "ein",
-        "eine",
-        "mit",
-        "zu",
-        "den",
-        "von",
-        "auf",
-    },
-    "fr": {"le", "la", "les", "et", "est", "des", "une", "un", "du", "dans", "pas", "que", "pour"},
-    "es": {"el", "la", "los", "las", "y", "es", "de", "que", "en", "una", "un", "por", "con", "no"},
-    "it": {"il", "lo", "la", "gli", "e", "è", "di", "che", "non", "una", "un", "per", "con"},
-    "pt": {"o", "a", "os", "as", "e", "é", "de", "que", "não", "uma", "um", "para", "com"},
-    "nl": {"de", "het", "een", "en", "is", "niet", "van", "dat", "met", "voor", "op"},
-}
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
+def keyword_salad(content_words: int, glue: float, known: float) -> Penalty | None:
+    """The question's own terms strung together with no sentence around them.
 
-def guess_latin_language(text: str) -> str | None:
-    """The Latin-script language whose function words the text uses most (None if too few words)."""
-    words = [word.lower() for word in _WORD.findall(text)]
-    if len(words) < 6:
-        return None
-    counts = {
-        language: sum(word in stopwords for word in words)
-        for language, stopwords in _LATIN_STOPWORDS.items()
-    }
-    best = max(counts, key=lambda language: counts[language])
-    if counts[best] < 2 or counts[best] <= counts["en"]:
-        return "en" if counts["en"] else None
-    return best
-
-
-def keyword_salad(word_count: int, function_count: int, rubric_word_count: int) -> Penalty | None:
-    """Rubric terms strung together with no sentence around them.
-
-    ``rubric_word_count``: the answer's words that are words of any rubric term (any alternative,
-    any criterion), so a list of synonyms counts in full. A short answer that names two things
-    ("T5, encoder-decoder") is concise, not a salad: at least ``salad_minimum`` words
-    (grader/defaults.yaml).
+    ``content_words``: the answer's content words; ``glue``: the share of its letters outside
+    them (function words, particles, endings: what makes a list of words a sentence, in any
+    language); ``known``: the share of its content words that the question's own texts use
+    (prompt, model answers, concepts, keyword terms). A short answer that names two things ("T5,
+    encoder-decoder") is concise, not a salad: at least ``salad_minimum`` content words.
     """
     settings = defaults().gaming
-    if word_count < settings.salad_minimum:
+    if content_words < settings.salad_minimum:
         return None
-    if rubric_word_count / word_count >= 0.75 and function_count / word_count < 0.12:
+    if glue < settings.salad_glue and known >= settings.salad_known:
         return Penalty(
             "keyword-salad",
             settings.salad_factor,
-            "the answer lists rubric terms without saying anything about them",
+            "the answer lists the question's terms without saying anything about them",
         )
     return None
 
@@ -133,21 +92,33 @@ def foreign_language(language: str, bank_languages: Sequence[str]) -> Penalty | 
     )
 
 
-def takes_it_back(sentences: Sequence[tuple[frozenset[str], frozenset[str]]]) -> Penalty | None:
-    """A sentence repeated later with a negation: the answer says it, then takes it back.
+Sentence = tuple[frozenset[str], frozenset[str], bool]  # content words, negated ones, a cue
 
-    ``sentences`` holds each sentence's content words and those of them in a negated clause. A
-    later sentence (of the first ``CONTRADICTION_SENTENCES``) counts when it shares most of its
-    words with an earlier plain one (Jaccard 0.6) and negates most of those shared words: "It is
-    T5. It is not T5." (A comparison, "X is A, Y is not A", shares only some words and is not
-    caught; a sentence that takes the previous one back in other words is handled per criterion
-    by grader.polarity.)
+
+def takes_it_back(sentences: Sequence[Sentence]) -> Penalty | None:
+    """The answer says something, then takes it back.
+
+    ``sentences`` holds each sentence's content words, those of them in a negated clause, and
+    whether it has a retraction word ("actually", "wrong", "not true", ...: grader.polarity).
+    Two tests, over the first ``CONTRADICTION_SENTENCES`` sentences:
+
+    * a later sentence that shares most of its words with an earlier plain one (Jaccard 0.6)
+      and negates most of those shared words: "It is T5. It is not T5.";
+    * a later sentence with a retraction word whose negated words are, three or more and most of
+      them, words stated plainly before: "... Actually no, that is wrong: the mask does not hide
+      future tokens." (Without the retraction word this is how a comparison reads, "X is A; Y is
+      not A", which is not caught.)
     """
     limited = sentences[:CONTRADICTION_SENTENCES]
-    for index, (words, negated) in enumerate(limited):
+    stated: set[str] = set()
+    for index, (words, negated, cue) in enumerate(limited):
+        repeated = len(negated & stated)
+        if cue and repeated >= 3 and repeated / len(negated) >= 0.6:
+            return _contradiction()
+        stated |= words - negated
         if negated or len(words) < 2:
             continue
-        for later_words, later_negated in limited[index + 1 :]:
+        for later_words, later_negated, _cue in limited[index + 1 :]:
             shared = words & later_words
             if not later_words or len(shared) / len(words | later_words) < 0.6:
                 continue

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader import gaming
 from grader.defaults import defaults
 from grader.errors import GraderError, Problem
 from grader.model import Bank, Gradable, QuestionType
@@ -135,8 +134,6 @@ def _analyse(bank: Bank, answers: Sequence[_Answer]) -> None:
             answer.language = answer.row.language or ""
             continue
         language = answer.row.language or detect_language(text, bank.languages) or bank.languages[0]
-        if language == "en" and not answer.row.language:
-            language = gaming.guess_latin_language(text) or language
         answer.language = language
         answer.analysis = analyze(text, language)
 

@@ -7,15 +7,15 @@ answer's word tokens by their comparison keys (stems, lemmas, morpheme forms):
 * Space-separated scripts (English, Russian, ...): each word of the term must match one answer
   word, in order, with at most ``term.gap`` other words (function words included, punctuation
   not) between consecutive ones.
-* Korean, Japanese and Chinese: the term's words written together form one unit, matched against
-  one or more consecutive answer words whose keys join to the same string, starting and ending on
-  word boundaries. So a term matches however the analyser splits it (``言語モデル`` matches
-  ``言語`` + ``モデル``; a Chinese term matches its characters), ``디코더`` matches ``디코더는``
-  (particles are not words), ``확장법칙`` matches ``확장의 법칙`` (the particle is skipped), and
-  ``京都`` does not match inside ``東京都`` (one word), nor ``方向`` inside ``双方向``. Parts of
-  a CJK term separated by spaces are units with up to ``term.gap`` words between them, or one
-  unit written together (``확장 법칙`` matches ``확장법칙``). Particles and endings never count
-  towards the gap.
+* Korean, Japanese, Chinese and Thai: the term's words written together form one unit,
+  matched against one or more consecutive answer words whose keys join to the same string,
+  starting and ending on word boundaries. So a term matches however the analyser splits it
+  (``言語モデル`` matches ``言語`` + ``モデル``; ``数据结构`` matches ``数据`` + ``结构``),
+  ``디코더`` matches ``디코더는`` (particles are not words), ``확장법칙`` matches
+  ``확장의 법칙`` (the particle is skipped), and ``京都`` does not match inside ``東京都``
+  (one word), nor ``方向`` inside ``双方向``. Parts of a CJK term separated by spaces are
+  units with up to ``term.gap`` words between them, or one unit written together
+  (``확장 법칙`` matches ``확장법칙``). Particles and endings never count towards the gap.
 * Russian words match when their lemmas or their Snowball stems (of 5 or more letters) agree, so
   a dictionary form meets the forms pymorphy3 only guesses.
 * Misspellings (``term.fuzzy``, never for regexes): a term word and an answer word match when
@@ -47,6 +47,7 @@ from grader.analysis import (
     CJK_LANGUAGES,
     CYRILLIC_LANGUAGES,
     UNDETERMINED,
+    WRITTEN_TOGETHER,
     Analysis,
     Token,
     analyze,
@@ -155,7 +156,7 @@ def _units(term: Term, tokens: tuple[Token, ...], join_spaced: bool) -> tuple[_U
     index = 0
     while index < len(tokens):
         first = tokens[index]
-        if first.language not in CJK_LANGUAGES:
+        if first.language not in WRITTEN_TOGETHER:
             form = _fuzzy_form(first)
             edits = _edits(normalize_text(first.surface), term)
             units.append(_Unit(first.norm, False, edits, form, _stem_key(first.stem)))
@@ -172,7 +173,7 @@ def _units(term: Term, tokens: tuple[Token, ...], join_spaced: bool) -> tuple[_U
 
 
 def _joins(text: str, previous: Token, token: Token, join_spaced: bool) -> bool:
-    if token.language not in CJK_LANGUAGES:
+    if token.language not in WRITTEN_TOGETHER:
         return False
     return join_spaced or not any(ch.isspace() for ch in text[previous.end : token.start])
 

@@ -75,6 +75,11 @@ NUMERIC_KEYS = (
 OPTION_KEYS = ("id", "text", "credit", "feedback")
 STEP_KEYS = ("id", "prompt", "points", "answers", "wrong_answers", "rubric", "feedback", "hint")
 WRONG_ANSWER_KEYS = ("text", "feedback")
+# Settings of an earlier scoring rule, and why they went (a bank that has one gets this message).
+RETIRED_SETTINGS = {
+    "rubric_weight": "a criterion earns credit only from its own evidence (docs/formats.md)",
+    "review_margin": "answers are flagged by the estimated chance their score is off",
+}
 RUBRIC_KEYS = ("id", "criteria", "misconceptions")
 INLINE_RUBRIC_KEYS = ("criteria", "misconceptions")
 CRITERION_KEYS = ("id", "points", "keywords", "concept", "feedback", "hint")
@@ -85,8 +90,6 @@ SETTINGS_KEYS = (
     "model",
     "similarity_floor",
     "similarity_ceiling",
-    "rubric_weight",
-    "review_margin",
     "display_decimals",
     "display_step",
     "reveal",
@@ -988,13 +991,18 @@ def _settings(check: _Checker, value: Any, line: int | None) -> Settings:
     mapping = _require_mapping(check, value, line, "settings")
     if mapping is None:
         return Settings()
-    _check_keys(check, mapping, SETTINGS_KEYS, "settings")
+    for key, why in RETIRED_SETTINGS.items():
+        if key in mapping:
+            check.add(
+                _line_of(mapping, key), f"settings: {key} is no longer used: {why}", "remove it"
+            )
+    _check_keys(check, mapping, (*SETTINGS_KEYS, *RETIRED_SETTINGS), "settings")
     model = mapping.get("model", "auto")
     if not isinstance(model, str) or not model:
         check.add(_line_of(mapping, "model"), "settings: model must be a model name")
         model = "auto"
     values: dict[str, float | None] = {}
-    for key in ("similarity_floor", "similarity_ceiling", "rubric_weight", "review_margin"):
+    for key in ("similarity_floor", "similarity_ceiling"):
         number = _number(check, mapping, key, "settings", required=False, positive=False)
         if number is not None and not 0 <= number <= 1:
             check.add(_line_of(mapping, key), f"settings: {key} must be between 0 and 1")
@@ -1012,10 +1020,6 @@ def _settings(check: _Checker, value: Any, line: int | None) -> Settings:
         model=model,
         similarity_floor=floor,
         similarity_ceiling=ceiling,
-        rubric_weight=values["rubric_weight"],
-        review_margin=values["review_margin"]
-        if values["review_margin"] is not None
-        else defaults.review_margin,
         display_decimals=defaults.display_decimals if decimals is None else decimals,
         display_step=step,
         reveal=_reveal(check, mapping),
@@ -1120,3 +1124,19 @@ def _validate_file(path: Path, rubric_dirs: Sequence[str | Path]) -> list[Proble
     except GraderError as error:
         return list(error.problems) or [Problem(str(path), None, str(error))]
     return []
+
+
+def bank_languages(
+    paths: Sequence[str | Path], rubric_dirs: Sequence[str | Path] = ()
+) -> tuple[str, ...]:
+    """The languages of the banks among ``paths`` (files or folders) that load, first seen first."""
+    found: list[str] = []
+    for file in _yaml_files(paths, []):
+        try:
+            if _is_rubric_file(load_yaml(file)):
+                continue
+            bank = load_bank(file, rubric_dirs)
+        except GraderError:
+            continue
+        found.extend(code for code in bank.languages if code not in found)
+    return tuple(found)

@@ -245,8 +245,6 @@ class Settings:
     model: str = "auto"
     similarity_floor: float | None = None  # None: the model's own default
     similarity_ceiling: float | None = None
-    rubric_weight: float | None = None  # None: the default (see grader.scoring)
-    review_margin: float = 0.1
     display_decimals: int = 2  # scores shown to students: rounded to this many decimals ...
     display_step: float | None = None  # ... or to multiples of this step (e.g. 0.5)
     reveal: Reveal = Reveal.MISSED  # what student-facing outputs show

@@ -3,14 +3,12 @@
 Two checks on analysed texts (``grader.analysis``), used by the scoring's signals:
 
 * ``retracted_sentences``: a sentence taken back by the next one: "It is T5. No, actually it is
-  not." / "T5입니다. 아니, 사실 아니에요." The next sentence shares no content word with it and
-  says nothing of its own: its content words are only discourse words (actually, really, true,
-  right, the other way round, ...) and it holds a negation or a retraction word (wrong, the
-  opposite, a mistake, ...).
-* ``negates``: the part of the answer closest to a reference states the reference's own words
-  (the question's words left out) with the opposite polarity: its shared content words are
-  negated where the reference states them (or stated where the reference negates them), for at
-  least as many words as agree.
+  not." / "T5입니다. 아니, 사실 아니에요." / "That is wrong." The next sentence holds its
+  language's retraction phrase, or says nothing of its own (only discourse words: actually,
+  really, true, the other way round, ...) and holds a negation.
+* ``negates``: the part of the answer closest to a reference negates the reference's own words
+  (the question's words left out): of the words the reference states, the answer states more
+  of them negated than plainly (one at least).
 
 The word lists are per language and compared by the analyser's comparison keys, so inflected
 forms count ("wrong"/"wronged", "틀렸다"/"틀리다").
@@ -25,26 +23,28 @@ from grader.analysis import Analysis, Token, analyze
 
 Span = tuple[int, int]
 
-# Words a retraction may consist of besides negators and function words (they make no claim).
+# Words a short retraction may consist of besides negators and function words: they make no
+# claim ("No, actually it is not."). Retraction phrases ("that is wrong", "das stimmt nicht") are
+# each language profile's (grader.languages, ``retractions``).
 _DISCOURSE = {
     "en": "actually really true truly correct right case sure sorry wait well so fact think "
     "mean say way round around quite exactly",
-    "ko": "사실 실은 정말 진짜 맞다 그렇다 아 음 그 반대 거꾸로",
-    "ja": "実は 実際 本当 そう いや あ 逆 正しい",
-    "ru": "на самом деле правда верно так действительно точно конечно наоборот",
-    "de": "eigentlich tatsächlich stimmen richtig wahr doch so wirklich umgekehrt genau",
-    "es": "realidad verdad cierto correcto así realmente",
-    "fr": "réalité vrai correct ainsi vraiment fait",
+    "ko": "사실 실은 정말 진짜 맞다 그렇다 아 음 그 반대 거꾸로 틀리다 아니다",
+    "ja": "実は 実際 本当 そう いや あ 逆 正しい 違う 間違い",
+    "ru": "на самом деле правда верно так действительно точно конечно наоборот неправда",
+    "de": "eigentlich tatsächlich stimmen richtig wahr doch so wirklich umgekehrt genau falsch",
+    "es": "realidad verdad cierto correcto así realmente falso",
+    "fr": "réalité vrai correct ainsi vraiment fait faux",
 }
-# Words that retract on their own, without a negation ("That is wrong.").
-_RETRACTING = {
-    "en": "wrong false incorrect opposite reverse reversed mistake mistaken kidding untrue",
-    "ko": "틀리다 잘못 거짓 반대 거꾸로 아니다",
-    "ja": "違う 間違い 誤り 嘘 逆",
-    "ru": "неправильно неверно ошибка ложь наоборот неправда",
-    "de": "falsch umgekehrt gegenteil fehler irrtum",
-    "es": "falso incorrecto contrario revés error",
-    "fr": "faux incorrect contraire inverse erreur",
+# Of those, the ones that announce taking something back ("Actually, ...", "That is not true").
+_CUES = {
+    "en": "actually true truly correct",
+    "ko": "사실 실은",
+    "ja": "実は 実際 本当",
+    "ru": "на самом деле правда верно",
+    "de": "eigentlich tatsächlich stimmen richtig wahr",
+    "es": "realidad verdad cierto correcto",
+    "fr": "réalité vrai correct",
 }
 
 
@@ -65,26 +65,35 @@ def _sentence_tokens(analysis: Analysis) -> list[list[Token]]:
     return found
 
 
-def retracted_sentences(analysis: Analysis) -> tuple[Span, ...]:
-    """The spans of the sentences the following sentence takes back."""
+def retracting_sentences(analysis: Analysis) -> frozenset[int]:
+    """The indexes of the sentences that take back what came before them: one with its
+    language's retraction phrase ("that is wrong"; grader.analysis.retractions), or one that says
+    nothing of its own (only discourse words: "No, actually it is not.") and holds a negation."""
+    from grader.analysis import retractions
+
+    found = set(retractions(analysis))
     language = analysis.language
-    if language not in _DISCOURSE or len(analysis.sentences) < 2:
-        return ()
-    discourse = _keys(_DISCOURSE[language], language)
-    retracting = _keys(_RETRACTING[language], language)
-    sentences = _sentence_tokens(analysis)
-    taken_back = []
-    for index in range(1, len(sentences)):
-        earlier = {t.norm for t in sentences[index - 1] if t.content}
-        tokens = sentences[index]
-        content = {t.norm for t in tokens if t.content}
-        if not earlier or not tokens or content & earlier:
-            continue
-        says_nothing = content <= discourse | retracting
-        takes_back = any(t.negated for t in tokens) or bool(content & retracting)
-        if says_nothing and takes_back:
-            taken_back.append(analysis.sentences[index - 1])
-    return tuple(taken_back)
+    if language in _DISCOURSE and len(analysis.sentences) > 1:
+        discourse = _keys(_DISCOURSE[language], language)
+        sentences = _sentence_tokens(analysis)
+        for index in range(1, len(sentences)):
+            earlier = {t.norm for t in sentences[index - 1] if t.content}
+            tokens = sentences[index]
+            content = {t.norm for t in tokens if t.content}
+            if earlier and tokens and content <= discourse and any(t.negated for t in tokens):
+                found.add(index)
+    return frozenset(found)
+
+
+def retracted_sentences(analysis: Analysis) -> tuple[Span, ...]:
+    """The spans of the sentences that the sentence after them takes back."""
+    return tuple(analysis.sentences[index - 1] for index in sorted(retracting_sentences(analysis)))
+
+
+def cue_words(language: str) -> frozenset[str]:
+    """The comparison keys of the words announcing that something is taken back ("actually",
+    "not true", ...) in ``language``; empty for a language without a list."""
+    return _keys(_CUES[language], language) if language in _CUES else frozenset()
 
 
 def within(span: Span, spans: Sequence[Span]) -> bool:
@@ -100,26 +109,124 @@ def polarity(
     retracted: Sequence[Span] = (),
     ignore: frozenset[str] = frozenset(),
 ) -> tuple[int, int]:
-    """(opposite, agreeing): how many of the answer's content words in ``span`` (None: all of
-    them) that the reference also uses, ``ignore`` left out (the question's own words, which a
-    negated clause's subject often is), have the reference's polarity reversed, and how many keep
-    it. ``reference`` is analysed in the answer's language; a word in a retracted sentence
-    counts as negated."""
+    """(opposite, agreeing): of the words the reference states (its content words outside a
+    negated clause, ``ignore`` left out: the question's own words, which a negated clause's
+    subject often is), how many the answer's content words in ``span`` (None: all of them) state
+    negated, and how many plainly. ``reference`` is analysed in the answer's language; a word in
+    a retracted sentence counts as negated. (The reference's negated words are not compared: "X,
+    while BERT cannot generate" says nothing against an answer that describes BERT.)"""
+    stated = {
+        token.norm
+        for token in analyze(reference, analysis.language).tokens
+        if token.content and not token.negated and token.norm not in ignore
+    }
+    start, end = span if span else (0, len(analysis.text))
+    unclear = _counterfactual_sentences(analysis)
+    denied = _denied(analysis)
+    opposite = agree = 0
+    for token, negated in zip(analysis.tokens, denied, strict=True):
+        if not token.content or token.norm not in stated or token.start < start or token.end > end:
+            continue
+        if within((token.start, token.end), unclear):
+            continue
+        if negated or within((token.start, token.end), retracted):
+            opposite += 1
+        else:
+            agree += 1
+    return opposite, agree
+
+
+def consistency(
+    analysis: Analysis,
+    span: Span | None,
+    reference: str,
+    retracted: Sequence[Span] = (),
+    ignore: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
+    """(same, different): of the content words the answer (in ``span``) shares with the
+    reference, ``ignore`` left out, how many have the same polarity in both (negated in both,
+    or plain in both) and how many not: "Terminal 1 is not connected to the positive terminal"
+    is consistent with "Terminal 1 and the positive terminal are not connected"."""
     meant: dict[str, bool] = {}
     for token in analyze(reference, analysis.language).tokens:
         if token.content and token.norm not in ignore:
             meant[token.norm] = meant.get(token.norm, False) or token.negated
     start, end = span if span else (0, len(analysis.text))
-    opposite = agree = 0
-    for token in analysis.tokens:
+    unclear = _counterfactual_sentences(analysis)
+    denied = _denied(analysis)
+    same = different = 0
+    for token, plain_denied in zip(analysis.tokens, denied, strict=True):
         if not token.content or token.norm not in meant or token.start < start or token.end > end:
             continue
-        negated = token.negated or within((token.start, token.end), retracted)
-        if negated != meant[token.norm]:
-            opposite += 1
+        if within((token.start, token.end), unclear):
+            continue
+        negated = plain_denied or within((token.start, token.end), retracted)
+        if negated == meant[token.norm]:
+            same += 1
         else:
-            agree += 1
-    return opposite, agree
+            different += 1
+    return same, different
+
+
+# Languages whose negator comes before what it negates ("does not converge", "не сходится"):
+# there the subject before the negator, which the analyser's clause scope also marks, is not
+# what a sentence denies. (German "platzt nicht", Korean "커지지 않는다" put it after.)
+_NEGATOR_FIRST = frozenset({"en", "ru", "uk", "es", "pt", "it", "fr", "pl"})
+
+
+def _denied(analysis: Analysis) -> list[bool]:
+    """Per token: whether a sentence denies it (negated, and, where the negator comes first,
+    after a negator of its sentence)."""
+    if analysis.language not in _NEGATOR_FIRST:
+        return [token.negated for token in analysis.tokens]
+    from grader.languages import profile
+
+    found = profile(analysis.language)
+    negation = found.negation if found else None
+    words = (negation.clause | negation.forward) if negation else frozenset()
+    suffixes = negation.suffixes if negation else ()
+    import bisect
+
+    starts = [first for first, _ in analysis.sentences]
+    denied = []
+    sentence = -1
+    seen = False
+    for token in analysis.tokens:
+        index = bisect.bisect_right(starts, token.start) - 1
+        if index != sentence:
+            sentence, seen = index, False
+        surface = token.surface.lower()
+        if token.norm in words or surface in words or surface.endswith(suffixes or ("\0",)):
+            seen = True
+            denied.append(False)
+            continue
+        denied.append(token.negated and seen)
+    return denied
+
+
+def _counterfactual_sentences(analysis: Analysis) -> tuple[Span, ...]:
+    """Sentences with a "without" and a clause negation: "Without it the model would see the
+    token, which would not match generation" (a counterfactual, whose polarity a word-level
+    reading gets backwards): they count neither way."""
+    from grader.languages import profile
+
+    found = profile(analysis.language)
+    if found is None:
+        return ()
+    conditional = found.negation.forward - _NOT_CONDITIONAL
+    clause = found.negation.clause
+    if not conditional or not clause:
+        return ()
+    unclear = []
+    for sentence, tokens in zip(analysis.sentences, _sentence_tokens(analysis), strict=True):
+        norms = {token.norm for token in tokens}
+        surfaces = {token.surface.lower() for token in tokens}
+        if (norms | surfaces) & conditional and (norms | surfaces) & clause:
+            unclear.append(sentence)
+    return tuple(unclear)
+
+
+_NOT_CONDITIONAL = frozenset({"no"})  # a forward negator that is not "without"
 
 
 def negates(

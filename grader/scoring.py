@@ -77,6 +77,9 @@ class ScoringParams:
     meaning_cap: float
     misconception_similarity: float
     misconception_margin: float
+    wrong_margin: float
+    wrong_similarity: float
+    sharpness: float
     review: Review
     shift: float = 0.0  # calibration: added to the meaning log-odds
     scale: float = 1.0  # calibration: multiplies the meaning log-odds
@@ -103,6 +106,9 @@ class ScoringParams:
             meaning_cap=shipped.meaning_cap,
             misconception_similarity=shipped.misconception_similarity,
             misconception_margin=shipped.misconception_margin,
+            wrong_margin=shipped.wrong_margin,
+            wrong_similarity=shipped.wrong_similarity,
+            sharpness=shipped.sharpness,
             review=shipped.review,
         )
 
@@ -169,8 +175,15 @@ class CriterionSignal:
     keywords: KeywordSignal | None = None
     match: Match | None = None  # the closest reference: the concept, or a model answer
     overlap: float | None = None  # share of that reference's own content words the answer states
-    negated: bool = False  # the sentence closest to the reference negates it, or is taken back
+    negated: bool = False  # the closest sentence negates the reference (grader.signals says when)
     wrong: Match | None = None  # a wrong answer or misconception closer than the reference
+    rubric: bool = True  # a rubric criterion (False: the model answers of a question without one)
+
+    @property
+    def denied(self) -> bool:
+        """The answer negates the criterion: a keyword group found only negated or stated and
+        then negated, or the closest sentence negating the reference (``negated``)."""
+        return self.negated or bool(self.keywords and self.keywords.negated)
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,14 @@ class MisconceptionSignal:
     match: Match | None = None  # the answer sentence closest to the statement
     right_cosine: float = -1.0  # that sentence's cosine with the closest right reference
     negated: bool = False  # that sentence negates the statement
+
+
+@dataclass(frozen=True)
+class WrongAnswerSignal:
+    """One of the question's known wrong answers, stated by the whole answer."""
+
+    match: Match
+    feedback: str = ""
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,7 @@ class Signals:
     criteria: Mapping[str, CriterionSignal] = field(default_factory=dict)  # by criterion id
     misconceptions: Mapping[str, MisconceptionSignal] = field(default_factory=dict)
     answer_match: Match | None = None  # best match with a model answer (evidence only)
+    wrong_answer: WrongAnswerSignal | None = None  # the answer is a known wrong answer
     penalties: tuple[Penalty, ...] = ()
     notes: tuple[Flag, ...] = ()  # flags found while gathering signals (language, truncation)
 
@@ -219,9 +241,12 @@ def meaning_credit(
     meaning: MeaningMap,
     shift: ArrayLike = 0.0,
     scale: ArrayLike = 1.0,
+    sharpness: ArrayLike = 1.0,
 ) -> np.ndarray:
     """Credit 0..1 from a ramped similarity and a content-word overlap (nan: not known) through
-    the meaning map's predictor for what is known; nan where neither is."""
+    the meaning map's predictor for what is known; nan where neither is. Calibration's ``shift``
+    and ``scale`` move the log-odds; a rubric criterion's ``sharpness`` then multiplies them (a
+    criterion is a yes/no point, a model answer many points at once)."""
     import numpy as np
 
     s = np.asarray(similarity, dtype=np.float64)
@@ -239,6 +264,7 @@ def meaning_credit(
         ),
     )
     logit = np.asarray(scale, dtype=np.float64) * logit + np.asarray(shift, dtype=np.float64)
+    logit = np.asarray(sharpness, dtype=np.float64) * logit
     credit = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
     return np.where(has_s | has_o, credit, np.nan)
 
@@ -328,6 +354,15 @@ def score_answer(
         )
     )
     misconceptions = _misconceptions_hit(gradable, signals, params, feedback_languages)
+    if signals.wrong_answer is not None:
+        results = tuple(
+            _refuted(result, criterion, feedback_languages)
+            for result, criterion in zip(results, criteria, strict=True)
+        )
+        misconceptions = (
+            *misconceptions,
+            _wrong_answer_result(gradable, signals.wrong_answer, params),
+        )
     share = _share(gradable, results, signals.penalties, misconceptions, params.share_map)
     score = round(gradable.points * share, 4)
     risk = _risk(results, evidence, meanings, share, words, params)
@@ -342,11 +377,14 @@ def _credits(
 
     similarity = [e.match.similarity(params) if e.match else math.nan for e in evidence]
     overlap = [math.nan if e.overlap is None else e.overlap for e in evidence]
-    meaning = meaning_credit(similarity, overlap, params.meaning, params.shift, params.scale)
+    sharpness = [params.sharpness if e.rubric else 1.0 for e in evidence]
+    meaning = meaning_credit(
+        similarity, overlap, params.meaning, params.shift, params.scale, sharpness
+    )
     keyword = [
         e.keywords.credit if e.keywords and e.keywords.groups else math.nan for e in evidence
     ]
-    negated = [e.negated or bool(e.keywords and e.keywords.negated) for e in evidence]
+    negated = [e.denied for e in evidence]
     void = [e.wrong is not None for e in evidence]
     credit = criterion_credit(keyword, meaning, negated, void, params.meaning_cap)
     meanings = [None if math.isnan(value) else float(value) for value in meaning.tolist()]
@@ -409,7 +447,7 @@ def _status(
     signal: CriterionSignal, credit: float, meaning: float | None, params: ScoringParams
 ) -> Status:
     keywords = signal.keywords if signal.keywords and signal.keywords.groups else None
-    if signal.negated or (keywords and keywords.negated):
+    if signal.denied:
         return Status.NEGATED
     keyword = keywords.credit if keywords else None
     if signal.wrong is not None and (keyword is None or keyword < params.met):
@@ -500,6 +538,40 @@ def _reason(
     if decided:
         parts.append(decided)
     return "; ".join(parts)
+
+
+WRONG_ANSWER = "wrong-answer"  # the id a known wrong answer is recorded under, with misconceptions
+
+
+def _refuted(
+    result: CriterionResult, criterion: Criterion, languages: Sequence[str]
+) -> CriterionResult:
+    """A criterion of an answer that is one of the question's known wrong answers: not met."""
+    feedback, language = _pick(criterion.feedback_missed, languages)
+    return replace(
+        result,
+        credit=0.0,
+        score=0.0,
+        met=False,
+        status=Status.WRONG.value,
+        feedback=feedback,
+        feedback_language=language,
+        reason=result.reason + "; the answer is one of the question's wrong answers",
+    )
+
+
+def _wrong_answer_result(
+    gradable: Gradable, signal: WrongAnswerSignal, params: ScoringParams
+) -> MisconceptionResult:
+    """A known wrong answer, recorded like a misconception whose penalty is every point."""
+    return MisconceptionResult(
+        WRONG_ANSWER,
+        gradable.points,
+        (),
+        signal.match.evidence(params),
+        signal.feedback,
+        signal.match.reference_language if signal.feedback else "",
+    )
 
 
 def _misconceptions_hit(
@@ -654,6 +726,7 @@ __all__ = [
     "ScoringParams",
     "Signals",
     "Status",
+    "WrongAnswerSignal",
     "answer_share",
     "criterion_credit",
     "map_share",

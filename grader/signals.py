@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from grader import gaming
 from grader.defaults import defaults
 from grader.model import Bank, Gradable, LocalText
-from grader.polarity import negates, polarity, retracted_sentences, within
+from grader.polarity import (
+    consistency,
+    cue_words,
+    polarity,
+    retracted_sentences,
+    retracting_sentences,
+    within,
+)
 from grader.results import Flag, GroupEvidence
 from grader.scoring import (
     MODEL_ANSWER_CRITERION,
@@ -27,6 +34,7 @@ from grader.scoring import (
     Penalty,
     ScoringParams,
     Signals,
+    WrongAnswerSignal,
 )
 from grader.space import Space, Unit, best_match, covered, other_answers, same_language, unit_cosine
 
@@ -111,6 +119,7 @@ def gather(
         criteria=_criteria_signals(context, answer_match),
         misconceptions=_misconception_signals(context),
         answer_match=answer_match,
+        wrong_answer=_known_wrong_answer(context, answer_match),
         notes=answer.notes,
     )
     penalties = _penalties(bank, context, answer_match)
@@ -144,10 +153,11 @@ class _Context:
     def unit_of(self, match: Match) -> str:
         return next(text for text, span in self.answer.units if span == match.span)
 
-    def negates(self, match: Match | None, *texts: LocalText | str) -> bool:
+    def negates(self, match: Match | None, *texts: LocalText | str, strict: bool = False) -> bool:
         """Whether the part of the answer in ``match`` negates the first of ``texts`` and
         agrees with none of the others (texts in the answer's language; another language's
-        text tells nothing). The question's own words are left out of the comparison."""
+        text tells nothing). The question's own words are left out of the comparison.
+        ``strict``: none of the first text's words may be stated plainly."""
         language = self.answer.language
         chosen = [t.by_language.get(language, "") if isinstance(t, LocalText) else t for t in texts]
         if not chosen or not chosen[0]:
@@ -155,11 +165,12 @@ class _Context:
         span = match.span if match else None
         prompt = frozenset().union(*self.words.get(self.gradable, language, _prompt_words))
         analysis = self.answer.analysis
-        if not negates(analysis, span, chosen[0], self.retracted, prompt):
+        opposite, agree = polarity(analysis, span, chosen[0], self.retracted, prompt)
+        if not (opposite > 0 and (agree == 0 if strict else opposite >= agree)):
             return False
         for other in chosen[1:]:
-            opposite, agree = polarity(analysis, span, other, self.retracted, prompt)
-            if other and agree > opposite:
+            same, different = consistency(analysis, span, other, self.retracted, prompt)
+            if other and same > different:
                 return False
         return True
 
@@ -171,11 +182,39 @@ def _answer_match(context: _Context) -> Match | None:
     return context.match(list(context.gradable.model_answers()))
 
 
+def _known_wrong_answer(context: _Context, answer_match: Match | None) -> WrongAnswerSignal | None:
+    """The question's wrong answer that the whole answer states (as Moodle marks an answer that
+    matches a 0 % answer): at ``wrong_similarity`` or more, closer than every model answer by
+    ``wrong_margin``, and not denied; None otherwise."""
+    space, units = context.space, context.answer.units
+    known = list(context.gradable.known_wrong())
+    if space is None or not units or not known:
+        return None
+    references = [(language, item.text) for language, item in known]
+    match = best_match(
+        space, units[:1], covered(references, space.languages), context.answer.language
+    )
+    if match is None:
+        return None
+    params = context.params
+    similarity = match.similarity(params)
+    right = answer_match.similarity(params) if answer_match else -1.0
+    if similarity < params.wrong_similarity or similarity < right + params.wrong_margin:
+        return None
+    if context.negates(match, match.reference if not match.cross else ""):
+        return None
+    feedback = next((item.feedback for language, item in known if item.text == match.reference), "")
+    return WrongAnswerSignal(match, feedback)
+
+
 def _criteria_signals(context: _Context, answer_match: Match | None) -> dict[str, CriterionSignal]:
     gradable = context.gradable
     rubric = gradable.rubric
     if not (rubric and rubric.criteria):
         overlap = _overlap(context.answer_words, gradable, context.answer.language, context.words)
+        # Against whole model answers only the strict reading: none of the best one's own words
+        # stated plainly, none of the others agreed with. A looser one zeroed, on the
+        # human-graded data sets, answers graded above the average (benchmarks/README.md).
         same = [
             text
             for language, text in gradable.model_answers()
@@ -185,8 +224,13 @@ def _criteria_signals(context: _Context, answer_match: Match | None) -> dict[str
         ]
         negated = bool(
             answer_match
-            and not answer_match.cross
-            and context.negates(answer_match, answer_match.reference, *same)
+            and (
+                _taken_back(context, answer_match)
+                or (
+                    not answer_match.cross
+                    and context.negates(answer_match, answer_match.reference, *same, strict=True)
+                )
+            )
         )
         return {
             MODEL_ANSWER_CRITERION: CriterionSignal(
@@ -194,20 +238,38 @@ def _criteria_signals(context: _Context, answer_match: Match | None) -> dict[str
                 overlap=overlap,
                 negated=negated,
                 wrong=_closer_wrong(context, answer_match),
+                rubric=False,
             )
         }
     found = {}
     criterion_keywords = context.answer.keywords[0]
     for criterion in rubric.criteria:
         match = context.match(list(criterion.concept.by_language.items()))
+        keywords = _retracted(criterion_keywords.get(criterion.id), context.retracted)
+        # Where the answer states the rubric's keywords plainly, only a sentence that states
+        # none of the concept's words plainly negates it: the keywords know better what a
+        # negated clause means for this criterion (a term marked negatable: false counts in one).
+        stated = keywords is not None and keywords.credit > 0
         found[criterion.id] = CriterionSignal(
-            keywords=_retracted(criterion_keywords.get(criterion.id), context.retracted),
+            keywords=keywords,
             match=match,
             overlap=_concept_overlap(context, criterion.concept),
-            negated=context.negates(match, criterion.concept) if match else False,
+            negated=context.negates(match, criterion.concept, strict=stated) if match else False,
             wrong=_closer_wrong(context, match),
         )
     return found
+
+
+def _taken_back(context: _Context, match: Match) -> bool:
+    """Whether the part of the answer closest to the model answers is taken back by the sentence
+    after it ("It is T5. No, actually it is not."): its sentence, or, for the whole answer, its
+    one statement followed by the retraction."""
+    if not context.retracted:
+        return False
+    if match.span is not None:
+        return within(match.span, context.retracted)
+    sentences = context.answer.analysis.sentences
+    return len(sentences) == 2 and sentences[0] in context.retracted
 
 
 def _retracted(signal: KeywordSignal | None, retracted: Sequence[Span]) -> KeywordSignal | None:
@@ -250,7 +312,8 @@ def wrong_references(gradable: Gradable) -> list[tuple[str, str]]:
 
 def _closer_wrong(context: _Context, match: Match | None) -> Match | None:
     """The wrong reference that the answer's closest part (``match``'s unit) comes closer to
-    than to the right reference, compared as ramped similarities; None when there is none or the
+    than to the right reference, by ``wrong_margin`` (ramped similarities: two statements on one
+    topic are close to each other, so closer alone says little); None when there is none or the
     answer denies it."""
     space = context.space
     if space is None or match is None:
@@ -264,7 +327,11 @@ def _closer_wrong(context: _Context, match: Match | None) -> Match | None:
         return None
     wrong = Match(cosine, reference[1], reference[0], match.span, cross=not same)
     params = context.params
-    if wrong.similarity(params) <= match.similarity(params):
+    similarity = wrong.similarity(params)
+    if (
+        similarity < params.wrong_similarity
+        or similarity <= match.similarity(params) + params.wrong_margin
+    ):
         return None
     if context.negates(match, reference[1] if same else ""):
         return None  # "it is T5, not BERT": the answer denies the wrong one
@@ -347,22 +414,36 @@ def _longest_model_answer(gradable: Gradable, language: str) -> int:
     )
 
 
-def _rubric_vocabulary(gradable: Gradable, language: str) -> frozenset[str]:
-    """The comparison keys of the content words of every (non-regex) term of the rubric."""
+def _question_terms(gradable: Gradable, language: str) -> frozenset[str]:
+    """The comparison keys of the content words of the question's own texts in ``language``
+    (prompt, model answers, concepts) and of every (non-regex) keyword term of its rubric that
+    could be written in it: the words a list of the question's terms is made of."""
     from grader.analysis import analyze, content_words
     from grader.keywords import written_for
 
-    if gradable.rubric is None:
-        return frozenset()
-    return frozenset(
-        word
-        for criterion in gradable.rubric.criteria
-        for groups in criterion.keywords.by_language.values()
-        for group in groups
-        for term in group.terms
-        if not term.is_regex and written_for(term.text, language)
-        for word in content_words(analyze(term.text, language))
+    texts = [gradable.prompt.by_language.get(language, "")]
+    texts.extend(text for lang, text in gradable.model_answers() if lang == language)
+    rubric = gradable.rubric
+    if rubric is not None:
+        texts.extend(c.concept.by_language.get(language, "") for c in rubric.criteria)
+        texts.extend(
+            term.text
+            for criterion in rubric.criteria
+            for groups in criterion.keywords.by_language.values()
+            for group in groups
+            for term in group.terms
+            if not term.is_regex and written_for(term.text, language)
+        )
+    return frozenset().union(*(content_words(analyze(text, language)) for text in texts if text))
+
+
+def _glue(analysis: Analysis) -> float:
+    """The share of the answer's letters outside its content words."""
+    letters = sum(1 for char in analysis.text if char.isalpha())
+    inside = sum(
+        1 for token in analysis.tokens if token.content for char in token.surface if char.isalpha()
     )
+    return 1.0 - inside / letters if letters else 1.0
 
 
 def _overlap(
@@ -394,18 +475,25 @@ def _language_notes(answer: AnswerView, space: Space | None) -> tuple[Flag, ...]
     return ()
 
 
-def _sentence_words(analysis: Analysis) -> list[tuple[frozenset[str], frozenset[str]]]:
-    """Per sentence: its content words, and those of them in a negated clause (one pass)."""
+def _sentence_words(analysis: Analysis) -> list[gaming.Sentence]:
+    """Per sentence: its content words, those of them in a negated clause, and whether it has a
+    retraction word (one pass)."""
     starts = [start for start, _ in analysis.sentences]
     words: list[set[str]] = [set() for _ in starts]
     negated: list[set[str]] = [set() for _ in starts]
+    cues = cue_words(analysis.language)
+    retracting = retracting_sentences(analysis)
+    cued = [index in retracting for index in range(len(starts))]
     for token in analysis.tokens:
         index = bisect.bisect_right(starts, token.start) - 1
-        if token.content and index >= 0 and token.end <= analysis.sentences[index][1]:
+        if index < 0 or token.end > analysis.sentences[index][1]:
+            continue
+        cued[index] = cued[index] or token.norm in cues
+        if token.content:
             words[index].add(token.norm)
             if token.negated:
                 negated[index].add(token.norm)
-    return [(frozenset(w), frozenset(n)) for w, n in zip(words, negated, strict=True)]
+    return [(frozenset(w), frozenset(n), c) for w, n, c in zip(words, negated, cued, strict=True)]
 
 
 def _penalties(bank: Bank, context: _Context, answer_match: Match | None) -> tuple[Penalty, ...]:
@@ -413,10 +501,10 @@ def _penalties(bank: Bank, context: _Context, answer_match: Match | None) -> tup
     gradable, analysis = answer.gradable, answer.analysis
     found: list[Penalty | None] = [gaming.foreign_language(answer.language, bank.languages)]
     tokens = [token for token in analysis.tokens if token.norm.strip()]
-    function_words = sum(1 for token in tokens if not token.content)
-    vocabulary = words.get(gradable, analysis.language, _rubric_vocabulary)
-    rubric_words = sum(1 for token in tokens if token.content and token.norm in vocabulary)
-    found.append(gaming.keyword_salad(len(tokens), function_words, rubric_words))
+    content = [token for token in tokens if token.content]
+    vocabulary = words.get(gradable, analysis.language, _question_terms)
+    known = sum(1 for token in content if token.norm in vocabulary) / max(len(content), 1)
+    found.append(gaming.keyword_salad(len(content), _glue(analysis), known))
     found.append(gaming.takes_it_back(_sentence_words(analysis)))
     longest = words.get(gradable, analysis.language, _longest_model_answer)
     found.append(gaming.padded(len(tokens), longest))
@@ -435,7 +523,7 @@ def _other_question(bank: Bank, context: _Context, own_best: float) -> Penalty |
     space = context.space
     assert space is not None
     best: tuple[float, str] = (-1.0, "")
-    table = other_answers(bank, space)
+    table = other_answers(bank, space, context.answer.language)
     if table.ids and context.answer.units:
         import numpy as np
 

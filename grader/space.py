@@ -26,7 +26,7 @@ class Space:
     texts: dict[str, int] = field(default_factory=dict)
     vectors: Any = None  # np.ndarray: one row per text, in the order of ``texts``
     references: dict[tuple[str, ...], Any] = field(default_factory=dict)  # stacked, reused
-    other_answers: OtherAnswers | None = None  # built on first use
+    other_answers: dict[str, OtherAnswers] = field(default_factory=dict)  # per answer language
 
     def add(self, text: str) -> None:
         if text not in self.texts:
@@ -126,19 +126,29 @@ class OtherAnswers:
     matrix: Any  # np.ndarray: one row per model answer
 
 
-def other_answers(bank: Bank, space: Space) -> OtherAnswers:
-    if space.other_answers is None:
+def other_answers(bank: Bank, space: Space, language: str) -> OtherAnswers:
+    """Every question's model answers the model reads, for answers in ``language``: those in
+    that language where a question has some (as ``best_match`` compares), else all of them."""
+    found = space.other_answers.get(language)
+    if found is None:
         import numpy as np
 
         ids: list[str] = []
         starts: list[int] = []
         texts: list[str] = []
         for other in bank.gradables().values():
-            readable = [t for _, t in covered(other.model_answers(), space.languages) if t.strip()]
-            if readable:
+            readable = [
+                (lang, text)
+                for lang, text in covered(other.model_answers(), space.languages)
+                if text.strip()
+            ]
+            same = [text for lang, text in readable if same_language(lang, language)]
+            chosen = same or [text for _, text in readable]
+            if chosen:
                 ids.append(other.id)
                 starts.append(len(texts))
-                texts.extend(readable)
+                texts.extend(chosen)
         matrix = space.rows(texts) if texts else None
-        space.other_answers = OtherAnswers(tuple(ids), np.asarray(starts, dtype=np.intp), matrix)
-    return space.other_answers
+        found = OtherAnswers(tuple(ids), np.asarray(starts, dtype=np.intp), matrix)
+        space.other_answers[language] = found
+    return found

@@ -147,9 +147,9 @@ def test_english_words_are_stemmed() -> None:
     assert not _token(analysis, "the").content
 
 
-def test_chinese_characters_are_tokens() -> None:
+def test_chinese_is_cut_into_words() -> None:
     analysis = analyze("双向注意力", "zh")
-    assert [token.norm for token in analysis.tokens] == ["双", "向", "注", "意", "力"]
+    assert [token.norm for token in analysis.tokens] == ["双向", "注意力"]
 
 
 def test_other_latin_languages_use_their_snowball_stemmer() -> None:

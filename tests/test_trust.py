@@ -1,5 +1,10 @@
 """The trust suite: scores a teacher can trust (issue 13, item 7), with the real packaged models.
 
+The checks the grader still fails are listed in tests/data/trust/known-failures.txt (written by
+``benchmarks/trust.py --known-failures``): each is expected to fail (xfail), every other check
+must pass, and the count of passing checks per variant may not fall below the file's record, so
+a regression fails the suite and a fix is kept by writing the file again.
+
 Answers written for the test (tests/data/trust/, see tests/trust_cases.py) are graded through the
 public library with the default options, once per bank variant: the seed bank as written, without
 its rubrics, and in English alone against answers in Korean, Japanese and Russian; and a small
@@ -24,24 +29,32 @@ CASES = trust.all_cases()
 VARIANT_CASES = trust.variant_cases(CASES)
 
 
-def _case_id(variant: str, case: Case) -> str:
-    return f"{variant}:{case.gradable}:{case.language}:{case.kind}"
+KNOWN = trust.known_failures()
+
+
+def _param(check: str, test_id: str, *values: object) -> object:
+    """A parameter; one listed as a known failure is expected to fail (not strictly: a case near
+    its bound may cross it with the last digits of the encoder's arithmetic)."""
+    marks = ()
+    if f"{check} {test_id}" in KNOWN:
+        marks = (pytest.mark.xfail(reason="listed in tests/data/trust/known-failures.txt"),)
+    return pytest.param(*values, id=test_id, marks=marks)
 
 
 SHARE_PARAMS = [
-    pytest.param(name, case, id=_case_id(name, case))
+    _param("share", trust.case_id(name, case), name, case)
     for name, cases in VARIANT_CASES.items()
     for case in cases
 ]
 NEGATION_PARAMS = [
-    pytest.param(name, case, id=_case_id(name, case))
+    _param("negation", trust.case_id(name, case), name, case)
     for name, cases in VARIANT_CASES.items()
     if not name.endswith("/no-rubric")
     for case in cases
     if case.negates
 ]
 ORDER_PARAMS = [
-    pytest.param(name, gradable, language, id=f"{name}:{gradable}:{language}")
+    _param("order", trust.pair_id(name, gradable, language), name, gradable, language)
     for name, cases in VARIANT_CASES.items()
     for gradable, language in sorted({(case.gradable, case.language) for case in cases})
 ]
@@ -123,3 +136,17 @@ def test_no_credit_or_met_feedback_for_negated_criteria(graded, variant: str, ca
     answer = answers[case]
     problems = trust.negation_problems(case, answer, graded_variant.reference)
     assert not problems, f"{case.kind} answer: {'; '.join(problems)}; {trust.explain(answer)}"
+
+
+def test_no_more_known_failures_than_recorded(graded):
+    """The known failures may shrink, never grow: every check not listed passes (the tests
+    above), and at most a couple of listed ones may flip back and forth at their bound."""
+    failing = set()
+    for name, (variant, answers) in graded.items():
+        for case, answer in answers.items():
+            if not trust.bound(case, variant.reference).holds(trust.share(answer)):
+                failing.add(f"share {trust.case_id(name, case)}")
+    assert failing <= KNOWN, sorted(failing - KNOWN)
+    assert len(KNOWN) - len(failing) <= max(3, len(KNOWN) // 20), (
+        "many known failures pass now: run benchmarks/trust.py --known-failures to record them"
+    )

@@ -38,6 +38,9 @@ from grader.results import AnswerResult, Results
 from grader.submissions import Submission
 
 DATA = Path(__file__).resolve().parent / "data" / "trust"
+# The cases the grader still gets wrong, one per line ("share|order|negation ID ..."): written
+# by `benchmarks/trust.py --known-failures`; tests/test_trust.py expects exactly these to fail.
+KNOWN_FAILURES = DATA / "known-failures.txt"
 KINDS = (
     "correct",
     "terse",
@@ -261,6 +264,26 @@ def only_english(bank_path: Path, folder: Path) -> Path:
     document = _only_language(document, "en")
     document["languages"] = ["en"]
     return _write_yaml(folder / bank_path.name, document)
+
+
+def case_id(variant: str, case: Case) -> str:
+    return f"{variant}:{case.gradable}:{case.language}:{case.kind}"
+
+
+def pair_id(variant: str, gradable: str, language: str) -> str:
+    return f"{variant}:{gradable}:{language}"
+
+
+def known_failures() -> frozenset[str]:
+    """The checks listed in KNOWN_FAILURES, as "share ID", "order ID" and "negation ID"."""
+    if not KNOWN_FAILURES.is_file():
+        return frozenset()
+    found = set()
+    for line in KNOWN_FAILURES.read_text(encoding="utf-8").splitlines():
+        words = line.split()
+        if len(words) >= 2 and not line.startswith("#"):
+            found.add(f"{words[0]} {words[1]}")
+    return frozenset(found)
 
 
 def all_cases() -> list[Case]:
