@@ -13,9 +13,14 @@
    words it states, its length.
 3. The meaning map: logistic fits of the human share of the points (binomial likelihood), one per
    kind of evidence (both; similarity only; overlap only). Each data set weighs the same and has
-   its own intercept (the data sets grade with different strictness), around a shared one; the
-   anchors join as one more data set on the shared intercept (a paraphrase is worth full marks,
-   an unrelated answer nothing), which is the intercept shipped.
+   its own intercept (the data sets grade with different strictness); the anchors join as one
+   more group (a paraphrase is worth full marks, an unrelated answer nothing) and shape the
+   slopes. The intercept shipped is the mean of the intercepts of the data sets graded on a scale
+   of points (a 0/1 "correct" label puts a partly right answer at 0: no level for points). The
+   grader reads the curve from its value at zero evidence up (an unrelated answer earns nothing,
+   grader.scoring.meaning_credit); fitting that reading directly levels the scores off early and
+   loses correlation on every data set, so the plain curve is fitted and the held-out table
+   measures the rule as the grader applies it.
 4. The review estimate: a logistic fit of "the score is off from the human's by more than a
    quarter of the points" on held-out scores, and the cut that flags ``REVIEW_SHARE`` of the
    answers of the fitting data.
@@ -62,6 +67,7 @@ from grader.embedding import (  # noqa: E402
 )
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.loader import load_bank  # noqa: E402
+from grader.scoring import meaning_credit  # noqa: E402
 from grader.space import same_language  # noqa: E402
 from grader.submissions import read_submissions  # noqa: E402
 
@@ -273,26 +279,48 @@ def logistic(
     weight: np.ndarray,
     groups: np.ndarray,
     level: Sequence[int],
+    from_unrelated: bool = False,
 ) -> np.ndarray:
-    """Weighted logistic regression of fractional targets (Newton's method), with one intercept
-    per group (a data set, or the anchors) and slopes shared by all. Returns the intercept of
-    the grader's own scale, the mean of the ``level`` groups' intercepts, then the slopes."""
+    """Weighted logistic regression of fractional targets, with one intercept per group (a data
+    set, or the anchors) and slopes shared by all. Returns the intercept of the grader's own
+    scale, the mean of the ``level`` groups' intercepts, then the slopes. ``from_unrelated``: the
+    curve is read as the grader reads it, from its value at zero evidence up
+    (grader.scoring.meaning_credit), and fitted so."""
+    from scipy.optimize import minimize
+
     names = sorted(set(groups.tolist()))
-    dummies = np.zeros((len(target), len(names)))
-    for column, name in enumerate(names):
-        dummies[groups == name, column] = 1.0
-    design = np.hstack([dummies, features])
-    coefficients = np.zeros(design.shape[1])
-    ridge = np.zeros(design.shape[1])
-    ridge[len(names) :] = L2
-    for _ in range(100):
-        p = _sigmoid(design @ coefficients)
-        gradient = design.T @ (weight * (p - target)) + ridge * coefficients
-        hessian = (design * (weight * p * (1 - p))[:, None]).T @ design + np.diag(ridge + 1e-9)
-        step = np.linalg.solve(hessian, gradient)
-        coefficients -= step
-        if np.abs(step).max() < 1e-8:
-            break
+    index = np.array([names.index(g) for g in groups])
+    slopes = features.shape[1]
+
+    def loss(values: np.ndarray) -> tuple[float, np.ndarray]:
+        intercepts, beta = values[: len(names)], values[len(names) :]
+        base = intercepts[index]
+        p = _sigmoid(base + features @ beta)
+        if from_unrelated:
+            p0 = _sigmoid(base)
+            raw = (p - p0) / (1 - p0)
+            q = np.clip(raw, 1e-6, 1 - 1e-6)
+            inside = (raw > 1e-6) & (raw < 1 - 1e-6)  # where the clip is flat, so is q
+            dq_dz = np.where(inside, p * (1 - p) / (1 - p0), 0.0)  # d q / d evidence
+            dq_db = np.where(inside, raw * (1 - p), 0.0)  # d q / d intercept
+        else:
+            q = np.clip(p, 1e-6, 1 - 1e-6)
+            dq_dz = dq_db = p * (1 - p)
+        value = -float(np.sum(weight * (target * np.log(q) + (1 - target) * np.log(1 - q))))
+        dl_dq = -weight * (target / q - (1 - target) / (1 - q))
+        gradient = np.zeros_like(values)
+        np.add.at(gradient, index, dl_dq * dq_db)
+        gradient[len(names) :] = features.T @ (dl_dq * dq_dz)
+        value += L2 * float(beta @ beta)
+        gradient[len(names) :] += 2 * L2 * beta
+        return value, gradient
+
+    start = np.concatenate([np.full(len(names), -1.0), np.ones(slopes)])
+    bounds = [(-8.0, 8.0)] * len(names) + [(-30.0, 30.0)] * slopes
+    found = minimize(
+        loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 5000}
+    )
+    coefficients = found.x
     intercept = float(np.mean([coefficients[names.index(g)] for g in level]))
     return np.concatenate([[intercept], coefficients[len(names) :]])
 
@@ -391,10 +419,14 @@ def fit_meaning(
 
 
 def predict(meaning: dict[str, dict[str, float]], table: Table, kind: str = "both") -> np.ndarray:
-    logit = meaning[kind]
-    z = logit["intercept"] + logit.get("similarity", 0.0) * table.similarity
-    z = z + logit.get("overlap", 0.0) * table.overlap
-    share = _sigmoid(z) * table.factor
+    """Each answer's share under the grader's own rule (grader.scoring.meaning_credit) with this
+    meaning map, the kind of evidence chosen by ``kind``; nothing where the rule negates it."""
+    mapping = defaults_from_dict(
+        {**yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8")), "meaning": meaning}
+    ).meaning
+    similarity = table.similarity if kind != "overlap_only" else np.full(len(table.human), np.nan)
+    overlap = table.overlap if kind != "similarity_only" else np.full(len(table.human), np.nan)
+    share = meaning_credit(similarity, overlap, mapping) * table.factor
     return np.where(table.negated, 0.0, share)
 
 

@@ -95,7 +95,7 @@ class AnalysisStore:
             return None
         try:
             return _decode(text, row[0])
-        except (ValueError, TypeError, IndexError, KeyError):
+        except (ValueError, TypeError, RecursionError):
             return None  # a damaged row: analysed again (and replaced)
 
     def put(self, text: str, language: str | None, found: Analysis) -> None:
@@ -152,12 +152,28 @@ def _encode(found: Analysis) -> bytes:
 
 
 def _decode(text: str, blob: Any) -> Analysis:
+    """An analysis from its stored row; ValueError or TypeError when the row is damaged (every
+    field is checked: a wrong type would fail later, in the middle of grading)."""
     language, rows, sentences = json.loads(bytes(blob).decode("utf-8"))
-    tokens = tuple(
-        Token(text[start:end], norm, start, end, lang, bool(content), bool(negated), stem)
-        for norm, start, end, lang, content, negated, stem in rows
-    )
-    if any(not 0 <= t.start <= t.end <= len(text) for t in tokens):
-        raise ValueError("a token outside the text")
-    spans = tuple((int(start), int(end)) for start, end in sentences)
-    return Analysis(text, str(language), tokens, spans, analysis.languages_present(tokens))
+    if not isinstance(language, str) or not isinstance(rows, list):
+        raise ValueError("not an analysis")
+    tokens = tuple(_token(text, row) for row in rows)
+    spans = tuple(_span(text, pair) for pair in sentences)
+    return Analysis(text, language, tokens, spans, analysis.languages_present(tokens))
+
+
+def _token(text: str, row: Any) -> Token:
+    norm, start, end, language, content, negated, stem = row
+    if not all(isinstance(field, str) for field in (norm, language, stem)):
+        raise ValueError("a token field is not text")
+    if not isinstance(content, bool) or not isinstance(negated, bool):
+        raise ValueError("a token flag is not true/false")
+    start, end = _span(text, (start, end))
+    return Token(text[start:end], norm, start, end, language, content, negated, stem)
+
+
+def _span(text: str, pair: Any) -> tuple[int, int]:
+    start, end = pair
+    if type(start) is not int or type(end) is not int or not 0 <= start <= end <= len(text):
+        raise ValueError("a span outside the text")
+    return start, end

@@ -43,6 +43,7 @@ from grader.scoring import (
     meaning_credit,
 )
 from grader.space import same_language
+from grader.values import describe, finite_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -216,7 +217,9 @@ def _answer_signals(student: str, answer: AnswerResult, params: ScoringParams) -
                 weight=criterion.points / answer.points if answer.points else 0.0,
                 keyword=criterion.keyword_credit,
                 similarity=similarity,
-                overlap=criterion.overlap,
+                overlap=criterion.overlap
+                if criterion.concept is not None or criterion.id == MODEL_ANSWER_CRITERION
+                else None,
                 negated=criterion.status == "negated",
                 void=criterion.wrong is not None,
                 rubric=criterion.id != MODEL_ANSWER_CRITERION,
@@ -930,15 +933,15 @@ def load_calibration(path: str | Path) -> Calibration:
         str(name): reader.model(value, models_data, f"models.{name}", name)
         for name, value in models_data.items()
     }
-    fitted = top.get("fitted") or {}
+    fitted = reader.mapping(top.get("fitted") or {}, top, "fitted", ("answers", "folds"), "fitted")
     return Calibration(
         bank_id=bank_id,
         models=models,
         source=str(file),
-        answers=reader.count(fitted, "answers"),
-        folds=reader.count(fitted, "folds"),
-        held_out=top.get("held_out") or {},
-        notes=tuple(str(note) for note in top.get("notes") or ()),
+        answers=reader.count(fitted, "answers", "fitted"),
+        folds=reader.count(fitted, "folds", "fitted"),
+        held_out=reader.held_out(top),
+        notes=tuple(str(note) for note in reader.notes(top)),
     )
 
 
@@ -999,23 +1002,44 @@ class _Reader:
     def number(self, data: dict[Any, Any], name: str, where: str) -> float | None:
         if name not in data:
             return None
-        value = data[name]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            self.fail(data, name, f"{where}.{name} must be a number, not {value!r}")
+        raw = data[name]
+        value = finite_number(raw)
+        if value is None:
+            numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
+            kind = "a finite number" if numeric else "a number"
+            self.fail(data, name, f"{where}.{name} must be {kind}, not {describe(raw)}")
         low, high = RANGES[name]
-        if not low <= float(value) <= high:
+        if not low <= value <= high:
             self.fail(data, name, f"{where}.{name} = {value:g} is outside {low:g}..{high:g}")
-        return float(value)
+        return value
 
-    def count(self, data: Any, name: str) -> int:
-        value = data.get(name, 0) if isinstance(data, dict) else 0
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            self.fail(data, name, f"fitted.{name} must be a whole number, not {value!r}")
+    def count(self, data: dict[Any, Any], name: str, where: str) -> int:
+        value = data.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+            self.fail(data, name, f"{where}.{name} must be a whole number, not {describe(value)}")
         return int(value)
+
+    def held_out(self, top: dict[Any, Any]) -> dict[str, dict[str, float | None]]:
+        """The held-out agreement: {name: {measure: number or null}}, numbers finite."""
+        table = self.mapping(top.get("held_out") or {}, top, "held_out", None, "held_out")
+        checked: dict[str, dict[str, float | None]] = {}
+        for name, row in table.items():
+            measures = self.mapping(row, table, f"held_out.{name}", None, name)
+            checked[str(name)] = {}
+            for measure, value in measures.items():
+                number = finite_number(value)
+                if value is not None and number is None:
+                    shown = describe(value)
+                    message = f"held_out.{name}.{measure} must be a finite number, not {shown}"
+                    self.fail(measures, measure, message)
+                checked[str(name)][str(measure)] = number
+        return checked
+
+    def notes(self, top: dict[Any, Any]) -> list[Any]:
+        notes = top.get("notes") or []
+        if not isinstance(notes, list):
+            self.fail(top, "notes", "notes must be a list of text")
+        return notes
 
     def knots(self, data: dict[Any, Any], where: str) -> tuple[tuple[float, float], ...]:
         value = data["map"]
@@ -1024,14 +1048,10 @@ class _Reader:
             self.fail(data, "map", f"{where}.map needs two knots or more", fix)
         knots: list[tuple[float, float]] = []
         for item in value:
-            numeric = isinstance(item, list) and len(item) == 2
-            numeric = numeric and all(
-                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                for v in item
-            )
-            if not numeric or not all(0.0 <= float(v) <= 1.0 for v in item):
-                self.fail(data, "map", f"{where}.map has a bad knot {item!r}", fix)
-            x, y = float(item[0]), float(item[1])
+            pair = [finite_number(v) for v in item] if isinstance(item, list) else []
+            if len(pair) != 2 or not all(v is not None and 0.0 <= v <= 1.0 for v in pair):
+                self.fail(data, "map", f"{where}.map has a bad knot {describe(item)}", fix)
+            x, y = float(pair[0] or 0.0), float(pair[1] or 0.0)
             if knots and (x <= knots[-1][0] or y < knots[-1][1]):
                 self.fail(
                     data, "map", f"{where}.map must rise: {item!r} after {list(knots[-1])}", fix

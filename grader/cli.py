@@ -6,16 +6,17 @@ Exit codes: 0 ok, 1 user error (bad input), 2 usage error (bad options), 3 inter
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from grader.errors import GraderError
+from grader.errors import GraderError, format_problem, printable
 
 T = TypeVar("T")
 INTERNAL_ERROR = 3
@@ -24,10 +25,15 @@ REVEAL_HELP = (
     "What students see besides their score and the criteria they met: none, missed (what they "
     "missed, hints, feedback) or all (also model answers). Default: the bank's 'reveal' setting."
 )
+INTERRUPTED = 130
+# Characters json.dumps(ensure_ascii=False) leaves as they are that a terminal acts on (C1
+# controls) or that reorder the text around them (bidi overrides and isolates).
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 def _fail(error: GraderError) -> click.ClickException:
-    return click.ClickException(str(error))  # ClickException exits with 1
+    # ClickException exits with 1; control characters from the input are shown as escapes.
+    return click.ClickException(printable(str(error), keep_newlines=True))
 
 
 def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -38,28 +44,39 @@ def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise _fail(error) from None
 
 
-def emit_json(document: Any) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, indent=1))
+def emit_json(document: Any, indent: int | None = 1) -> None:
+    text = json.dumps(document, ensure_ascii=False, indent=indent)
+    click.echo(_RAW_IN_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text))
+
+
+def say(message: str) -> None:
+    """A line for stdout, with control characters from the input shown as escapes."""
+    click.echo(printable(message, keep_newlines=True))
 
 
 def warn(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message, keep_newlines=True), err=True)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @contextmanager
 def interruptible(out_dir: Path | None) -> Iterator[None]:
-    """Ctrl-C or SIGTERM: stop cleanly, say that earlier outputs are intact."""
-
-    def on_term(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    """Ctrl-C or SIGTERM: stop cleanly (temporary files removed), say what ``out_dir`` holds."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        from grader.fsutil import CommittedInterrupt
+
         where = f" in {out_dir}" if out_dir else ""
-        warn(f"Interrupted: nothing half-written; earlier outputs{where} are intact.")
-        sys.exit(130)
+        if isinstance(interrupt, CommittedInterrupt):
+            warn(f"Interrupted: the new outputs{where} were already in place, whole.")
+        else:
+            warn(f"Interrupted: nothing half-written; earlier outputs{where} are intact.")
+        sys.exit(INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -129,10 +146,10 @@ def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: boo
         for problem in problems:
             warn(f"Error: {problem}")
         if not problems:
-            click.echo(f"OK: {', '.join(paths)}")
+            say(f"OK: {', '.join(paths)}")
             if languages:
-                click.echo("What the grader does for each language of these banks:")
-                click.echo(describe_languages(languages))
+                say("What the grader does for each language of these banks:")
+                say(describe_languages(languages))
     if problems:
         if not as_json:
             warn(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
@@ -213,11 +230,7 @@ def grade(
     )
     with interruptible(out_dir), _progress_bar() as progress:
         outcome = call(grade_to_folder, request, progress)
-    for problem in outcome.results.problems:
-        warn(
-            f"Warning: {problem.file}:{problem.line}: {problem.message}"
-            + (f" ({problem.fix})" if problem.fix else "")
-        )
+    _warn_problems(outcome.results.problems)
     summary = outcome.results.summary
     if as_json:
         from grader.diff import diff_to_dict
@@ -237,15 +250,28 @@ def grade(
     if outcome.diff is not None:
         from grader.diff import format_diff
 
-        click.echo(format_diff(outcome.diff))
+        say(format_diff(outcome.diff))
     if dry_run:
-        click.echo("Dry run: nothing was written.")
-    click.echo(
+        say("Dry run: nothing was written.")
+    say(
         f"Graded {summary.answers} answers from {summary.students} students "
         f"({summary.flagged} flagged for review, {summary.problems} row problems)."
     )
     for path in outcome.written:
-        click.echo(f"Wrote {path}")
+        say(f"Wrote {path}")
+
+
+def _warn_problems(problems: Sequence[Any]) -> None:
+    """Each row problem on its own line; past the first hundred, a count per kind."""
+    from grader.report_stats import MAX_LISTED_PROBLEMS, problem_kinds
+
+    for problem in problems[:MAX_LISTED_PROBLEMS]:
+        warn("Warning: " + format_problem(problem.file, problem.line, problem.message, problem.fix))
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        hidden = len(problems) - MAX_LISTED_PROBLEMS
+        warn(f"Warning: {hidden} more row problems (results.json lists them all), by kind:")
+        for kind in problem_kinds(problems):
+            warn(f"  {kind.count} × {kind.message}")
 
 
 @contextmanager
@@ -316,9 +342,9 @@ def check(
         reveal,
     )
     if as_json:
-        click.echo(json.dumps(check_document(outcome), ensure_ascii=False))
+        emit_json(check_document(outcome), indent=None)
     else:
-        click.echo(describe_check(outcome))
+        say(describe_check(outcome))
 
 
 def describe_languages(languages: list[dict[str, str]]) -> str:
@@ -340,8 +366,8 @@ def languages(as_json: bool) -> None:
     if as_json:
         emit_json(found)
         return
-    click.echo(describe_languages(found))
-    click.echo(
+    say(describe_languages(found))
+    say(
         "  Any other language: words at spaces, Snowball stems where Snowball has the language, "
         "no negation; see docs/languages.md to add one."
     )
@@ -359,13 +385,13 @@ def models(as_json: bool) -> None:
         return
     for model in found:
         languages = ", ".join(model.languages) if model.languages else "any"
-        click.echo(
+        say(
             f"{model.name:<24} {model.backend:<22} {model.source:<10} "
             f"dim={model.dimension or '?':<5} "
             f"languages: {languages}"
         )
     auto = ", ".join(f"{lang}->{auto_model_for(lang)}" for lang in ("en", "ko", "ja", "ru", "zh"))
-    click.echo(f"auto picks: {auto}")
+    say(f"auto picks: {auto}")
 
 
 @cli.command()
@@ -385,11 +411,16 @@ def report(
     """Re-render the HTML pages from a saved results.json, without re-grading."""
     from grader.pipeline import rerender
 
-    written = call(rerender, results_file, out_dir, bank, reveal)
+    with interruptible(out_dir):
+        written = call(rerender, results_file, out_dir, bank, reveal, _warning)
     if as_json:
         emit_json({"ok": True, "files": [str(path) for path in written]})
         return
-    click.echo(f"Wrote {len(written)} pages to {out_dir}")
+    say(f"Wrote {len(written)} pages to {out_dir}")
+
+
+def _warning(message: str) -> None:
+    warn(f"Warning: {message}")
 
 
 @cli.command()
@@ -418,11 +449,12 @@ def review(
     """Write review pages: each question's answers in groups, needs-review first."""
     from grader.pipeline import review_to_folder
 
-    written = call(review_to_folder, bank, results_file, out_dir, model, device, threshold)
+    with interruptible(out_dir):
+        written = call(review_to_folder, bank, results_file, out_dir, model, device, threshold)
     if as_json:
         emit_json({"ok": True, "files": [str(path) for path in written]})
         return
-    click.echo(f"Wrote {len(written)} review pages to {out_dir / 'review'}")
+    say(f"Wrote {len(written)} review pages to {out_dir / 'review'}")
 
 
 def _agreement_request(**options: Any) -> Any:
@@ -446,11 +478,11 @@ def _print_evaluation(evaluation: Any, title: str = "") -> None:
     from grader.evaluation import format_agreement
 
     if title:
-        click.echo(title)
+        say(title)
     width = max([len("overall"), *(len(question) for question in evaluation.questions)])
-    click.echo(f"  {'overall':<{width}} {format_agreement(evaluation.overall)}")
+    say(f"  {'overall':<{width}} {format_agreement(evaluation.overall)}")
     for question, agreement in evaluation.questions.items():
-        click.echo(f"  {question:<{width}} {format_agreement(agreement)}")
+        say(f"  {question:<{width}} {format_agreement(agreement)}")
 
 
 @cli.command()
@@ -484,7 +516,7 @@ def evaluate(out_dir: Path | None, as_json: bool, **options: Any) -> None:
         return
     _print_evaluation(evaluation, f"Agreement with the human scores ({evaluation.bank}):")
     for path in written:
-        click.echo(f"Wrote {path}")
+        say(f"Wrote {path}")
 
 
 @cli.command()
@@ -530,7 +562,7 @@ def calibrate(out: Path, as_json: bool, **options: Any) -> None:
         return
     _print_evaluation(fit.before, "Held-out agreement before calibration:")
     _print_evaluation(fit.after, "Held-out agreement after calibration (cross-validated):")
-    click.echo(f"Wrote {out}")
+    say(f"Wrote {out}")
 
 
 @cli.command(name="import")
@@ -566,7 +598,7 @@ def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json
     for note in result.notes:
         warn(f"Note: {note}")
     count = len(result.bank.get("questions", []))
-    click.echo(f"Imported {count} questions from {source} ({result.format}) into {out}")
+    say(f"Imported {count} questions from {source} ({result.format}) into {out}")
 
 
 @cli.command()
@@ -660,7 +692,7 @@ def export(
             warn(
                 "Not in the roster (exported under their grader id): " + ", ".join(result.unmatched)
             )
-        click.echo(f"Wrote {out} ({fmt})")
+        say(f"Wrote {out} ({fmt})")
     if not left_out:
         return
     names = ", ".join(result.unmatched)
@@ -673,7 +705,7 @@ def export(
             warn(message)
         return
     raise click.ClickException(
-        message + " (fix the roster and export again, or pass --allow-unmatched)"
+        printable(message + " (fix the roster and export again, or pass --allow-unmatched)")
     )
 
 
@@ -770,11 +802,16 @@ def attempts(data: Path, out: Path, pick: str, bank: str | None, as_json: bool) 
 
 
 def main() -> None:
-    """Entry point: exit 3 with a short message for anything unexpected."""
+    """Entry point: exit 3 with a short message for anything unexpected; 130 when interrupted
+    (Ctrl-C or SIGTERM, after temporary files are removed)."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        warn("Aborted.")
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            warn("Interrupted.")
+            sys.exit(INTERRUPTED)
+        warn("Aborted.")  # end of input at a prompt
         sys.exit(1)
     except click.ClickException as error:
         error.show()
@@ -783,7 +820,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         warn("Interrupted.")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as error:
         warn(f"Internal error: {type(error).__name__}: {error}")
         warn("This is a bug in grader; please report it with the command you ran.")

@@ -102,6 +102,7 @@ class Defaults:
     wrong_margin: float  # ramped similarity by which a wrong answer must beat the right one
     wrong_similarity: float  # ... and the ramped similarity it must reach
     sharpness: float  # multiplies a rubric criterion's meaning log-odds
+    meaning_only_flag: float  # share of the points credited on meaning alone that is flagged
     answered: float  # own-word overlap that shows the question was answered (gaming guard)
     review: Review
     gaming: Gaming
@@ -150,6 +151,7 @@ def defaults_from_dict(data: dict[str, Any]) -> Defaults:
         wrong_margin=float(criteria["wrong_margin"]),
         wrong_similarity=float(criteria["wrong_similarity"]),
         sharpness=float(criteria["sharpness"]),
+        meaning_only_flag=float(criteria["meaning_only_flag"]),
         answered=float(criteria["answered"]),
         review=Review(**_numbers(data["review"])),
         gaming=Gaming(**_numbers(data["gaming"])),

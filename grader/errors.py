@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+# Characters a terminal acts on or that reorder the text around them: C0 and C1 controls (an
+# escape sequence can clear the screen or retitle the window), DEL, bidirectional overrides and
+# isolates, and the Unicode line and paragraph separators.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_UNPRINTABLE_BUT_NEWLINES = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """``text`` safe to show on a terminal: control and bidi characters as escapes (\\x1b)."""
+    pattern = _UNPRINTABLE_BUT_NEWLINES if keep_newlines else _UNPRINTABLE
+    return pattern.sub(_escape, text)
 
 
 @dataclass(frozen=True)
@@ -17,10 +37,17 @@ class Problem:
     column: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        if self.line and self.column:
-            where += f":{self.column}"
-        return f"{where}: {self.message}" + (f" ({self.fix})" if self.fix else "")
+        """One line: file:line[:column]: message (fix), with control characters escaped."""
+        return format_problem(self.file, self.line, self.message, self.fix, self.column)
+
+
+def format_problem(
+    file: str, line: int | None, message: str, fix: str = "", column: int | None = None
+) -> str:
+    where = f"{file}:{line}" if line else file
+    if line and column:
+        where += f":{column}"
+    return printable(f"{where}: {message}" + (f" ({fix})" if fix else ""))
 
 
 class GraderError(Exception):

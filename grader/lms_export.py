@@ -204,7 +204,7 @@ def write_export(result: ExportResult, out: Path) -> list[Path]:
 def load_roster(path: Path) -> Roster:
     """Read a roster CSV: a ``student`` column plus any of the LMS identity columns."""
     path = Path(path)
-    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:

@@ -28,11 +28,11 @@ import yaml
 
 from grader.errors import GraderError
 from grader.fsutil import atomic_write
+from grader.loader import ID_PATTERN, LANGUAGE_PATTERN
+from grader.values import MAX_MAGNITUDE, MAX_POINTS
 from grader.yamlread import decode_bytes
 
 FORMATS = ("moodle-xml", "gift")
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FULL_MARKS = 100.0 - 1e-6
 # Moodle's grade choices for an answer (question_bank::fraction_options), and their negatives.
 MOODLE_FRACTIONS = (
@@ -127,11 +127,11 @@ class _Skip(Exception):
 def import_questions(path: Path, lang: str = "en", bank_id: str | None = None) -> ImportResult:
     """Read a Moodle XML or GIFT file into a bank dict; unconvertible questions go to skipped."""
     path = Path(path)
-    if not LANGUAGE_PATTERN.match(lang):
+    if not LANGUAGE_PATTERN.fullmatch(lang):
         raise GraderError.at(
             path, None, f"'{lang}' is not a language code", "use --lang en, ko, ja, ru, ..."
         )
-    if bank_id is not None and not ID_PATTERN.match(bank_id):
+    if bank_id is not None and not ID_PATTERN.fullmatch(bank_id):
         raise GraderError.at(
             path, None, f"'{bank_id}' is not a valid bank id", "use letters, digits, '.', '_', '-'"
         )
@@ -721,6 +721,13 @@ def _parse_xml(data: bytes, path: Path) -> tuple[ET.Element, dict[ET.Element, in
             "fix the XML there, or export the questions from Moodle again",
             column=error.offset + 1,
         ) from None
+    except LookupError as error:  # an encoding="..." that Python does not know
+        raise GraderError.at(
+            path,
+            1,
+            f"the XML declaration names an unknown encoding: {error}",
+            'save the file as UTF-8 with <?xml version="1.0" encoding="UTF-8"?>',
+        ) from None
     return builder.close(), lines
 
 
@@ -770,7 +777,7 @@ def _moodle_draft(
     draft = _Draft(name, kind, lines.get(element, 0))
     draft.prompt = _rich(element.find("questiontext"), draft, "the prompt")
     draft.feedback = _rich(element.find("generalfeedback"), draft, "the general feedback")
-    draft.points = _moodle_float(element, "defaultgrade", 1.0, lines, path)
+    draft.points = _moodle_float(element, "defaultgrade", 1.0, lines, path, MAX_POINTS)
     draft.single = _plain(element.findtext("single")).lower() not in ("false", "0")
     draft.case_sensitive = _plain(element.findtext("usecase")) == "1"
     draft.grader_notes = _rich(element.find("graderinfo"), draft, "the information for graders")
@@ -828,24 +835,39 @@ def _moodle_choice(
 
 
 def _moodle_float(
-    element: ET.Element, child: str, default: float, lines: dict[ET.Element, int], path: Path
+    element: ET.Element,
+    child: str,
+    default: float,
+    lines: dict[ET.Element, int],
+    path: Path,
+    limit: float = MAX_MAGNITUDE,
 ) -> float:
     node = element.find(child)
     if node is None or not (node.text or "").strip():
         return default
-    return _parse_float(node.text or "", path, lines.get(node), f"<{child}>")
+    return _parse_float(node.text or "", path, lines.get(node), f"<{child}>", limit)
 
 
-def _parse_float(text: str, path: Path, line: int | None, what: str) -> float:
+def _parse_float(
+    text: str, path: Path, line: int | None, what: str, limit: float = MAX_MAGNITUDE
+) -> float:
+    """A finite number of at most ``limit`` in size: "nan", "inf" and "1e400" are refused."""
+    shown = text.strip()[:40]
     try:
-        value = float(text.strip().replace(",", "."))
+        number = float(text.strip().replace(",", "."))
     except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
         raise GraderError.at(
-            path, line, f"{what} is not a number: '{text.strip()}'", "write a number like 2 or 0.5"
+            path, line, f"{what} is not a number: '{shown}'", "write a number like 2 or 0.5"
+        ) from None
+    if not math.isfinite(number):
+        raise GraderError.at(
+            path, line, f"{what} is not a finite number: '{shown}'", "write a number like 2 or 0.5"
         )
-    return value
+    if abs(number) > limit:
+        raise GraderError.at(
+            path, line, f"{what} is out of range: '{shown}'", f"write a number of at most {limit:g}"
+        )
+    return number
 
 
 def _plain(text: str | None) -> str:

@@ -30,10 +30,13 @@ from grader.model import (
     Term,
     WrongAnswer,
 )
+from grader.values import MAX_MAGNITUDE, MAX_POINTS, describe, finite_number
 from grader.yamlread import LineDict, LineList, load_yaml
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")
+# Whole-string patterns: use them with fullmatch ("$" would let "q1\n" through).
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+LANGUAGE_PATTERN = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]+)?")
+MAX_TERMS = 1_000  # keyword terms of one criterion or misconception in one language
 
 BANK_KEYS = ("id", "title", "languages", "questions", "settings", "description")
 QUESTION_KEYS = (
@@ -175,7 +178,7 @@ def _field_text(
 
 
 def _check_language(check: _Checker, language: Any, line: int | None, where: str) -> bool:
-    if isinstance(language, str) and LANGUAGE_PATTERN.match(language):
+    if isinstance(language, str) and LANGUAGE_PATTERN.fullmatch(language):
         return True
     check.add(
         line, f"'{language}' in {where} is not a language code", "use codes like en, ko, ja, ru"
@@ -265,8 +268,16 @@ def _wrong_answer_list(
 
 
 def _number(
-    check: _Checker, mapping: LineDict, key: str, where: str, *, required: bool, positive: bool
+    check: _Checker,
+    mapping: LineDict,
+    key: str,
+    where: str,
+    *,
+    required: bool,
+    positive: bool,
+    limit: float = MAX_POINTS,
 ) -> float | None:
+    """A finite number of at most ``limit`` in size (``.nan``, ``.inf`` and overflow refused)."""
     if key not in mapping:
         if required:
             check.add(mapping.line, f"missing '{key}' in {where}", f"add {key}: a number > 0")
@@ -276,10 +287,19 @@ def _number(
     if isinstance(value, bool) or not isinstance(value, int | float):
         check.add(line, f"'{key}' in {where} must be a number, not {_kind(value)}")
         return None
-    if positive and value <= 0:
-        check.add(line, f"'{key}' in {where} must be greater than 0, not {value}")
+    number = finite_number(value)
+    if number is None or abs(number) > limit:
+        check.add(
+            line,
+            f"'{key}' in {where} must be a finite number of at most {limit:g}, "
+            f"not {describe(value)}",
+            "write a number like 2 or 0.5",
+        )
         return None
-    return float(value)
+    if positive and number <= 0:
+        check.add(line, f"'{key}' in {where} must be greater than 0, not {number:g}")
+        return None
+    return number
 
 
 def _identifier(check: _Checker, mapping: LineDict, where: str) -> str:
@@ -291,7 +311,7 @@ def _identifier(check: _Checker, mapping: LineDict, where: str) -> str:
         check.add(_line_of(mapping, "id"), f"the id of {where} must be text")
         return ""
     identifier = str(value)
-    if not ID_PATTERN.match(identifier):
+    if not ID_PATTERN.fullmatch(identifier):
         check.add(
             _line_of(mapping, "id"),
             f"id '{identifier}' in {where} has characters that are not allowed",
@@ -388,6 +408,13 @@ def _groups(
         )
         return ()
     groups = []
+    if sum(len(g) if isinstance(g, list) else 1 for g in value) > MAX_TERMS:
+        check.add(
+            line,
+            f"keywords of {where} have more than {MAX_TERMS:,} terms",
+            "keep the groups to the terms that show the idea",
+        )
+        return ()
     for index, group in enumerate(value):
         group_line = _line_of(value, index)
         alternatives = group if isinstance(group, LineList) else LineList([group])
@@ -585,6 +612,14 @@ class _RubricFinder:
     cache: dict[Path, Rubric | None] = field(default_factory=dict)
 
     def find(self, check: _Checker, rubric_id: str, line: int | None) -> Rubric | None:
+        if not ID_PATTERN.fullmatch(rubric_id):
+            check.add(
+                line,
+                f"rubric '{rubric_id}' is not a rubric id",
+                "name a rubric file of a rubrics folder without '.yaml', e.g. rubric: decoder-shift"
+                " (no paths)",
+            )
+            return None
         for folder in self.folders:
             path = folder / f"{rubric_id}.yaml"
             if path.is_file():
@@ -805,6 +840,8 @@ def _choices(check: _Checker, mapping: LineDict, where: str, default: str) -> Cl
         )
         options.append(Option(option_id, text, credit or 0.0, option_feedback))
     _unique(check, _raw_ids(items), "option")
+    if isinstance(mapping.get("options"), LineList) and not mapping["options"]:
+        check.add(_line_of(mapping, "options"), f"{where} has no options", "add the options")
     if items and not any(option.credit > 0 for option in options):
         check.add(
             _line_of(mapping, "options"),
@@ -815,8 +852,15 @@ def _choices(check: _Checker, mapping: LineDict, where: str, default: str) -> Cl
 
 
 def _numeric(check: _Checker, mapping: LineDict, where: str) -> Closed | None:
-    value = _number(check, mapping, "value", where, required=True, positive=False)
-    tolerance = _number(check, mapping, "tolerance", where, required=False, positive=False) or 0.0
+    value = _number(
+        check, mapping, "value", where, required=True, positive=False, limit=MAX_MAGNITUDE
+    )
+    tolerance = (
+        _number(
+            check, mapping, "tolerance", where, required=False, positive=False, limit=MAX_MAGNITUDE
+        )
+        or 0.0
+    )
     if tolerance < 0:
         check.add(_line_of(mapping, "tolerance"), f"tolerance of {where} must not be negative")
     units_value = mapping.get("units", [])

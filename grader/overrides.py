@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from grader.review import (
     split_group_id,
 )
 from grader.submissions import Submission
+from grader.values import describe, finite_number, is_number_text, parse_finite
 
 COLUMNS = ("student", "group", "question", "score", "comment")
 IGNORED_COLUMNS = ("answer", "language", "name")  # allowed for the instructor's reference
@@ -100,19 +100,17 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
 def _score(name: str, line: int, value: Any) -> tuple[float | None, Problem | None]:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, Problem(name, line, "the score is empty", "write the score to give, e.g. 2.5")
-    if isinstance(value, bool):
+    shown = value.strip()[:40] if isinstance(value, str) else describe(value)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None, Problem(
-            name, line, f"score '{value}' is not a number", "write a number such as 2.5"
+            name, line, f"score '{shown}' is not a number", "write a number such as 2.5"
         )
-    try:
-        score = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
+    score = parse_finite(value) if isinstance(value, str) else finite_number(value)
+    if score is None:
+        numeric = not isinstance(value, str) or is_number_text(value)
+        what = "a finite number" if numeric else "a number"
         return None, Problem(
-            name, line, f"score '{value}' is not a number", "write a number such as 2.5"
-        )
-    if not math.isfinite(score):
-        return None, Problem(
-            name, line, f"score '{value}' is not a finite number", "write a number such as 2.5"
+            name, line, f"score '{shown}' is not {what}", "write a number such as 2.5"
         )
     if score < 0:
         return None, Problem(

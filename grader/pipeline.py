@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +34,20 @@ class GradeRequest:
     dry_run: bool = False  # grade and diff, write nothing
     # When a dict: seconds per stage are added to it (load, analyse, embed, score, write, render).
     timings: dict[str, float] | None = field(default=None, compare=False)
+
+
+# What each command owns in its --out folder: replaced together, or removed when not written.
+GRADE_OUTPUTS = (
+    "results.json",
+    "grades.csv",
+    "index.html",
+    "instructor",
+    "students",
+    "review",
+)
+RESULTS_OUTPUTS = ("results.json", "grades.csv")  # grade without the pages (reports=False)
+REPORT_OUTPUTS = ("index.html", "instructor", "students")
+REVIEW_OUTPUTS = ("review",)
 
 
 @dataclass(frozen=True)
@@ -68,39 +84,50 @@ def _options(
 def grade_to_folder(
     request: GradeRequest, progress: Callable[[int, int], None] | None = None
 ) -> Outcome:
-    """Grade a submissions file and write results.json, grades.csv and the HTML pages."""
+    """Grade a submissions file and write results.json, grades.csv and the HTML pages.
+
+    The outputs are written into a fresh folder inside ``out_dir`` and swapped in together when
+    all are written (grader.fsutil.staged_output): an interruption leaves the earlier outputs as
+    they were, and ``out_dir`` is locked against a second run meanwhile."""
     from grader.export import write_results
-    from grader.fsutil import ensure_folder
+    from grader.fsutil import staged_output
 
-    with timed(request.timings, "load"):
-        bank = load_bank(request.bank, request.rubric_dirs)
-        overrides = _load_overrides(request.overrides)
-        previous = _previous_results(request)
-        submissions = read_submissions(request.submissions)
-        if not request.dry_run:
-            ensure_folder(request.out_dir)  # before grading: an unwritable folder fails fast
-    results = grade(
-        bank,
-        submissions.rows,
-        _options(request, progress, bank.id),
-        submissions.problems,
-        submissions.path,
-    )
-    if overrides is not None:
-        results = _apply_overrides(results, overrides, request)
-    diff = None
-    if previous is not None:
-        from grader.diff import diff_results
+    with contextlib.ExitStack() as stack:
+        with timed(request.timings, "load"):
+            bank = load_bank(request.bank, request.rubric_dirs)
+            overrides = _load_overrides(request.overrides)
+            previous = _previous_results(request)
+            submissions = read_submissions(request.submissions)
+            owned = GRADE_OUTPUTS if request.reports else RESULTS_OUTPUTS
+            # Before grading: an unwritable or busy folder fails fast.
+            output = (
+                None
+                if request.dry_run
+                else stack.enter_context(staged_output(request.out_dir, owned))
+            )
+        results = grade(
+            bank,
+            submissions.rows,
+            _options(request, progress, bank.id),
+            submissions.problems,
+            submissions.path,
+        )
+        if overrides is not None:
+            results = _apply_overrides(results, overrides, request)
+        diff = None
+        if previous is not None:
+            from grader.diff import diff_results
 
-        diff = diff_results(previous, results)
-    if request.dry_run:
-        return Outcome(results, [], diff)
-    with timed(request.timings, "write"):
-        written = write_results(results, request.out_dir)
-    if request.reports:
-        with timed(request.timings, "render"):
-            written.extend(_write_reports(results, bank, request, diff))
-    return Outcome(results, written, diff)
+            diff = diff_results(previous, results)
+        if output is None:
+            return Outcome(results, [], diff)
+        with timed(request.timings, "write"):
+            written = write_results(results, output.folder)
+        if request.reports:
+            with timed(request.timings, "render"):
+                written.extend(_write_reports(results, bank, request, diff, output.folder))
+        finals = [output.final(path) for path in written]
+    return Outcome(results, finals, diff)
 
 
 def _load_overrides(path: Path | None) -> Any:
@@ -144,7 +171,9 @@ def _meaning_groups(results: Results, model: str | None, device: str) -> Any:
     return answer_groups(results, embed)
 
 
-def _write_reports(results: Results, bank: Any, request: GradeRequest, diff: Any) -> list[Path]:
+def _write_reports(
+    results: Results, bank: Any, request: GradeRequest, diff: Any, folder: Path
+) -> list[Path]:
     from grader.report import write_reports
     from grader.review import answer_groups, write_review_pages
 
@@ -154,9 +183,9 @@ def _write_reports(results: Results, bank: Any, request: GradeRequest, diff: Any
 
         sections.insert(0, diff_section(diff))
     written: list[Path] = write_reports(
-        results, bank, request.out_dir, reveal=request.reveal, extra_sections=sections
+        results, bank, folder, reveal=request.reveal, extra_sections=sections
     )
-    written.extend(write_review_pages(results, answer_groups(results), bank, request.out_dir))
+    written.extend(write_review_pages(results, answer_groups(results), bank, folder))
     return written
 
 
@@ -194,11 +223,18 @@ def check_one(
 ) -> CheckOutcome:
     """A learner's self-check of one answer, as the student view shows it (``reveal``, else the
     bank's setting)."""
+    from grader.errors import GraderError
     from grader.i18n import label_language
     from grader.student_view import bank_policy, student_answer
+    from grader.submissions import MAX_ANSWER_CHARS
 
     bank = load_bank(bank_path, rubric_dirs)
     policy = bank_policy(bank, reveal)
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise GraderError(
+            f"the answer is {len(answer):,} characters long; answers over "
+            f"{MAX_ANSWER_CHARS:,} characters are not graded (shorten it)"
+        )
     options = GradeOptions(model=model, device=device, cache_dir=cache_dir, use_cache=use_cache)
     result = check_answer(bank, question, answer, language, options)
     gradable = bank.gradables()[question]
@@ -272,21 +308,47 @@ def describe_check(outcome: CheckOutcome) -> str:
 
 
 def rerender(
-    results_path: Path, out_dir: Path, bank_path: Path | None, reveal: str | None = None
+    results_path: Path,
+    out_dir: Path,
+    bank_path: Path | None,
+    reveal: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write the HTML pages again from a results file (the bank adds prompts; optional)."""
-    from grader.report import write_reports
+    """Write the HTML pages again from a results file (the bank adds prompts; optional).
+
+    Without ``bank_path`` the bank recorded in the results is used only if its sha256 is still
+    the recorded one; a changed bank is left out (and ``warn`` says so). ``reveal``: what the
+    student pages show (None: the bank's setting)."""
+    from grader.fsutil import staged_output
+    from grader.report import check_reveal, write_reports
     from grader.results import load_results
 
+    if reveal is not None:
+        check_reveal(reveal)
     results = load_results(results_path)
     bank = None
-    source = bank_path or (Path(results.bank.path) if results.bank.path else None)
-    if source is not None and source.is_file():
-        bank = load_bank(source)
-    elif bank_path is not None:
-        load_bank(bank_path)  # raises the clear "no such file" error
-    written: list[Path] = write_reports(results, bank, out_dir, reveal=reveal)
-    return written
+    if bank_path is not None:
+        bank = load_bank(bank_path)  # a missing file is a clear "no such file" error
+    elif results.bank.path and Path(results.bank.path).is_file():
+        recorded = Path(results.bank.path)
+        if _sha256(recorded) == results.bank.sha256:
+            bank = load_bank(recorded)
+        elif warn is not None:
+            warn(
+                f"{recorded}: the bank changed since grading (its sha256 is not the one in "
+                f"{results_path}); the pages leave out its prompts and model answers "
+                "(give --bank to use it anyway)"
+            )
+    with staged_output(out_dir, REPORT_OUTPUTS) as output:
+        written = write_reports(results, bank, output.folder, reveal=reveal)
+        return [output.final(path) for path in written]
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def review_to_folder(
@@ -298,6 +360,7 @@ def review_to_folder(
     threshold: float = 0.92,
 ) -> list[Path]:
     """Write review pages (answer groups per question) for saved results."""
+    from grader.fsutil import staged_output
     from grader.results import load_results
     from grader.review import answer_groups, write_review_pages
 
@@ -310,8 +373,9 @@ def review_to_folder(
         name = auto_model_for(results.bank.languages[0] if results.bank.languages else "en")
         embed = load_embedder(name if model == "auto" else model, device).encode
     groups = answer_groups(results, embed, threshold)
-    written: list[Path] = write_review_pages(results, groups, bank, out_dir)
-    return written
+    with staged_output(out_dir, REVIEW_OUTPUTS) as output:
+        written = write_review_pages(results, groups, bank, output.folder)
+        return [output.final(path) for path in written]
 
 
 @dataclass(frozen=True)

@@ -775,11 +775,15 @@ def histogram_view(
 
 def page_names(results: Results) -> dict[str, str]:
     """Each student's page file stem: the recorded file name when every one is safe and unique."""
-    from grader.fsutil import safe_file_names
+    from grader.fsutil import MAX_NAME_BYTES, safe_file_names
 
     recorded = [student.file_name for student in results.students]
     folded = [name.casefold() for name in recorded]
-    if all(_SAFE_STEM.fullmatch(name) for name in recorded) and len(set(folded)) == len(folded):
+    safe = all(
+        _SAFE_STEM.fullmatch(name) and len(name.encode("utf-8")) <= MAX_NAME_BYTES
+        for name in recorded
+    )
+    if safe and len(set(folded)) == len(folded):
         return {student.id: student.file_name for student in results.students}
     return safe_file_names(student.id for student in results.students)
 
@@ -842,7 +846,16 @@ def _sections(extra_sections: Sequence[SectionHtml]) -> tuple[tuple[str, str, Ma
 
 
 def _problems(results: Results) -> tuple[ProblemRecord, ...]:
-    return tuple(sorted(results.problems, key=lambda p: (p.file, p.line or 0, p.message)))
+    """The first problems in file and line order (all of them are in results.json)."""
+    ordered = sorted(results.problems, key=lambda p: (p.file, p.line or 0, p.message))
+    return tuple(ordered[: report_stats.MAX_LISTED_PROBLEMS])
+
+
+def _problem_kinds(results: Results) -> tuple[report_stats.ProblemKind, ...]:
+    """Problems by kind, when there are more than the page lists one by one."""
+    if len(results.problems) <= report_stats.MAX_LISTED_PROBLEMS:
+        return ()
+    return tuple(report_stats.problem_kinds(results.problems))
 
 
 def render_class(
@@ -874,6 +887,7 @@ def render_class(
         pair_words=report_stats.MIN_PAIR_WORDS,
         pair_threshold=round(report_stats.PAIR_THRESHOLD),
         problems=_problems(results),
+        problem_kinds=_problem_kinds(results),
         extra_sections=_sections(extra_sections),
         created=results.created,
     )

@@ -12,13 +12,16 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from grader.results import AnswerResult, Results, StudentResult
+from grader.results import AnswerResult, ProblemRecord, Results, StudentResult
 
 MIN_PAIR_WORDS = 8  # shorter answers are too alike by nature to suggest copying
 PAIR_THRESHOLD = 90.0  # rapidfuzz ratio (0..100) from which two answers count as near-identical
 MAX_PAIRS = 50  # the most pairs listed on the class page
 MOST_MISSED = 3  # criteria listed per question
+MAX_LISTED_PROBLEMS = 100  # input problems listed one by one (on the class page, on the terminal)
+MAX_PAIR_CHARS = 2_000  # the start of each answer compared for near-identical pairs
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
@@ -58,6 +61,34 @@ class SimilarPair:
     second: str
     similarity: float  # 0..100
     excerpt: str  # the start of the first answer
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """Problems whose messages differ only in their ids and numbers ("student '…' answered '…'
+    again at line …"): how many, and the first one."""
+
+    message: str
+    count: int
+    first: ProblemRecord
+
+
+_VARIABLE_PART = re.compile(r"'[^']*'|\d[\d,.]*")
+
+
+def problem_kinds(problems: Sequence[ProblemRecord]) -> list[ProblemKind]:
+    """The problems grouped by kind, most frequent first (then in order of first appearance)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, ProblemRecord] = {}
+    for problem in problems:
+        kind = _VARIABLE_PART.sub(
+            lambda found: "'…'" if found.group()[0] == "'" else "…", problem.message
+        )
+        counts[kind] += 1
+        first.setdefault(kind, problem)
+    order = {kind: index for index, kind in enumerate(first)}
+    ranked = sorted(counts, key=lambda kind: (-counts[kind], order[kind]))
+    return [ProblemKind(kind, counts[kind], first[kind]) for kind in ranked]
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -165,12 +196,14 @@ def similar_pairs(
     compared at all. A question with more than ``_ALL_PAIRS_UP_TO`` distinct answers compares each
     only with its neighbours in sorted order, from the start and from the end (near-identical
     texts share a long start or end), so that the time grows linearly: the count is then a floor.
+    Answers are compared by their first ``MAX_PAIR_CHARS`` characters (after normalising), so a
+    huge answer costs no more than a long one, and no text is compared with itself.
     """
     by_question: dict[str, dict[str, list[_Entry]]] = {}
     for student in results.students:
         for question in student.questions:
             for answer in question.answers:
-                text = normalise(answer.answer)
+                text = _compared_text(answer.answer)
                 if answer.answered and word_count(text) >= min_words:
                     texts = by_question.setdefault(answer.id, {})
                     texts.setdefault(text, []).append((student, answer, text))
@@ -188,6 +221,12 @@ def similar_pairs(
             if len(kept) > 4 * limit:
                 kept = sorted(kept, key=_pair_order)[:limit]
     return sorted(kept, key=_pair_order)[:limit], found, exhaustive
+
+
+def _compared_text(answer: str) -> str:
+    """The part of an answer compared for pairs: its normalised start (spaces and punctuation
+    collapse, so four times the characters are read for it)."""
+    return normalise(answer[: 4 * MAX_PAIR_CHARS])[:MAX_PAIR_CHARS]
 
 
 def _student_id(entry: _Entry) -> str:
@@ -215,17 +254,29 @@ def _close_texts(
     # ratio = 100 * (1 - distance / (a + b)) <= 200 * a / (a + b): a shorter text of length a can
     # reach the threshold only with texts at most a * (200 - t) / t long.
     reach = np.searchsorted(lengths, lengths * (200.0 - threshold) / threshold, side="right")
-    for block in range(0, len(texts), _PAIR_BLOCK):
-        rows = texts[block : block + _PAIR_BLOCK]
-        stop = int(reach[block : block + len(rows)].max())
-        columns = texts[block:stop]
-        scores = process.cdist(
+
+    def scored(rows: Sequence[str], columns: Sequence[str]) -> Any:
+        return process.cdist(
             rows, columns, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float32, workers=1
         )
-        for row, column in np.argwhere(scores >= threshold).tolist():
-            if column > row:  # the block's columns start at its first row
-                first, second = order[block + row], order[block + column]
-                yield min(first, second), max(first, second), float(scores[row][column])
+
+    def pair(row: int, column: int, score: float) -> tuple[int, int, float]:
+        first, second = order[row], order[column]
+        return min(first, second), max(first, second), score
+
+    for block in range(0, len(texts), _PAIR_BLOCK):
+        end = min(block + _PAIR_BLOCK, len(texts))
+        for row in range(block, end - 1):  # within the block: each text with the later ones
+            stop = min(end, int(reach[row]))
+            if stop > row + 1:
+                scores = scored(texts[row : row + 1], texts[row + 1 : stop])[0]
+                for column in np.flatnonzero(scores >= threshold).tolist():
+                    yield pair(row, row + 1 + column, float(scores[column]))
+        stop = int(reach[block:end].max())
+        if stop > end:  # the block against the texts after it
+            scores = scored(texts[block:end], texts[end:stop])
+            for row, column in np.argwhere(scores >= threshold).tolist():
+                yield pair(block + row, end + column, float(scores[row][column]))
 
 
 def _close_neighbours(texts: Sequence[str], threshold: float) -> Iterator[tuple[int, int, float]]:

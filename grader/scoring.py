@@ -80,6 +80,7 @@ class ScoringParams:
     wrong_margin: float
     wrong_similarity: float
     sharpness: float
+    meaning_only_flag: float
     review: Review
     shift: float = 0.0  # calibration: added to the meaning log-odds
     scale: float = 1.0  # calibration: multiplies the meaning log-odds
@@ -109,6 +110,7 @@ class ScoringParams:
             wrong_margin=shipped.wrong_margin,
             wrong_similarity=shipped.wrong_similarity,
             sharpness=shipped.sharpness,
+            meaning_only_flag=shipped.meaning_only_flag,
             review=shipped.review,
         )
 
@@ -244,9 +246,10 @@ def meaning_credit(
     sharpness: ArrayLike = 1.0,
 ) -> np.ndarray:
     """Credit 0..1 from a ramped similarity and a content-word overlap (nan: not known) through
-    the meaning map's predictor for what is known; nan where neither is. Calibration's ``shift``
-    and ``scale`` move the log-odds; a rubric criterion's ``sharpness`` then multiplies them (a
-    criterion is a yes/no point, a model answer many points at once)."""
+    the meaning map's predictor for what is known, read from the level of unrelated evidence
+    (similarity 0, no shared word: credit 0) up; nan where neither is known. Calibration's
+    ``shift`` and ``scale`` move the log-odds; a rubric criterion's ``sharpness`` then multiplies
+    them (a criterion is a yes/no point, a model answer many points at once)."""
     import numpy as np
 
     s = np.asarray(similarity, dtype=np.float64)
@@ -254,19 +257,32 @@ def meaning_credit(
     has_s, has_o = ~np.isnan(s), ~np.isnan(o)
     s0, o0 = np.nan_to_num(s), np.nan_to_num(o)
     both, alone, words = meaning.both, meaning.similarity_only, meaning.overlap_only
-    logit = np.where(
-        has_s & has_o,
-        both.intercept + both.similarity * s0 + both.overlap * o0,
-        np.where(
-            has_s,
-            alone.intercept + alone.similarity * s0,
-            words.intercept + words.overlap * o0,
-        ),
+    intercept = np.where(
+        has_s & has_o, both.intercept, np.where(has_s, alone.intercept, words.intercept)
     )
-    logit = np.asarray(scale, dtype=np.float64) * logit + np.asarray(shift, dtype=np.float64)
-    logit = np.asarray(sharpness, dtype=np.float64) * logit
-    credit = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+    evidence = np.where(
+        has_s & has_o,
+        both.similarity * s0 + both.overlap * o0,
+        np.where(has_s, alone.similarity * s0, words.overlap * o0),
+    )
+    credit = _through(intercept + evidence, shift, scale, sharpness)
+    # Evidence at the unrelated level (similarity 0, no shared word) earns nothing: the curve is
+    # read from there up, so an off-topic answer is not paid a floor of credit.
+    unrelated = _through(intercept, shift, scale, sharpness)
+    credit = np.clip((credit - unrelated) / np.maximum(1.0 - unrelated, 1e-9), 0.0, 1.0)
     return np.where(has_s | has_o, credit, np.nan)
+
+
+def _through(
+    logit: np.ndarray, shift: ArrayLike, scale: ArrayLike, sharpness: ArrayLike
+) -> np.ndarray:
+    """A log-odds through calibration's shift and scale and a criterion's sharpness, as a
+    probability."""
+    import numpy as np
+
+    moved = np.asarray(scale, dtype=np.float64) * logit + np.asarray(shift, dtype=np.float64)
+    moved = np.asarray(sharpness, dtype=np.float64) * moved
+    return 1.0 / (1.0 + np.exp(-np.clip(moved, -50.0, 50.0)))
 
 
 def criterion_credit(
@@ -376,7 +392,12 @@ def _credits(
     import math
 
     similarity = [e.match.similarity(params) if e.match else math.nan for e in evidence]
-    overlap = [math.nan if e.overlap is None else e.overlap for e in evidence]
+    # A rubric criterion's meaning needs a match: words alone (keywords-only grading, or a part
+    # of the answer that says nothing of its own) are its keywords' business.
+    overlap = [
+        math.nan if e.overlap is None or (e.rubric and e.match is None) else e.overlap
+        for e in evidence
+    ]
     sharpness = [params.sharpness if e.rubric else 1.0 for e in evidence]
     meaning = meaning_credit(
         similarity, overlap, params.meaning, params.shift, params.scale, sharpness
@@ -661,12 +682,14 @@ def _flags(
 ) -> tuple[Flag, ...]:
     flags = list(signals.notes)
     flags.extend(Flag(p.code, p.reason, p.factor) for p in signals.penalties)
-    likely = [r.id for r in results if r.status == Status.LIKELY.value]
-    if likely:
+    likely = [r for r in results if r.status == Status.LIKELY.value]
+    total = sum(r.points for r in results) or 1.0
+    if sum(r.score for r in likely) >= params.meaning_only_flag * total:
         flags.append(
             Flag(
                 "meaning-only",
-                "credited on meaning alone, without the rubric's keywords: " + ", ".join(likely),
+                "credited on meaning alone, without the rubric's keywords: "
+                + ", ".join(r.id for r in likely),
             )
         )
     if risk >= params.review.threshold:

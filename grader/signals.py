@@ -246,6 +246,12 @@ def _criteria_signals(context: _Context, answer_match: Match | None) -> dict[str
     for criterion in rubric.criteria:
         match = context.match(list(criterion.concept.by_language.items()))
         keywords = _retracted(criterion_keywords.get(criterion.id), context.retracted)
+        others = context.words.get(context.gradable, context.answer.language, _criterion_words)
+        elsewhere = frozenset().union(
+            *(words for other, words in others.items() if other != criterion.id)
+        )
+        if match is not None and not _says_more(context, match, elsewhere):
+            match = None  # "T5" alone says nothing about T5's architecture
         # Where the answer states the rubric's keywords plainly, only a sentence that states
         # none of the concept's words plainly negates it: the keywords know better what a
         # negated clause means for this criterion (a term marked negatable: false counts in one).
@@ -253,7 +259,7 @@ def _criteria_signals(context: _Context, answer_match: Match | None) -> dict[str
         found[criterion.id] = CriterionSignal(
             keywords=keywords,
             match=match,
-            overlap=_concept_overlap(context, criterion.concept),
+            overlap=_concept_overlap(context, criterion.concept, elsewhere),
             negated=context.negates(match, criterion.concept, strict=stated) if match else False,
             wrong=_closer_wrong(context, match),
         )
@@ -285,9 +291,12 @@ def _retracted(signal: KeywordSignal | None, retracted: Sequence[Span]) -> Keywo
     return replace(signal, groups=tuple(groups))
 
 
-def _concept_overlap(context: _Context, concept: LocalText) -> float | None:
-    """The share of the concept's own content words (the question's left out) the answer states;
-    None where the concept has no version in the answer's language."""
+def _concept_overlap(
+    context: _Context, concept: LocalText, elsewhere: frozenset[str] = frozenset()
+) -> float | None:
+    """The share of the concept's own content words (the question's and ``elsewhere``'s, the
+    other criteria's keywords, left out) the answer states; None where the concept has no
+    version in the answer's language."""
     from grader.analysis import analyze, content_words
 
     language = context.answer.language
@@ -296,8 +305,47 @@ def _concept_overlap(context: _Context, concept: LocalText) -> float | None:
         return None
     prompt = frozenset().union(*context.words.get(context.gradable, language, _prompt_words))
     words = content_words(analyze(text, language))
-    own = words - prompt or words
+    own = words - prompt - elsewhere or words - prompt or words
     return len(context.answer_words & own) / len(own) if own else None
+
+
+def _criterion_words(gradable: Gradable, language: str) -> dict[str, frozenset[str]]:
+    """Per criterion: the comparison keys of the content words of its keyword terms that could
+    be written in ``language``."""
+    from grader.analysis import analyze, content_words
+    from grader.keywords import written_for
+
+    found: dict[str, frozenset[str]] = {}
+    for criterion in gradable.rubric.criteria if gradable.rubric else ():
+        terms = [
+            term.text
+            for groups in criterion.keywords.by_language.values()
+            for group in groups
+            for term in group.terms
+            if not term.is_regex and written_for(term.text, language)
+        ]
+        found[criterion.id] = frozenset().union(
+            *(content_words(analyze(text, language)) for text in terms)
+        )
+    return found
+
+
+SUBSTANCE = 2  # content words of its own a part of an answer needs to be evidence of meaning
+
+
+def _says_more(context: _Context, match: Match, elsewhere: frozenset[str]) -> bool:
+    """Whether the part of the answer in ``match`` has ``SUBSTANCE`` content words besides the
+    question's and the other criteria's keywords: a bare name ("T5") is evidence for the
+    criterion that asks for it, not for what its concept says about it."""
+    language = context.answer.language
+    prompt = frozenset().union(*context.words.get(context.gradable, language, _prompt_words))
+    start, end = match.span if match.span else (0, len(context.answer.analysis.text))
+    own = {
+        token.norm
+        for token in context.answer.analysis.tokens
+        if token.content and start <= token.start and token.end <= end
+    }
+    return len(own - prompt - elsewhere) >= SUBSTANCE
 
 
 def wrong_references(gradable: Gradable) -> list[tuple[str, str]]:

@@ -5,20 +5,27 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError, Problem
+from grader.values import (
+    describe,
+    finite_number,
+    is_number_text,
+    parse_finite,
+    unpaired_surrogate,
+)
 from grader.yamlread import decode_bytes
 
 REQUIRED_COLUMNS = ("student", "question", "answer")
 OPTIONAL_COLUMNS = ("language", "score", "comment")
-MAX_FIELD = 16 * 1024 * 1024
+MAX_ANSWER_CHARS = 1_000_000  # a longer answer is a row problem, not graded
+_NO_FIELD_LIMIT = 2**31 - 1  # the csv module's own limit would drop every row after a long field
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,24 @@ class CsvRecords:
     problems: list[Problem]
 
 
+class _Lines:
+    """The file's physical lines (as the csv module splits them), read from a position that can
+    be moved back: after a broken row, reading starts again on the line after its first."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = list(io.StringIO(text, newline=""))
+        self.read = 0  # lines handed out so far
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self.read >= len(self.lines):
+            raise StopIteration
+        self.read += 1
+        return self.lines[self.read - 1]
+
+
 def read_csv_records(
     name: str,
     text: str,
@@ -90,32 +115,43 @@ def read_csv_records(
     check_columns: Callable[[str, list[str]], None],
     quote_hint: str = "quote texts that contain commas or newlines",
 ) -> CsvRecords:
-    """Parse CSV (TSV for a .tsv name) with a header row; blank rows are skipped."""
-    csv.field_size_limit(MAX_FIELD)
+    """Parse CSV (TSV for a .tsv name) with a header row; blank rows are skipped.
+
+    Quotes are read strictly: a quote that is never closed, or text after a closing quote, makes
+    the row a problem (never a field that silently swallows the rows after it), and reading goes
+    on from the line after the row's first line, so the rows it took in are read as rows.
+    """
+    csv.field_size_limit(_NO_FIELD_LIMIT)
     delimiter = "\t" if name.endswith(".tsv") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = _Lines(text)
+
+    def reader() -> Iterator[list[str]]:
+        return csv.reader(lines, delimiter=delimiter, strict=True)
+
     try:
-        header = next(reader)
+        header = next(reader())
     except StopIteration:
         raise GraderError.at(name, 1, "the file is empty", header_hint) from None
     except csv.Error as error:
-        raise GraderError.at(name, 1, f"unreadable CSV: {error}") from None
+        raise GraderError.at(
+            name, 1, f"unreadable CSV header: {error}", "check its quotes"
+        ) from None
     columns = [column.strip().lower() for column in header]
+    _check_unique_columns(name, columns)
     check_columns(name, columns)
     found = CsvRecords(columns, [], [])
-    line = reader.line_num
+    rows = reader()
     while True:
-        start_line = line + 1
+        start_line = lines.read + 1
         try:
-            values = next(reader)
+            values = next(rows)
         except StopIteration:
             break
         except csv.Error as error:
-            found.problems.append(
-                Problem(name, start_line, f"unreadable CSV row: {error}", "check its quotes")
-            )
-            break
-        line = reader.line_num
+            found.problems.append(_broken_row(name, start_line, lines.read, error))
+            lines.read = start_line  # read again from the line after the row's first line
+            rows = reader()
+            continue
         if not any(value.strip() for value in values):
             continue
         if len(values) != len(columns):
@@ -130,6 +166,42 @@ def read_csv_records(
             continue
         found.records.append((start_line, dict(zip(columns, values, strict=True))))
     return found
+
+
+def _check_unique_columns(name: str, columns: list[str]) -> None:
+    first: dict[str, int] = {}
+    for number, column in enumerate(columns, start=1):
+        if column and column in first:
+            raise GraderError.at(
+                name,
+                1,
+                f"the column '{column}' appears twice in the header (columns {first[column]} "
+                f"and {number})",
+                "remove or rename one: each row's values would be read from only one of them",
+            )
+        first.setdefault(column, number)
+
+
+def _broken_row(name: str, start: int, end: int, error: csv.Error) -> Problem:
+    """A row the csv module could not read; ``end`` is the last line it read for it."""
+    if str(error) == "unexpected end of data":
+        if end > start:
+            taken = f"line {end}" if end == start + 1 else f"lines {start + 1}–{end}"
+            message = (
+                "a quote opened in this row is never closed: it runs to the end of the file "
+                f"and would swallow {taken}"
+            )
+            fix = "close the quote; the lines after it are read as rows of their own"
+            return Problem(name, start, message, fix)
+        return Problem(name, start, "a quote opened in this row is never closed", "close it")
+    spans = f" (it runs on to line {end})" if end > start else ""
+    return Problem(
+        name,
+        start,
+        f"unreadable CSV row: {error}{spans}",
+        'check its quotes: a quoted field ends with " before the next comma; write "" for a '
+        "quote inside it",
+    )
 
 
 def _read_csv(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
@@ -166,15 +238,14 @@ def _check_columns(name: str, columns: list[str]) -> None:
 def _read_jsonl(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
     rows: list[Submission] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Lines end only at \n, \r or \r\n (str.splitlines would also split at U+2028 and other
+    # separators, which a JSON string may hold as they are).
+    for number, raw in enumerate(io.StringIO(text, newline=""), start=1):
         if not raw.strip():
             continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as error:
-            problems.append(
-                Problem(name, number, f"not valid JSON: {error.msg}", "one object per line")
-            )
+        record, problem = _json_line(name, number, raw)
+        if problem is not None:
+            problems.append(problem)
             continue
         if not isinstance(record, dict):
             problems.append(Problem(name, number, "each line must be a JSON object"))
@@ -198,12 +269,51 @@ def _read_jsonl(name: str, text: str) -> tuple[list[Submission], list[Problem]]:
     return rows, problems
 
 
-def _as_text(value: Any) -> str:
+def _json_line(name: str, number: int, raw: str) -> tuple[Any, Problem | None]:
+    try:
+        return json.loads(raw), None
+    except json.JSONDecodeError as error:
+        return None, Problem(name, number, f"not valid JSON: {error.msg}", "one object per line")
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        return None, Problem(name, number, "not valid JSON: a number with too many digits")
+    except RecursionError:
+        return None, Problem(name, number, "not valid JSON: nested too deeply")
+
+
+class _BadField(Exception):
+    """A field that cannot be read as text; the message says why."""
+
+
+def _as_text(value: Any, key: str = "field") -> str:
+    """A field as text: strings as they are, whole numbers without ".0"; else _BadField."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        surrogate = unpaired_surrogate(value)
+        if surrogate is not None:
+            code = ord(value[surrogate])
+            raise _BadField(
+                f"the {key} holds an unpaired surrogate (\\u{code:04x}), which is not a character"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _BadField(f"the {key} must be text, not {_json_kind(value)}")
+    number = finite_number(value)
+    if number is None:
+        raise _BadField(f"the {key} must be text, not {describe(value)}")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _clean_id(text: str) -> str:
@@ -216,14 +326,25 @@ def _clean_id(text: str) -> str:
 
 
 def _row(name: str, line: int, record: dict[str, Any]) -> tuple[Submission | None, Problem | None]:
-    student = _clean_id(_as_text(record.get("student")))
-    question = _clean_id(_as_text(record.get("question")))
+    try:
+        student = _clean_id(_as_text(record.get("student"), "student"))
+        question = _clean_id(_as_text(record.get("question"), "question"))
+        answer = _as_text(record.get("answer"), "answer")
+        language = _as_text(record.get("language"), "language").strip().lower() or None
+    except _BadField as bad:
+        return None, Problem(name, line, str(bad), "fix the row")
     if not student:
         return None, Problem(name, line, "the student is empty", "fill in the student's id")
     if not question:
         return None, Problem(name, line, "the question is empty", "fill in the question id")
-    answer = _as_text(record.get("answer"))
-    language = _as_text(record.get("language")).strip().lower() or None
+    if len(answer) > MAX_ANSWER_CHARS:
+        return None, Problem(
+            name,
+            line,
+            f"the answer of student '{student}' to '{question}' is {len(answer):,} characters "
+            f"long; answers over {MAX_ANSWER_CHARS:,} characters are not graded",
+            "shorten it, or grade it by hand",
+        )
     score, problem = _score(name, line, record.get("score"))
     row = Submission(student, question, answer, language, score, line)
     return row, problem
@@ -232,14 +353,19 @@ def _row(name: str, line: int, record: dict[str, Any]) -> tuple[Submission | Non
 def _score(name: str, line: int, value: Any) -> tuple[float | None, Problem | None]:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
+    shown = value.strip()[:40] if isinstance(value, str) else describe(value)
+    if isinstance(value, str):
+        score = parse_finite(value)
+        numeric = is_number_text(value)
+    else:
+        score = finite_number(value)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if score is None and not numeric:
         return None, Problem(
-            name, line, f"score '{value}' is not a number", "write a number or leave it empty"
+            name, line, f"score '{shown}' is not a number", "write a number or leave it empty"
         )
-    if not math.isfinite(score):
-        return None, Problem(name, line, f"score '{value}' is not a finite number")
+    if score is None:
+        return None, Problem(name, line, f"score '{shown}' is not a finite number")
     return score, None
 
 

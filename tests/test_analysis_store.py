@@ -92,3 +92,40 @@ def test_grading_without_the_cache_writes_no_analyses(tmp_path: Path) -> None:
     options = GradeOptions(model="none", cache_dir=folder)
     check_answer(bank, "causal-mask", "It hides the later tokens.", "en", options)
     assert list(folder.glob("analyses-*.sqlite3"))
+
+
+DAMAGED_ROWS = {
+    "not JSON": b"[not json",
+    "not UTF-8": b"\xff\xfe[",
+    "deeply nested": b"[" * 100_000 + b"]" * 100_000,
+    "a number instead of the norm": b'["en", [[7, 0, 4, "en", true, false, ""]], [[0, 4]]]',
+    "a span past the text": b'["en", [["bert", 0, 9999, "en", true, false, ""]], [[0, 4]]]',
+    "a negative span": b'["en", [["bert", -3, 4, "en", true, false, ""]], [[0, 4]]]',
+    "a float offset": b'["en", [["bert", 0.5, 4, "en", true, false, ""]], [[0, 4]]]',
+    "a flag that is text": b'["en", [["bert", 0, 4, "en", "yes", false, ""]], [[0, 4]]]',
+    "a short token row": b'["en", [["bert", 0, 4]], [[0, 4]]]',
+    "a sentence out of order": b'["en", [], [[4, 0]]]',
+    "the language a list": b'[["en"], [], []]',
+    "an object": b'{"language": "en"}',
+    "a bare number": b"7",
+}
+
+
+@pytest.mark.parametrize("blob", DAMAGED_ROWS.values(), ids=DAMAGED_ROWS.keys())
+def test_every_kind_of_damaged_row_is_analysed_again(tmp_path: Path, blob: bytes) -> None:
+    """A damaged row is analysed again (as documented), never an error in the middle of grading."""
+    text, language = TEXTS[0]
+    analysis.clear_cache()
+    with analysis_store(tmp_path):
+        expected = analysis.analyze(text, language)
+    (path,) = tmp_path.glob("analyses-*.sqlite3")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE vectors SET vector = ?", (blob,))
+    analysis.clear_cache()
+    with analysis_store(tmp_path):
+        assert analysis.analyze(text, language) == expected
+    analysis.clear_cache()
+    with analysis_store(tmp_path), sqlite3.connect(path) as conn:  # and the row was replaced
+        (stored,) = conn.execute("SELECT vector FROM vectors").fetchone()
+        assert bytes(stored) != blob
+    analysis.clear_cache()

@@ -362,7 +362,11 @@ models:
         ),
         (GOOD.replace("models:", "modles:"), 3, "did you mean 'models'"),
         (GOOD.replace("shift: 0.5", "shift: high"), 5, "models.minilm.bank.shift must be a number"),
-        (GOOD.replace("scale: 1.5", "scale: .nan"), 5, "models.minilm.bank.scale must be a number"),
+        (
+            GOOD.replace("scale: 1.5", "scale: .nan"),
+            5,
+            "models.minilm.bank.scale must be a finite number",
+        ),
         (GOOD.replace("scale: 1.5", "scale: 0"), 5, "outside 0.05..20"),
         (GOOD.replace("[[0, 0.1], [1, 1]]", "[[0, 0.5], [1, 0.1]]"), 5, "map must rise"),
         (GOOD.replace("{shift: -0.25}", "{shfit: 0.1}"), 7, "did you mean 'shift'"),
@@ -469,3 +473,41 @@ def test_fit_calibration_with_the_real_grader(
             assert answer.score == pytest.approx(expected[answer.id, student.id], abs=1e-3)
             changed += abs(answer.score - earlier.answers[0].score) > 0.01
     assert changed >= 8, "the chosen parameters move most scores"
+
+
+# ---------------------------------------------------------------- a real data set, end to end
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.mark.slow
+def test_calibrate_on_sciEntsBank_writes_a_file_evaluate_reads(tmp_path: Path) -> None:
+    """`grader calibrate` on SemEval-2013 SciEntsBank (a sample, converted as the agreement
+    benchmark does), then `grader evaluate --calibration` with what it wrote."""
+    import sys
+
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import agreement
+
+    data_set = agreement.read_semeval(DATASETS, "sciEntsBank")
+    if data_set is None:
+        pytest.skip(f"SemEval-2013 SciEntsBank is not under {DATASETS}")
+    bank_path, graded = agreement.write_files(agreement.limited(data_set, 300, 1), tmp_path)
+    out = tmp_path / "calibration.yaml"
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    runner = CliRunner()
+    fitted = runner.invoke(
+        cli, ["calibrate", str(bank_path), str(graded), "--out", str(out), *cache]
+    )
+    assert fitted.exit_code == 0, fitted.output
+    loaded = load_calibration(out)  # every value within the reader's ranges
+    assert loaded.answers == 300
+    evaluated = runner.invoke(
+        cli, ["evaluate", str(bank_path), str(graded), "--calibration", str(out), *cache]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "accuracy=" in evaluated.output and "flagged=" in evaluated.output

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
+import grader.cli
+import grader.fsutil
+import grader.loader
+from grader.calibration import load_calibration
 from grader.cli import cli
+from grader.loader import load_bank
+from grader.submissions import read_submissions
 from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
 from tests.test_loader import make_bank
 
@@ -116,7 +126,7 @@ def test_check_json_single_line(write):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     document = json.loads(lines[0])
-    assert document["question"] == "q1" and document["score"] == 2
+    assert document["question"] == "q1" and document["score"] == pytest.approx(2)
     assert [(c["id"], c["met"]) for c in document["criteria"]] == [("bidir", True)]
     # the student view: no flags, no evidence, no keywords
     assert (
@@ -160,8 +170,14 @@ def test_validate_does_not_import_torch():
     assert out.strip() == "False"
 
 
-def test_seed_bank_exists():
-    assert SEED_BANK.is_file() and EXAMPLE_SUBMISSIONS.is_file()
+def test_seed_bank_and_example_submissions_fit_together():
+    """Every row of the example submissions answers a question of the seed bank, without a row
+    problem, and every question of the bank is answered."""
+    bank = load_bank(SEED_BANK)
+    submissions = read_submissions(EXAMPLE_SUBMISSIONS)
+    assert submissions.problems == ()
+    answered = {row.question for row in submissions.rows}
+    assert answered == set(bank.gradables())
 
 
 def test_evaluate_and_calibrate_keywords_only(write, tmp_path):
@@ -189,14 +205,105 @@ def test_evaluate_and_calibrate_keywords_only(write, tmp_path):
     calibrated = run("calibrate", str(bank), str(graded), "--model", "none", "--out", str(out))
     assert calibrated.exit_code == 0, calibrated.output
     assert "Held-out agreement after calibration" in calibrated.output and out.is_file()
-    again = run("evaluate", str(bank), str(graded), "--model", "none", "--calibration", str(out))
+    assert calibrated.output.endswith(f"Wrote {out}\n")
+    saved = load_calibration(out)
+    assert (saved.bank_id, saved.answers) == ("demo", 11)
+    assert saved.held_out["before"]["n"] == 11
+    assert saved.held_out["before"]["pearson"] == pytest.approx(
+        document["overall"]["pearson"], abs=1e-3
+    )
+    again = run(
+        "evaluate", str(bank), str(graded), "--model", "none", "--calibration", str(out), "--json"
+    )
     assert again.exit_code == 0, again.output
+    recalibrated = json.loads(again.output)
+    assert recalibrated["settings"]["calibration"] == str(out)
+    assert recalibrated["overall"]["n"] == 11
+    # Graded with what calibrate wrote, scores move only as the file says: with the defaults kept
+    # (too few answers to beat them), no score changes.
+    if saved.models["none"].bank.empty and not saved.models["none"].questions:
+        for key in ("pearson", "qwk", "rmse", "mae"):
+            assert recalibrated["overall"][key] == pytest.approx(document["overall"][key], abs=1e-4)
 
 
 def test_calibrate_needs_graded_answers(write):
     bank = make_bank(write)
     result = run("calibrate", str(bank), "--out", "x.yaml")
     assert result.exit_code == 2 and "give GRADED" in result.output
+
+
+def run_main(monkeypatch, *args: str) -> int:
+    """grader.cli.main (the console entry point, which CliRunner does not use): its exit code."""
+    monkeypatch.setattr(sys, "argv", ["grader", *args])
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        grader.cli.main()
+    except SystemExit as done:
+        return int(done.code or 0)
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # main() turns SIGTERM into KeyboardInterrupt
+    raise AssertionError("main() returned without exiting")
+
+
+def test_main_reports_an_internal_error_with_exit_3(monkeypatch, capsys, tmp_path):
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(grader.loader, "validate_paths", broken)
+    assert run_main(monkeypatch, "validate", str(tmp_path)) == 3
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "Internal error: RuntimeError: boom\n"
+        "This is a bug in grader; please report it with the command you ran.\n"
+    )
+    assert captured.out == ""
+
+
+def test_main_exits_130_when_interrupted_and_1_when_input_ends(monkeypatch, capsys, write):
+    """Ctrl-C in any command exits 130 (click turns it into Abort, which exited 1); the end of
+    input at a prompt is an abort (exit 1)."""
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grader.loader, "validate_paths", interrupted)
+    assert run_main(monkeypatch, "validate", "x.yaml") == 130
+    assert capsys.readouterr().err == "\nInterrupted.\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert run_main(monkeypatch, "check", str(make_bank(write)), "q1", "--model", "none") == 1
+    assert capsys.readouterr().err.endswith("Aborted.\n")
+
+
+def test_main_turns_sigterm_into_a_clean_exit_130(monkeypatch, capsys, tmp_path):
+    """SIGTERM ends a command like Ctrl-C: temporary files removed, exit 130."""
+    out = tmp_path / "grades.jsonl"
+    results = tmp_path / "results.json"
+    assert (
+        run(
+            "grade",
+            str(SEED_BANK),
+            str(EXAMPLE_SUBMISSIONS),
+            "--out",
+            str(tmp_path / "o"),
+            "--model",
+            "none",
+            "--no-cache",
+        ).exit_code
+        == 0
+    )
+    (tmp_path / "o" / "results.json").replace(results)
+    real_fsync = os.fsync
+
+    def terminated_fsync(descriptor: int) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(grader.fsutil.os, "fsync", terminated_fsync)
+    assert (
+        run_main(monkeypatch, "export", str(results), "--format", "jsonl", "--out", str(out)) == 130
+    )
+    assert capsys.readouterr().err.endswith("Interrupted.\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["o", "results.json"]
 
 
 KOREAN_BANK = """\

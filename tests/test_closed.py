@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from grader.closed import score_closed
 from grader.model import Closed, Gradable, LocalText, Option, QuestionType
 
@@ -42,11 +44,13 @@ NUM = Gradable(
 
 
 def test_single_choice_by_id_or_text():
-    assert score_closed(MC, "b", ["en"])[0] == 2
-    assert score_closed(MC, " t5 ", ["en"])[0] == 2
+    assert score_closed(MC, "b", ["en"])[0] == pytest.approx(2)
+    assert score_closed(MC, " t5 ", ["en"])[0] == pytest.approx(2)
     score, (criterion,) = score_closed(MC, "a", ["en"])
     assert (
-        score == 0 and criterion.feedback == "encoder-only" and criterion.reason == "chose a (+0%)"
+        score == pytest.approx(0)
+        and criterion.feedback == "encoder-only"
+        and criterion.reason == "chose a (+0%)"
     )
     assert (
         score_closed(MC, "a,b", ["en"])[1][0].reason

@@ -92,12 +92,12 @@ def test_a_rubric_edit_lists_exactly_the_changed_scores(
     by_student = {change.student: change for change in diff.answers}
     for student in ("alice", "bob", "dave"):
         change = by_student[student]
-        assert (change.old_score, change.new_score, change.delta) == (2.0, 1.0, -1.0)
+        assert (change.old_score, change.new_score, change.delta) == pytest.approx((2.0, 1.0, -1.0))
         assert change.question == "t2t" and change.status == "changed" and change.override == ""
         assert change.parts == (PartChange("criterion", "model", 1.0, 0.0, 1.0, 1.0),)
         assert change.reasons == ("criterion model: 1/1 → 0/1 (-1)",)
     frank = by_student["frank"]
-    assert (frank.old_score, frank.new_score) == (2.0, 1.5)
+    assert (frank.old_score, frank.new_score) == pytest.approx((2.0, 1.5))
     assert frank.parts == (PartChange("misconception", "long-name", None, 0.5),)
     assert frank.reasons == ("misconception long-name now found (-0.5)",)
     assert diff.context == (
@@ -302,7 +302,11 @@ def test_diff_to_dict_is_json(graded: tuple[Bank, Results], edited: tuple[Bank, 
     assert json.loads(json.dumps(document)) == document
     assert document["scores_changed"] == 4 and not document["empty"]
     first = document["answers"][0]
-    assert first["student"] == "alice" and first["delta"] == -1.0 and first["status"] == "changed"
+    assert (
+        first["student"] == "alice"
+        and first["delta"] == pytest.approx(-1.0)
+        and first["status"] == "changed"
+    )
     assert first["parts"] == [
         {
             "kind": "criterion",

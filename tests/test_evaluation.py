@@ -41,7 +41,11 @@ def test_overall_metrics_are_the_metric_functions() -> None:
     human = [p.human for p in pairs]
     machine = [p.machine for p in pairs]
     overall = evaluation.overall
-    assert overall.n == 10 and overall.scale == 5.0 and overall.step == 0.5
+    assert (
+        overall.n == 10
+        and overall.scale == pytest.approx(5.0)
+        and overall.step == pytest.approx(0.5)
+    )
     assert overall.pearson == pytest.approx(metrics.pearson(human, machine))
     assert overall.qwk == pytest.approx(metrics.quadratic_weighted_kappa(human, machine, 0.5, 5))
     assert overall.rmse == pytest.approx(metrics.rmse(human, machine))
@@ -75,7 +79,7 @@ def test_mixed_points_are_compared_as_shares() -> None:
         Pair("b", "s2", 10.0, 10.0, 10.0),
     ]
     overall = evaluate_pairs("bank", pairs).overall
-    assert overall.scale == 1.0
+    assert overall.scale == pytest.approx(1.0)
     assert overall.rmse == pytest.approx(math.sqrt(0.25 / 4))
     assert overall.mean_human == pytest.approx((1 + 0 + 0.5 + 1) / 4)
 
@@ -143,7 +147,7 @@ def test_evaluate_grades_and_compares(write: Callable[[str, str], Path]) -> None
     evaluation = evaluate(bank, rows, GradeOptions(model="none"))
     assert evaluation.overall.n == 3  # dan has no human score
     assert evaluation.overall.binary
-    assert evaluation.overall.accuracy == 1.0
+    assert evaluation.overall.accuracy == pytest.approx(1.0)
     assert evaluation.bank == "tiny"
 
 

@@ -419,7 +419,7 @@ def test_mixed_korean_and_english_answer_meets_both_kinds_of_terms() -> None:
     )
     result = match_keywords(keywords, analyze(answer))
     assert isinstance(result, KeywordResult)
-    assert result.language == "ko" and result.credit == 1.0
+    assert result.language == "ko" and result.credit == pytest.approx(1.0)
     texts = [group.match.text for group in result.groups if group.match is not None]
     assert texts == ["encoder", "디코더", "Scaling law"]
 
@@ -432,7 +432,7 @@ def test_english_keywords_apply_to_an_english_answer() -> None:
         }
     )
     result = match_keywords(keywords, analyze("Decoders follow a scaling law."))
-    assert result.language == "en" and result.credit == 1.0
+    assert result.language == "en" and result.credit == pytest.approx(1.0)
 
 
 def test_keyword_language_ties_go_to_the_answers_language_then_the_first() -> None:
@@ -444,10 +444,10 @@ def test_keyword_language_ties_go_to_the_answers_language_then_the_first() -> No
 def test_keyword_credit_is_the_share_of_groups_met() -> None:
     keywords = Keywords({"en": (_group("en", "decoder"), _group("en", "zero-shot"))})
     result = match_keywords(keywords, analyze("Decoders are great."))
-    assert result.credit == 0.5
+    assert result.credit == pytest.approx(0.5)
     assert [group.met for group in result.groups] == [True, False]
-    assert match_keywords(Keywords({}), analyze("anything")).credit == 0.0
-    assert KeywordResult("en", ()).credit == 0.0
+    assert match_keywords(Keywords({}), analyze("anything")).credit == pytest.approx(0.0)
+    assert KeywordResult("en", ()).credit == pytest.approx(0.0)
 
 
 def test_zero_width_and_full_width_answers_match() -> None:

@@ -505,7 +505,7 @@ def test_jsonl_has_one_object_per_student_per_question() -> None:
         "answered": True,
         "overridden": True,
     }
-    assert records[1]["question"] == "long-doc" and records[1]["score"] == 4.33
+    assert records[1]["question"] == "long-doc" and records[1]["score"] == pytest.approx(4.33)
     assert records[4]["student"] == "s3" and records[4]["score"] is None
     assert records[4]["answered"] is False
     assert records[6] == {
@@ -589,6 +589,10 @@ def test_roster_is_read_with_its_identity_columns() -> None:
         ),
         ("student,email\n,a@x\n", r"r\.csv:2: the student cell is empty"),
         ("student,email\ns1,a@x,extra\n", r"r\.csv:2: 3 cells but the header has 2"),
+        (  # an unclosed quote used to take in the rows after it, silently
+            'student,email\ns1,"a@x\ns2,b@x\n',
+            r"r\.csv:3: not valid CSV: unexpected end of data \(check the quoting\)",
+        ),
     ],
 )
 def test_bad_rosters_name_the_line(write, text: str, message: str) -> None:

@@ -68,7 +68,10 @@ def test_valid_bank_loads_into_frozen_dataclasses(write):
         first.rubric is not None
         and first.rubric.criteria[0].keywords.groups("en")[0].terms[1].text == "both directions"
     )
-    assert challenge.points == 3 and [g.id for g in challenge.gradables] == ["ch/s1", "ch/s2"]
+    assert challenge.points == pytest.approx(3) and [g.id for g in challenge.gradables] == [
+        "ch/s1",
+        "ch/s2",
+    ]
     assert list(bank.gradables()) == ["q1", "ch/s1", "ch/s2"]
     with pytest.raises(AttributeError):
         bank.id = "x"  # type: ignore[misc]
@@ -206,7 +209,7 @@ def test_multiple_choice_and_numeric(write):
         and mc.closed
         and [o.id for o in mc.closed.options] == ["a", "b"]
     )
-    assert num.closed and num.closed.value == 12.5 and num.closed.units == ("GB",)
+    assert num.closed and num.closed.value == pytest.approx(12.5) and num.closed.units == ("GB",)
 
 
 def test_missing_file_and_empty_folder(tmp_path):

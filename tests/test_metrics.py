@@ -1,4 +1,4 @@
-"""grader.metrics against scipy / scikit-learn (installed with sentence-transformers)."""
+"""grader.metrics against scipy / scikit-learn (both declared in the [dev] extra)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats as stats
+import sklearn.metrics as sk_metrics
 
 from grader import metrics
-
-stats = pytest.importorskip("scipy.stats")
-sk_metrics = pytest.importorskip("sklearn.metrics")
 
 
 @pytest.fixture
@@ -59,15 +58,17 @@ def test_qwk_matches_sklearn_on_the_rounded_grid(scores: tuple[np.ndarray, np.nd
 
 
 def test_qwk_of_perfect_agreement_is_one_and_rounding_is_half_up() -> None:
-    assert metrics.quadratic_weighted_kappa([0, 1, 2, 3], [0.2, 1.4, 1.5, 3.1], 1.0, 3.0) == 1.0
+    assert metrics.quadratic_weighted_kappa(
+        [0, 1, 2, 3], [0.2, 1.4, 1.5, 3.1], 1.0, 3.0
+    ) == pytest.approx(1.0)
     assert metrics.to_steps([0.25, 0.74, 0.75, 9.0], 0.5, 5.0).tolist() == [1, 1, 2, 10]
 
 
 def test_agreement_on_the_grid() -> None:
     human = [0.0, 1.0, 2.0, 3.0]
     machine = [0.4, 2.0, 4.0, 3.0]
-    assert metrics.exact_agreement(human, machine, 1.0, 5.0) == 0.5
-    assert metrics.adjacent_agreement(human, machine, 1.0, 5.0) == 0.75
+    assert metrics.exact_agreement(human, machine, 1.0, 5.0) == pytest.approx(0.5)
+    assert metrics.adjacent_agreement(human, machine, 1.0, 5.0) == pytest.approx(0.75)
 
 
 def test_confusion_matrix_matches_sklearn(scores: tuple[np.ndarray, np.ndarray]) -> None:
@@ -91,10 +92,10 @@ def test_accuracy_and_macro_f1_match_sklearn() -> None:
 
 
 def test_score_step_follows_the_human_grid() -> None:
-    assert metrics.score_step([0, 1, 5, 3], 5) == 1.0
-    assert metrics.score_step([0, 1.5, 5, 3], 5) == 0.5
-    assert metrics.score_step([0, 1.25, 5], 5) == 0.25
-    assert metrics.score_step([0.0, 1.0], 1) == 1.0
+    assert metrics.score_step([0, 1, 5, 3], 5) == pytest.approx(1.0)
+    assert metrics.score_step([0, 1.5, 5, 3], 5) == pytest.approx(0.5)
+    assert metrics.score_step([0, 1.25, 5], 5) == pytest.approx(0.25)
+    assert metrics.score_step([0.0, 1.0], 1) == pytest.approx(1.0)
     assert metrics.score_step([0.0, 0.3333, 1.0], 1) == pytest.approx(0.1)
 
 

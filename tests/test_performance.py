@@ -23,6 +23,7 @@ from grader.grading import GradeOptions, grade, texts_to_embed
 from grader.languages import ko
 from grader.loader import load_bank
 from grader.model import KeywordGroup, Keywords, Term
+from grader.pipeline import GradeRequest, grade_to_folder
 from grader.results import results_to_json
 from grader.signals import reference_sets
 from grader.space import Space, best_match, covered, other_answers
@@ -155,14 +156,29 @@ def test_the_same_answer_is_analysed_and_matched_once(monkeypatch: pytest.Monkey
         assert replace(mine, line=0, human_score=None) == replace(twin, line=0, human_score=None)
 
 
-def test_timings_are_reported_and_change_nothing() -> None:
+def test_timings_are_reported_and_change_nothing(tmp_path: Path) -> None:
     bank = load_bank(SEED_BANK)
     rows = read_submissions(EXAMPLE_SUBMISSIONS).rows
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"analyse": 100.0}  # stages add to what is there
     timed = grade(bank, rows, GradeOptions(model="none", timings=timings))
     assert set(timings) == {"analyse", "embed", "score"}
-    assert all(seconds >= 0 for seconds in timings.values())
+    assert timings["analyse"] > 100.0  # the example's answers were analysed: time was added
+    assert timings["score"] > 0.0
     assert results_to_json(timed) == results_to_json(grade(bank, rows, GradeOptions(model="none")))
+    request_timings: dict[str, float] = {}
+    outcome = grade_to_folder(
+        GradeRequest(
+            SEED_BANK,
+            str(EXAMPLE_SUBMISSIONS),
+            tmp_path / "out",
+            model="none",
+            use_cache=False,
+            timings=request_timings,
+        )
+    )
+    assert set(request_timings) == {"load", "analyse", "embed", "score", "write", "render"}
+    assert all(request_timings[stage] > 0.0 for stage in ("load", "write", "render"))
+    assert results_to_json(outcome.results) == results_to_json(timed)
 
 
 def test_texts_to_embed_dedupes_and_loads_no_model() -> None:

@@ -6,7 +6,9 @@ Example counts are modest (the whole file runs in seconds); failures print a min
 
 from __future__ import annotations
 
+import contextlib
 import math
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -372,7 +374,306 @@ def test_the_score_arithmetic_stays_within_bounds(case) -> None:
     for criterion in scored.criteria:
         assert 0 <= criterion.credit <= 1 + 1e-9
     if not signals.answered:
-        assert scored.score == 0
+        assert scored.score == pytest.approx(0)
     assume(signals.penalties)
     if any(penalty.factor == 0 for penalty in signals.penalties):
-        assert scored.score == 0
+        assert scored.score == pytest.approx(0)
+
+
+# ---------------------------------------------------------------- through the command line
+#
+# The strategies that found the cases of issue 14: numbers that are not finite or do not fit a
+# float, integers of hundreds of digits, and text with controls, separators, bidi marks, quotes
+# and unpaired surrogates. Every command must end in exit 0 or 1 (never 3, a bug), every
+# submission row must be graded or reported, and whatever is written must be valid JSON and CSV.
+
+HOSTILE_NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**400), 10**400),
+    st.sampled_from([0, -1, 0.5, 2, 10**6, 10**6 + 1, 10**15, 1e300, 2**63]),
+)
+HOSTILE_CHARACTERS = st.one_of(
+    st.characters(codec="utf-8"),
+    st.sampled_from(
+        [
+            *["\x00", "\x1b", "\x07", "\x85", "\x9b", "\u2028", "\u2029", "\u202e", "\u200b"],
+            *['"', "'", ",", "\n", "\r", "\t", "{", "[", "&", "*", "!", "%", "#", ":", "\ufeff"],
+            *["\ud800", "\udfff", "\U00020000"],
+        ]
+    ),
+)
+HOSTILE_TEXT = st.text(HOSTILE_CHARACTERS, max_size=30)
+HOSTILE_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), HOSTILE_NUMBERS, HOSTILE_TEXT),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(HOSTILE_TEXT, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+CLI_EXAMPLES = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def cli_exit(*args: str) -> tuple[int, str]:
+    """grader.cli.main (exit 3 for any unexpected exception): its exit code and output."""
+    import contextlib
+    import io
+    import signal
+    import sys
+
+    import grader.cli
+
+    output = io.StringIO()
+    previous = signal.getsignal(signal.SIGTERM)
+    argv, sys.argv = sys.argv, ["grader", *args]
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            grader.cli.main()
+    except SystemExit as done:
+        return int(done.code or 0), output.getvalue()
+    finally:
+        sys.argv = argv
+        signal.signal(signal.SIGTERM, previous)
+    raise AssertionError("main() returned without exiting")
+
+
+def strict_json(text: str) -> Any:
+    """json.loads that refuses NaN and Infinity (JSON has no such numbers)."""
+    import json
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def check_outputs(out: Path) -> dict[str, Any]:
+    """results.json is strict JSON, grades.csv strict CSV with a row per student."""
+    import csv
+    import io
+
+    data = strict_json((out / "results.json").read_text(encoding="utf-8"))
+    rows = list(
+        csv.reader(
+            io.StringIO((out / "grades.csv").read_text(encoding="utf-8"), newline=""), strict=True
+        )
+    )
+    assert len(rows) == 1 + len(data["students"])
+    assert not list(out.glob(".grader-*"))  # no staging folder left
+    return data
+
+
+HOSTILE_BANK_PATHS = [
+    ("questions", 0, "points"),
+    ("questions", 0, "prompt"),
+    ("questions", 0, "id"),
+    ("questions", 0, "answers"),
+    ("questions", 1, "points"),
+    ("questions", 1, "value"),
+    ("questions", 1, "tolerance"),
+    ("questions", 2, "options", 0, "credit"),
+    ("questions", 2, "options"),
+    ("questions", 3, "rubric", "criteria", 0, "points"),
+    ("questions", 3, "rubric", "criteria", 0, "keywords", "en"),
+    ("questions", 3, "rubric", "misconceptions", 0, "penalty"),
+    ("questions", 3, "rubric"),
+    ("languages",),
+    ("id",),
+    ("title",),
+]
+CLI_BANK = {
+    "id": "cli",
+    "title": "CLI",
+    "languages": ["en"],
+    "questions": [
+        {"id": "q1", "points": 2, "prompt": "What does BERT read?", "answers": ["both directions"]},
+        {
+            "id": "n1",
+            "type": "numeric",
+            "points": 1,
+            "prompt": "How many?",
+            "value": 12,
+            "tolerance": 0.5,
+        },
+        {
+            "id": "m1",
+            "type": "multiple_choice",
+            "points": 1,
+            "prompt": "Which?",
+            "options": [{"id": "a", "text": "T5", "credit": 1}, {"id": "b", "text": "BERT"}],
+        },
+        {
+            "id": "r1",
+            "points": 2,
+            "prompt": "Why?",
+            "rubric": {
+                "criteria": [{"id": "c1", "points": 2, "keywords": {"en": [["scale", "scaling"]]}}],
+                "misconceptions": [{"id": "x", "statement": "BERT generates text", "penalty": 1}],
+            },
+        },
+    ],
+}
+CLI_SUBMISSIONS = (
+    "student,question,answer\ns1,q1,both directions\ns1,n1,12\ns1,m1,a\ns2,r1,scaling\n"
+)
+
+
+@CLI_EXAMPLES
+@given(data=st.data())
+def test_hostile_banks_through_validate_grade_and_report(tmp_path: Path, data) -> None:
+    import copy
+
+    bank = copy.deepcopy(CLI_BANK)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(HOSTILE_BANK_PATHS))
+        with contextlib.suppress(KeyError, IndexError, TypeError):  # an earlier change removed it
+            _mutate(bank, path, data.draw(HOSTILE_NUMBERS | HOSTILE_VALUES), delete=False)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    bank_path = folder / "bank.yaml"
+    bank_path.write_text(yaml.safe_dump(bank, allow_unicode=False), encoding="utf-8")
+    subs = folder / "s.csv"
+    subs.write_text(CLI_SUBMISSIONS, encoding="utf-8")
+    validated, _ = cli_exit("validate", str(bank_path))
+    assert validated in (0, 1)
+    out = folder / "out"
+    graded, shown = cli_exit(
+        "grade", str(bank_path), str(subs), "--out", str(out), "--model", "none", "--no-cache"
+    )
+    assert graded in (0, 1), shown
+    assert graded == validated, shown  # a bank that validates grades, one that does not, not
+    if graded == 0:
+        check_outputs(out)
+        reported, shown = cli_exit(
+            "report", str(out / "results.json"), "--out", str(folder / "pages")
+        )
+        assert reported == 0, shown
+    else:
+        assert not out.exists() or not any(out.iterdir())
+
+
+def _submission_rows(draw: Any) -> list[list[str]]:
+    questions = st.sampled_from(["q1", "n1", "m1", "r1", "q9", "", "Q1 ", "q1\n"]) | HOSTILE_TEXT
+    students = st.sampled_from(["s1", "s2", "s3", " s1", "s1\u200b", ""]) | HOSTILE_TEXT
+    answers = HOSTILE_TEXT | st.sampled_from(["both directions", "12", "a", "a,b", '"', "scaling"])
+    row = st.tuples(students, questions, answers).map(list)
+    return [[cell.replace("\x00", "") for cell in item] for item in draw(st.lists(row, max_size=8))]
+
+
+@CLI_EXAMPLES
+@given(data=st.data(), as_jsonl=st.booleans())
+def test_hostile_submissions_are_graded_or_reported_row_by_row(
+    tmp_path: Path, data, as_jsonl: bool
+) -> None:
+    import csv
+    import io
+    import json
+
+    rows = _submission_rows(data.draw)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    bank_path = folder / "bank.yaml"
+    bank_path.write_text(yaml.safe_dump(CLI_BANK), encoding="utf-8")
+    lines: list[int] = []  # the first line of each row that is not blank
+    if as_jsonl:
+        subs = folder / "s.jsonl"
+        records = []
+        for number, (student, question, answer) in enumerate(rows, start=1):
+            value = data.draw(st.sampled_from(["text", "hostile"]))
+            record = {"student": student, "question": question, "answer": answer}
+            if value == "hostile":
+                record[data.draw(st.sampled_from(["student", "answer", "score"]))] = data.draw(
+                    HOSTILE_VALUES
+                )
+            records.append(json.dumps(record, ensure_ascii=True, allow_nan=True, default=str))
+            lines.append(number)
+        subs.write_text("\n".join(records) + "\n", encoding="utf-8")
+    else:
+        subs = folder / "s.csv"
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["student", "question", "answer"])
+        line = 2
+        for row in rows:
+            chunk = io.StringIO()
+            csv.writer(chunk, lineterminator="\n").writerow(row)
+            if any(cell.strip() for cell in row):
+                lines.append(line)
+            line += len(list(io.StringIO(chunk.getvalue(), newline="")))
+            text.write(chunk.getvalue())
+        try:
+            subs.write_text(text.getvalue(), encoding="utf-8")
+        except UnicodeEncodeError:  # a surrogate cannot be in a UTF-8 file
+            assume(False)
+    out = folder / "out"
+    graded, shown = cli_exit(
+        "grade", str(bank_path), str(subs), "--out", str(out), "--model", "none", "--no-cache"
+    )
+    assert graded in (0, 1), shown
+    if graded == 1:
+        return
+    results = check_outputs(out)
+    answered = {
+        answer["line"]
+        for student in results["students"]
+        for question in student["questions"]
+        for answer in question["answers"]
+        if answer["line"]
+    }
+    reported = {problem["line"] for problem in results["problems"]}
+    assert set(lines) <= answered | reported, (lines, answered, reported)
+
+
+@pytest.fixture(scope="module")
+def graded_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("graded") / "out"
+    code, shown = cli_exit(
+        "grade",
+        str(SEED_BANK),
+        str(SEED_BANK.parent / "examples" / "submissions.csv"),
+        "--out",
+        str(out),
+        "--model",
+        "none",
+        "--no-cache",
+    )
+    assert code == 0, shown
+    return out / "results.json"
+
+
+@CLI_EXAMPLES
+@given(data=st.data())
+def test_hand_edited_results_through_report_review_and_export(
+    tmp_path: Path, graded_example: Path, data
+) -> None:
+    import json
+
+    document = json.loads(graded_example.read_text(encoding="utf-8"))
+    paths = _paths(document)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        try:
+            replacement = data.draw(HOSTILE_NUMBERS | HOSTILE_VALUES)
+            _mutate(document, path, replacement, delete=data.draw(st.booleans()))
+        except (KeyError, IndexError, TypeError):  # an earlier change removed the path
+            continue
+        paths = _paths(document)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    edited = folder / "results.json"
+    edited.write_text(
+        json.dumps(document, ensure_ascii=True, allow_nan=True, default=str), encoding="utf-8"
+    )
+    for command in (
+        ("report", str(edited), "--out", str(folder / "pages")),
+        ("review", str(SEED_BANK), str(edited), "--out", str(folder / "pages")),
+        ("export", str(edited), "--format", "jsonl", "--out", str(folder / "grades.jsonl")),
+        ("export", str(edited), "--format", "canvas-csv", "--out", str(folder / "canvas.csv")),
+    ):
+        code, shown = cli_exit(*command)
+        assert code in (0, 1), (command, shown)
+        if code == 1:
+            assert "Error: " in shown
+    if (folder / "grades.jsonl").exists():
+        for line in (folder / "grades.jsonl").read_text(encoding="utf-8").splitlines():
+            strict_json(line)

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import hashlib
 import os
+import random
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -1109,3 +1110,83 @@ def test_many_students_render_quickly(tmp_path: Path) -> None:
     assert len(pairs) == report_stats.MAX_PAIRS and found > report_stats.MAX_PAIRS
     assert "Showing 50 of" in written[0].read_text(encoding="utf-8")
     assert elapsed < 20, elapsed
+
+
+def test_close_texts_find_every_pair_past_one_block() -> None:
+    """The blocked comparison (each text with the later ones, never itself) finds the same pairs
+    as comparing every pair one by one, with more texts than one block holds."""
+    from rapidfuzz import fuzz
+
+    rng = random.Random(5)
+    words = [
+        "encoder",
+        "decoder",
+        "attention",
+        "scaling",
+        "token",
+        "model",
+        "context",
+        "layer",
+        "head",
+        "mask",
+    ]
+    bases = [" ".join(rng.choices(words, k=12)) for _ in range(400)]
+    texts = sorted(
+        {
+            base if rng.random() < 0.5 else base.replace(" ", "  ", 1) + rng.choice(words)
+            for base in bases
+            for _ in range(3)
+        }
+    )
+    assert len(texts) > 2 * report_stats._PAIR_BLOCK
+    groups = [[(None, None, text)] for text in texts]
+    found = {(i, j): score for i, j, score in report_stats._close_texts(groups, 90.0, True)}
+    expected = {
+        (i, j): fuzz.ratio(texts[i], texts[j])
+        for i in range(len(texts))
+        for j in range(i + 1, len(texts))
+        if fuzz.ratio(texts[i], texts[j]) >= 90.0
+    }
+    assert found.keys() == expected.keys() and expected
+    assert list(found.values()) == pytest.approx([expected[key] for key in found], abs=1e-3)
+
+
+def test_similar_pairs_compare_the_start_of_huge_answers_and_never_a_text_with_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One 5 MB answer took 226 s, mostly comparing the text with itself."""
+    from rapidfuzz import process
+
+    calls: list[tuple[list[str], list[str]]] = []
+    real_cdist = process.cdist
+
+    def spying_cdist(rows, columns, **options):  # type: ignore[no-untyped-def]
+        calls.append((list(rows), list(columns)))
+        return real_cdist(rows, columns, **options)
+
+    monkeypatch.setattr(process, "cdist", spying_cdist)
+    body = "the decoder predicts the next token and scales with data " * 60_000  # 3.5 MB
+    base = make_students()
+    huge = [
+        dataclasses.replace(
+            base[0],
+            id=name,
+            file_name=name,
+            questions=tuple(
+                dataclasses.replace(
+                    q,
+                    answers=tuple(dataclasses.replace(a, answer=start + body) for a in q.answers),
+                )
+                for q in base[0].questions
+            ),
+        )
+        for name, start in (("s1", "one "), ("s2", "two "), ("s3", "three "))
+    ]
+    pairs, found, exhaustive = report_stats.similar_pairs(make_results(huge))
+    answered = [a for q in base[0].questions for a in q.answers if a.answered]
+    assert exhaustive and found == 3 * len(answered)  # three pairs for each of the answers
+    assert min(pair.similarity for pair in pairs) > 99  # alike in their first 2,000 characters
+    assert calls
+    for rows, columns in calls:
+        assert all(len(text) <= report_stats.MAX_PAIR_CHARS for text in rows + columns)
+        assert not {id(text) for text in rows} & {id(text) for text in columns}

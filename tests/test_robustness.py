@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from grader.cli import cli
 from grader.grading import GradeOptions, grade
 from grader.loader import load_bank, validate_paths
 from grader.submissions import Submission, read_submissions
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unprivileged
 from tests.test_loader import BANK, RUBRIC, make_bank
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -143,7 +144,7 @@ def test_question_with_a_rubric_and_no_model_answers_is_graded(write):
     loaded = load_bank(make_bank(write, bank))
     assert loaded.gradables()["q1"].answers == {}
     results = grade(loaded, [Submission("s1", "q1", "bidirectional context")], GradeOptions("none"))
-    assert results.students[0].questions[0].score == 2.0
+    assert results.students[0].questions[0].score == pytest.approx(2.0)
 
 
 def test_bank_encodings(write, tmp_path):
@@ -205,7 +206,7 @@ def test_empty_answers_score_zero_with_feedback(write, answer):
     bank = load_bank(make_bank(write))
     results = grade(bank, [Submission("s1", "q1", answer)], GradeOptions(model="none"))
     result = results.students[0].questions[0].answers[0]
-    assert (result.score, result.answered) == (0.0, False)
+    assert result.score == pytest.approx(0.0) and not result.answered
     assert [(c.feedback, c.reason) for c in result.criteria] == [("mention direction", "no answer")]
 
 
@@ -274,11 +275,9 @@ def test_zero_width_and_look_alike_characters(write):
         Submission("full-width", "q1", "ｂｉｄｉｒｅｃｔｉｏｎａｌ ｃｏｎｔｅｘｔ"),
     ]
     results = grade(bank, rows, GradeOptions(model="none"))
-    assert {s.id: s.total for s in results.students} == {
-        "zero-width": 2.0,
-        "look-alike": 2.0,
-        "full-width": 2.0,
-    }
+    assert {s.id: s.total for s in results.students} == pytest.approx(
+        {"zero-width": 2.0, "look-alike": 2.0, "full-width": 2.0}
+    )
 
 
 def test_invisible_characters_in_ids_do_not_make_new_students(write):
@@ -327,19 +326,35 @@ def test_unwritable_output_folder_under_sys(write):
         assert "choose another --out folder" in result.output
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_output_folder_by_permissions(write, tmp_path):
-    bank = make_bank(write)
-    subs = write("s.csv", "student,question,answer\ns1,q1,x\n")
-    out = tmp_path / "ro"
+def test_unwritable_output_folder_by_permissions(shared_tmp):
+    """Run as an unprivileged user (root may write anywhere): see tests/conftest.unprivileged."""
+    bank = make_bank(lambda name, text: _write_in(shared_tmp, name, text))
+    subs = _write_in(shared_tmp, "s.csv", "student,question,answer\ns1,q1,x\n")
+    out = shared_tmp / "ro"
     out.mkdir()
-    out.chmod(0o500)
-    result = grade_cli(bank, subs, out)
-    assert result.exit_code == 1
-    assert result.output == (
+    out.chmod(0o555)
+    command = [sys.executable, "-m", "grader", "grade", str(bank), str(subs), "--out", str(out)]
+    command += ["--model", "none", "--no-cache"]
+    done = subprocess.run(
+        unprivileged(command),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "HOME": str(shared_tmp)},
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
         f"Error: {out}: the folder is not writable (choose another --out folder or fix its "
         "permissions)\n"
     )
+    assert list(out.iterdir()) == []
+
+
+def _write_in(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # ---------------------------------------------------------------- security
@@ -603,3 +618,720 @@ def test_grading_needs_no_network(write, tmp_path):
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     models = {answer_of(data, s, "q1")["model"] for s in ("s1", "s2")}
     assert None not in models and data["models"], models
+
+
+# ---------------------------------------------------------------- round two: numbers
+
+NINES = "9" * 400
+NOT_FINITE_IN_BANKS = [
+    # (case, text replaced, its replacement, line, what, the value as the message shows it)
+    ("nan", "    points: 2\n", "    points: .nan\n", 7, "question 'q1'", "nan"),
+    ("inf", "    points: 2\n", "    points: .inf\n", 7, "question 'q1'", "inf"),
+    ("-inf", "    points: 2\n", "    points: -.inf\n", 7, "question 'q1'", "-inf"),
+    ("400 digits", "    points: 2\n", f"    points: {NINES}\n", 7, "question 'q1'", "9" * 39 + "…"),
+    ("1e300", "    points: 2\n", "    points: 1.0e+300\n", 7, "question 'q1'", "1e+300"),
+    (
+        "step nan",
+        "{id: s1, points: 2",
+        "{id: s1, points: .nan",
+        17,
+        "step 's1' of challenge 'ch'",
+        "nan",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", NOT_FINITE_IN_BANKS, ids=[case[0] for case in NOT_FINITE_IN_BANKS])
+def test_numbers_that_are_not_finite_or_too_large_are_located_errors(write, tmp_path, case):
+    """`points: .nan` passed validation and graded NaN (results.json with a bare NaN);
+    `.inf` ended in exit 3 after writing; a 400-digit integer overflowed (exit 3)."""
+    _case, old, new, line, where, shown = case
+    path = make_bank(write, BANK.replace(old, new, 1))
+    message = (
+        f"{path}:{line}: 'points' in {where} must be a finite number of at most 1e+06, "
+        f"not {shown} (write a number like 2 or 0.5)"
+    )
+    assert problems_of(path) == [message]
+    subs = write("s.csv", "student,question,answer\ns1,q1,bidirectional context\n")
+    result = grade_cli(path, subs, tmp_path / "out")
+    assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_criterion_or_penalty_that_is_nan_is_refused(write):
+    """A criterion with `points: .nan` scored a correct answer 0."""
+    rubric = RUBRIC.replace("  - id: bidir\n    points: 2\n", "  - id: bidir\n    points: .nan\n")
+    rubric = rubric.replace("penalty: 1", "penalty: .inf")
+    path = make_bank(write, rubric=rubric)
+    rubric_path = path.parent.parent / "rubrics" / "r1.yaml"
+    assert problems_of(path) == [
+        f"{rubric_path}:4: 'points' in criterion 'bidir' must be a finite number of at most 1e+06, "
+        "not nan (write a number like 2 or 0.5)",
+        f"{rubric_path}:13: 'penalty' in misconception 'm1' must be a finite number of at most "
+        "1e+06, not inf (write a number like 2 or 0.5)",
+    ]
+
+
+NUMERIC_BANK = """\
+id: num
+title: Numbers
+languages: [en]
+questions:
+  - id: n1
+    type: numeric
+    points: 1
+    prompt: How many heads?
+    value: 12
+    tolerance: 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "tolerance", "expected"),
+    [
+        (
+            ".inf",
+            ".inf",
+            [
+                "'value' in question 'n1' must be a finite number of at most 1e+15, not inf",
+                "'tolerance' in question 'n1' must be a finite number of at most 1e+15, not inf",
+            ],
+        ),
+        (
+            "12",
+            ".nan",
+            ["'tolerance' in question 'n1' must be a finite number of at most 1e+15, not nan"],
+        ),
+        (
+            "1.0e+300",
+            "1.0e+300",
+            [
+                "'value' in question 'n1' must be a finite number of at most 1e+15, not 1e+300",
+                "'tolerance' in question 'n1' must be a finite number of at most 1e+15, not 1e+300",
+            ],
+        ),
+    ],
+)
+def test_numeric_value_and_tolerance_must_be_finite_and_bounded(write, value, tolerance, expected):
+    """`value: .inf, tolerance: .inf` gave full credit to any number."""
+    text = NUMERIC_BANK.replace("value: 12", f"value: {value}").replace(
+        "tolerance: 0", f"tolerance: {tolerance}"
+    )
+    path = write("banks/num.yaml", text)
+    lines = {"'value'": 9, "'tolerance'": 10}
+    assert problems_of(path) == [
+        f"{path}:{lines[message.split(' in ')[0]]}: {message} (write a number like 2 or 0.5)"
+        for message in expected
+    ]
+
+
+def test_too_many_digits_and_deep_nesting_are_located_errors(write, tmp_path):
+    """A 5000-digit integer (ValueError) and a 5000-deep [[[...]]] (RecursionError) were exit 3."""
+    digits = make_bank(write, BANK.replace("    points: 2\n", f"    points: {'9' * 5000}\n"))
+    assert problems_of(digits) == [
+        f"{digits}:7:13: invalid YAML: a number with too many digits "
+        "(check the indentation and quoting there)"
+    ]
+    deep = write("banks/deep.yaml", "id: x\ntitle: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems_of(deep) == [
+        f"{deep}:2:71: invalid YAML: nested more than 64 levels deep (flatten the structure)"
+    ]
+    block = "".join(f"{'  ' * level}k{level}:\n" for level in range(200))
+    deep_block = write("banks/block.yaml", block)
+    assert problems_of(deep_block) == [
+        f"{deep_block}:65:129: invalid YAML: nested more than 64 levels deep (flatten the structure)"
+    ]
+    subs = write("s.csv", "student,question,answer\ns1,q1,x\n")
+    for path in (digits, deep):
+        result = grade_cli(path, subs, tmp_path / "out")
+        assert result.exit_code == 1 and result.output.startswith(f"Error: {path}:"), result.output
+
+
+def test_alias_bombs_and_huge_keyword_lists_are_refused(write):
+    """A 7 KB bank of aliases expanded to a million keyword terms (19 MB of evidence per answer)."""
+    terms = "[" + ", ".join(f"t{i}" for i in range(1000)) + "]"
+    groups = "[" + ", ".join(["*g"] * 1000) + "]"
+    bomb = RUBRIC.replace(
+        "      en: [[bidirectional, both directions], [context]]\n",
+        f"      en: &g {terms}\n",
+    ).replace("      ko: [[양방향]]\n", f"      ko: {groups}\n")
+    path = make_bank(write, rubric=bomb)
+    rubric_path = path.parent.parent / "rubrics" / "r1.yaml"
+    (found,) = problems_of(path)
+    assert found.startswith(f"{rubric_path}:7:") and found.endswith(
+        "invalid YAML: aliases repeat more than 10,000 values "
+        "(write the values out, or use fewer aliases)"
+    ), found
+    written_out = RUBRIC.replace(
+        "      en: [[bidirectional, both directions], [context]]\n",
+        "      en: ["
+        + ", ".join(f"[{', '.join(f't{g}x{i}' for i in range(30))}]" for g in range(40))
+        + "]\n",
+    )
+    path = make_bank(write, rubric=written_out)
+    assert problems_of(path) == [
+        f"{rubric_path}:6: keywords of criterion 'bidir' (en) have more than 1,000 terms "
+        "(keep the groups to the terms that show the idea)"
+    ]
+
+
+def test_a_lone_surrogate_after_a_utf16_bom_is_a_located_error(write, tmp_path):
+    """A UTF-16 BOM then an unpaired surrogate: UnicodeDecodeError (exit 3) in banks, CSV,
+    GIFT and results.json alike."""
+    bad = (
+        b"\xff\xfe" + "id: x\ntitle: ".encode("utf-16-le") + b"\x00\xd8" + "\n".encode("utf-16-le")
+    )
+    bank = write("banks/u16.yaml", "")
+    bank.write_bytes(bad)
+    expected = "not valid UTF-16 (an unpaired surrogate or a cut character at byte 28) (save the file as UTF-8)"
+    assert problems_of(bank) == [f"{bank}:2: {expected}"]
+    subs = write("s.csv", "")
+    subs.write_bytes(
+        b"\xff\xfe" + "student,question,answer\ns1,q1,".encode("utf-16-le") + b"\x00\xd8"
+    )
+    result = grade_cli(make_bank(write), subs, tmp_path / "out")
+    assert result.exit_code == 1 and result.output.startswith(
+        f"Error: {subs}:2: not valid UTF-16 (an unpaired surrogate"
+    ), result.output
+    gift = write("q.gift", "")
+    gift.write_bytes(b"\xff\xfe" + "::q:: What? {=yes}\n".encode("utf-16-le") + b"\x00\xd8")
+    result = run("import", str(gift), "--out", str(tmp_path / "bank.yaml"))
+    assert result.exit_code == 1 and f"Error: {gift}:2: not valid UTF-16" in result.output
+    escaped = make_bank(write, BANK.replace("title: Demo", 'title: "De\\ud800mo"'))
+    assert problems_of(escaped) == [
+        f"{escaped}:2:8: invalid YAML: the text holds an unpaired surrogate (\\ud800), not a "
+        "character (check the indentation and quoting there)"
+    ]
+    saved = write("results.json", "")
+    saved.write_bytes(b"\xff\xfe" + '{"schema": "'.encode("utf-16-le") + b"\x00\xd8")
+    result = run("report", str(saved), "--out", str(tmp_path / "pages"))
+    assert result.exit_code == 1 and f"Error: {saved}:1: not valid UTF-16" in result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (
+            "  - id: q1\n",
+            '  - id: "q1\\n"\n',
+            5,
+            "id 'q1\\x0a' in a question has characters that are not allowed (use letters, digits, '.', '_' and '-', starting with a letter or digit)",
+        ),
+        (
+            "languages: [en, ko]",
+            'languages: [en, "ko\\n"]',
+            3,
+            "'ko\\x0a' in languages is not a language code (use codes like en, ko, ja, ru)",
+        ),
+    ],
+)
+def test_ids_and_language_codes_must_match_whole(write, old, new, line, message):
+    """ID_PATTERN and LANGUAGE_PATTERN ended in `$`, which matches before a final newline."""
+    path = make_bank(write, BANK.replace(old, new))
+    assert f"{path}:{line}: {message}" in problems_of(path)
+
+
+def test_a_multiple_choice_question_without_options_is_reported(write):
+    """`options: []` silently dropped the question from the bank."""
+    path = write(
+        "banks/mc.yaml",
+        "id: mc\ntitle: MC\nlanguages: [en]\nquestions:\n"
+        "  - {id: q1, type: multiple_choice, points: 1, prompt: Pick, options: []}\n",
+    )
+    assert problems_of(path) == [f"{path}:5: question 'q1' has no options (add the options)"]
+
+
+@pytest.mark.parametrize("reference", ["../secret", "/etc/passwd", "sub/r1", "r1.yaml/.."])
+def test_rubric_references_are_ids_never_paths(write, tmp_path, reference):
+    """`rubric:` accepted `..` and absolute paths, reading files outside the rubric folders."""
+    write("secret.yaml", RUBRIC.replace("id: r1", "id: secret"))
+    path = make_bank(write, BANK.replace("rubric: r1", f"rubric: '{reference}'"))
+    assert problems_of(path) == [
+        f"{path}:12: rubric '{reference}' is not a rubric id (name a rubric file of a rubrics "
+        "folder without '.yaml', e.g. rubric: decoder-shift (no paths))"
+    ]
+
+
+def test_a_duplicate_key_is_reported_even_beside_syntax_only_libyaml_accepts(write):
+    """A tab after a colon is accepted by libyaml and refused by the pure-Python parser, which
+    used to read the file again and report the tab instead of the duplicate key."""
+    text = BANK.replace("title: Demo\n", "title:\tDemo\ntitle: Again\n")
+    path = make_bank(write, text)
+    assert problems_of(path) == [
+        f"{path}:3:1: invalid YAML: duplicate key 'title' (check the indentation and quoting there)"
+    ]
+
+
+# ---------------------------------------------------------------- round two: imports
+
+
+MOODLE_SHORT = """<?xml version="1.0" encoding="UTF-8"?>
+<quiz>
+<question type="shortanswer">
+<name><text>q</text></name>
+<questiontext format="html"><text>What reads both ways?</text></questiontext>
+<defaultgrade>{grade}</defaultgrade>
+<answer fraction="{fraction}"><text>BERT</text></answer>
+</question>
+</quiz>
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "message"),
+    [
+        (
+            MOODLE_SHORT.format(grade="nan", fraction="100"),
+            "a.xml",
+            "6: <defaultgrade> is not a finite number: 'nan' (write a number like 2 or 0.5)",
+        ),
+        (
+            MOODLE_SHORT.format(grade="1e400", fraction="100"),
+            "a.xml",
+            "6: <defaultgrade> is not a finite number: '1e400' (write a number like 2 or 0.5)",
+        ),
+        (
+            MOODLE_SHORT.format(grade="1e300", fraction="100"),
+            "a.xml",
+            "6: <defaultgrade> is out of range: '1e300' (write a number of at most 1e+06)",
+        ),
+        (
+            MOODLE_SHORT.format(grade="1", fraction="nan"),
+            "a.xml",
+            "7: the fraction of an answer is not a finite number: 'nan' (write a number like 2 or 0.5)",
+        ),
+        (
+            "::n:: How many? {#1e400:1e400}\n",
+            "n.gift",
+            "1: a numeric answer is not a finite number: '1e400' (write a number like 2 or 0.5)",
+        ),
+        (
+            "::n:: How many? {#12:1e300}\n",
+            "n.gift",
+            "1: a tolerance is out of range: '1e300' (write a number of at most 1e+15)",
+        ),
+        (
+            '<?xml version="1.0" encoding="x-bogus-enc"?>\n<quiz/>\n',
+            "b.xml",
+            '1: the XML declaration names an unknown encoding: unknown encoding: x-bogus-enc (save the file as UTF-8 with <?xml version="1.0" encoding="UTF-8"?>)',
+        ),
+    ],
+)
+def test_imported_numbers_and_encodings_are_checked(write, tmp_path, text, name, message):
+    """`<answer fraction="nan">` became credit 1 (a wrong option marked right); NaN points and a
+    GIFT `{#1e400:1e400}` went into the bank; an unknown XML encoding was exit 3."""
+    source = write(name, text)
+    out = tmp_path / "bank.yaml"
+    result = run("import", str(source), "--out", str(out))
+    line, _, reason = message.partition(": ")
+    if name == "b.xml":  # the whole file is unreadable
+        expected = f"Error: {source}:{message}\n"
+    else:  # the one question is skipped (a bad question never blocks a file), so nothing is left
+        question = "n" if name == "n.gift" else "q (shortanswer)"
+        expected = (
+            f"Error: {source}: no question could be imported ({question} at line {line}: "
+            f"{reason}) (see docs/lms.md for the supported types)\n"
+        )
+    assert (result.exit_code, result.output) == (1, expected)
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- round two: overrides, calibration
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "o.yaml",
+            f"- {{student: s1, question: q1, score: {'9' * 400}}}\n",
+            f"1: score '{'9' * 39}…' is not a finite number (write a number such as 2.5)",
+        ),
+        (
+            "o.yaml",
+            "- {student: s1, question: q1, score: .nan}\n",
+            "1: score 'nan' is not a finite number (write a number such as 2.5)",
+        ),
+        (
+            "o.csv",
+            "student,question,score\ns1,q1,inf\n",
+            "2: score 'inf' is not a finite number (write a number such as 2.5)",
+        ),
+        (
+            "o.csv",
+            "student,question,score,student\ns1,q1,1,s2\n",
+            "1: the column 'student' appears twice in the header (columns 1 and 4) (remove or rename one: each row's values would be read from only one of them)",
+        ),
+    ],
+)
+def test_overrides_numbers_and_headers_are_checked(write, tmp_path, name, text, message):
+    """A 400-digit score in a YAML overrides file overflowed a float (exit 3)."""
+    bank = make_bank(write)
+    subs = write("s.csv", "student,question,answer\ns1,q1,bidirectional context\n")
+    overrides = write(name, text)
+    result = grade_cli(bank, subs, tmp_path / "out", "--overrides", str(overrides))
+    assert (result.exit_code, result.output) == (1, f"Error: {overrides}:{message}\n")
+
+
+CALIBRATION = """\
+schema: grader.calibration/2
+bank: demo
+fitted: {answers: 10, folds: 5}
+models:
+  none:
+    bank: {shift: 0.2, scale: 0.8, map: [[0, 0], [1, 1]]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("shift: 0.2", "shift: .nan", "6: models.none.bank.shift must be a finite number, not nan"),
+        (
+            "shift: 0.2",
+            f"shift: {'9' * 400}",
+            f"6: models.none.bank.shift must be a finite number, not {'9' * 39}…",
+        ),
+        ("[1, 1]", f"[1, {'9' * 400}]", f"6: models.none.bank.map has a bad knot [1, {'9' * 35}…"),
+        ("answers: 10", "answers: x", "3: fitted.answers must be a whole number, not 'x'"),
+        ("answers: 10", "answers: .inf", "3: fitted.answers must be a whole number, not inf"),
+    ],
+)
+def test_calibration_numbers_are_checked(write, tmp_path, old, new, message):
+    """A 400-digit number or a text count in a calibration file was exit 3."""
+    bank = make_bank(write)
+    subs = write("s.csv", "student,question,answer\ns1,q1,bidirectional context\n")
+    calibration = write("calibration.yaml", CALIBRATION.replace(old, new))
+    result = grade_cli(bank, subs, tmp_path / "out", "--calibration", str(calibration))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: {calibration}:{message}"), result.output
+
+
+# ---------------------------------------------------------------- round two: no row lost
+
+
+def test_an_unterminated_quote_is_reported_and_the_rows_it_took_in_are_graded(write, tmp_path):
+    """`s1,q1,"T5 encoder` with no closing quote swallowed s2's row into s1's answer and reported
+    nothing ("Graded 1 answers ... 0 row problems")."""
+    bank = make_bank(write)
+    subs = write(
+        "s.csv", 'student,question,answer\ns1,q1,"T5 encoder\ns2,q1,BERT\ns3,q1,bidirectional\n'
+    )
+    out = tmp_path / "out"
+    result = grade_cli(bank, subs, out)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"Warning: {subs}:2: a quote opened in this row is never closed: it runs to the end of "
+        "the file and would swallow lines 3–4 (close the quote; the lines after it are read as "
+        "rows of their own)\nGraded 2 answers from 2 students ("
+    ), result.output
+    assert "1 row problems)." in result.output.splitlines()[1], result.output
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [student["id"] for student in data["students"]] == ["s2", "s3"]
+    assert answer_of(data, "s2", "q1")["answer"] == "BERT"
+
+
+def test_text_after_a_closing_quote_is_a_row_problem_and_the_next_rows_are_read(write):
+    subs = write(
+        "s.csv", 'student,question,answer\ns1,q1,"T5 encoder\ns2,q1,"BERT" reads\ns3,q1,x\n'
+    )
+    read = read_submissions(subs)
+    assert [(row.student, row.line) for row in read.rows] == [("s3", 4)]
+    assert [str(problem) for problem in read.problems] == [
+        f"{subs}:2: unreadable CSV row: ',' expected after '\"' (it runs on to line 3) (check its "
+        'quotes: a quoted field ends with " before the next comma; write "" for a quote inside it)',
+        f"{subs}:3: unreadable CSV row: ',' expected after '\"' (check its quotes: a quoted field "
+        'ends with " before the next comma; write "" for a quote inside it)',
+    ]
+
+
+def test_a_field_over_the_csv_modules_limit_loses_no_row(write):
+    """A field over the csv module's 16 MiB limit dropped every row after it with one warning."""
+    subs = write("s.csv", "")
+    subs.write_text(
+        'student,question,answer\ns1,q1,"' + "x" * (17 * 1024 * 1024) + '"\ns2,q1,BERT\ns3,q1,ok\n',
+        encoding="utf-8",
+    )
+    read = read_submissions(subs)
+    assert [(row.student, row.line) for row in read.rows] == [("s2", 3), ("s3", 4)]
+    assert [str(problem) for problem in read.problems] == [
+        f"{subs}:2: the answer of student 's1' to 'q1' is 17,825,792 characters long; answers "
+        "over 1,000,000 characters are not graded (shorten it, or grade it by hand)"
+    ]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])  # raw in JSON text
+def test_jsonl_strings_may_hold_line_separators(write, separator):
+    """Lines were split with str.splitlines(), which also splits at U+2028, U+2029 and NEL, which
+    a JSON string may hold as they are: the row was reported broken and dropped. (The other
+    characters splitlines splits at are controls, which JSON must escape.)"""
+    rows = [
+        {"student": "s1", "question": "q1", "answer": f"bidirectional{separator}context"},
+        {"student": "s2", "question": "q1", "answer": "x"},
+    ]
+    subs = write("s.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    read = read_submissions(subs)
+    assert [(row.student, row.answer, row.line) for row in read.rows] == [
+        ("s1", f"bidirectional{separator}context", 1),
+        ("s2", "x", 2),
+    ]
+    assert read.problems == ()
+
+
+def test_a_duplicate_header_is_refused(write, tmp_path):
+    """`student,question,answer,student` credited one student's answer to another."""
+    subs = write("s.csv", "student,question,answer,student\ns1,q1,bidirectional context,s2\n")
+    result = grade_cli(make_bank(write), subs, tmp_path / "out")
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {subs}:1: the column 'student' appears twice in the header (columns 1 and 4) "
+        "(remove or rename one: each row's values would be read from only one of them)\n",
+    )
+
+
+def test_bad_jsonl_rows_are_row_problems_and_the_rest_of_the_class_is_graded(write, tmp_path):
+    """One such row (a 5000-digit id, a 400-digit score, 100k-deep nesting, "\\ud800") aborted
+    the whole class with exit 3."""
+    lines = [
+        '{"student": "s1", "question": "q1", "answer": "bidirectional context"}',
+        '{"student": ' + "1" * 5000 + ', "question": "q1", "answer": "x"}',
+        '{"student": "s3", "question": "q1", "answer": "x", "score": ' + "9" * 400 + "}",
+        '{"student": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"student": "s5", "question": "q1", "answer": "\\ud800"}',
+        '{"student": ["s6"], "question": "q1", "answer": "x"}',
+        '{"student": NaN, "question": "q1", "answer": "x"}',
+        '{"student": "s8", "question": "q1", "answer": {"text": "x"}}',
+        '{"student": "s9", "question": "q1", "answer": "bidirectional"}',
+    ]
+    subs = write("s.jsonl", "\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    result = grade_cli(make_bank(write), subs, out)
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [student["id"] for student in data["students"]] == ["s1", "s3", "s9"]
+    assert [(p["line"], p["message"]) for p in data["problems"]] == [
+        (2, "not valid JSON: a number with too many digits"),
+        (3, f"score '{'9' * 39}…' is not a finite number"),
+        (4, "not valid JSON: nested too deeply"),
+        (5, "the answer holds an unpaired surrogate (\\ud800), which is not a character"),
+        (6, "the student must be text, not a list"),
+        (7, "the student must be text, not nan"),
+        (8, "the answer must be text, not an object"),
+    ]
+
+
+# ---------------------------------------------------------------- round two: smaller holes
+
+
+def test_an_answer_over_the_size_limit_is_a_row_problem(write, tmp_path):
+    """One 5 MB answer took 226 s to grade (1 MB: 18 s)."""
+    subs = write("s.csv", "")
+    subs.write_text(
+        "student,question,answer\ns1,q1," + "word " * 200_001 + "\ns2,q1,bidirectional\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = grade_cli(make_bank(write), subs, out)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"Warning: {subs}:2: the answer of student 's1' to 'q1' is 1,000,005 characters long; "
+        "answers over 1,000,000 characters are not graded (shorten it, or grade it by hand)\n"
+    )
+    check = run(
+        "check", str(make_bank(write)), "q1", "--answer", "x" * 1_000_001, "--model", "none"
+    )
+    assert (check.exit_code, check.output) == (
+        1,
+        "Error: the answer is 1,000,001 characters long; answers over 1,000,000 characters are "
+        "not graded (shorten it)\n",
+    )
+
+
+def test_a_long_student_id_gets_a_page_whose_name_fits_the_file_system(write, tmp_path):
+    """70 U+20000 characters (280 bytes) made the temporary file name longer than 255 bytes:
+    no student pages at all, and the error blamed the folder."""
+    student = "\U00020000" * 70
+    subs = write("s.csv", f"student,question,answer\n{student},q1,bidirectional context\n")
+    out = tmp_path / "out"
+    result = grade_cli(make_bank(write), subs, out)
+    assert result.exit_code == 0, result.output
+    (page,) = (out / "students").iterdir()
+    assert len(page.name.encode("utf-8")) <= 100 and page.name.startswith("\U00020000")
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["students"][0]["id"] == student
+
+
+def test_control_characters_in_ids_are_escaped_in_every_message(write, tmp_path):
+    """Student or question ids with terminal escapes were echoed raw: a warning could clear the
+    screen or retitle the terminal."""
+    evil = "evil\x1b[2J\x1b]0;PWNED\x07\u202e\x9b"
+    subs = write("s.jsonl", json.dumps({"student": evil, "question": evil, "answer": "x"}) + "\n")
+    out = tmp_path / "out"
+    result = grade_cli(make_bank(write), subs, out)
+    assert result.exit_code == 0, result.output
+    escaped = "evil\\x1b[2J\\x1b]0;PWNED\\x07\\x9b"  # the bidi override is dropped from ids
+    assert f"Warning: {subs}:1: unknown question '{escaped}'" in result.output
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", result.output)
+    as_json = grade_cli(make_bank(write), subs, out, "--json")
+    assert as_json.exit_code == 0 and not re.search(
+        "[\x00-\x1f\x7f-\x9f\u202e]", as_json.output.replace("\n", "")
+    )
+    bank = make_bank(write, BANK.replace("id: demo", 'id: "demo\\e[2J"'))
+    validated = run("validate", str(bank))
+    assert validated.exit_code == 1 and "id 'demo\\x1b[2J' in the bank" in validated.output
+    assert "\x1b" not in validated.output
+
+
+def test_outputs_follow_the_umask(write, tmp_path):
+    """Every output file was mode 0600 (from mkstemp)."""
+    bank = make_bank(write)
+    subs = write("s.csv", "student,question,answer\ns1,q1,bidirectional context\n")
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        out = tmp_path / f"out-{umask:o}"
+        command = [sys.executable, "-m", "grader", "grade", str(bank), str(subs), "--out", str(out)]
+        command += ["--model", "none", "--no-cache"]
+        shell = f"umask {umask:03o} && exec " + " ".join(shlex.quote(part) for part in command)
+        done = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        files = [path for path in out.rglob("*") if path.is_file()]
+        assert len(files) > 4
+        assert {path.stat().st_mode & 0o777 for path in files} == {mode}, umask
+
+
+def test_report_uses_the_recorded_bank_only_while_its_sha256_matches(write, tmp_path):
+    """`grader report` used the bank at the recorded path without checking its sha256."""
+    bank = make_bank(write)
+    subs = write("s.csv", "student,question,answer\ns1,q1,bidirectional context\n")
+    out = tmp_path / "out"
+    assert grade_cli(bank, subs, out).exit_code == 0
+    pages = tmp_path / "pages"
+    same = run("report", str(out / "results.json"), "--out", str(pages))
+    # the class page, and the instructor's and the student's page of s1
+    assert same.exit_code == 0 and same.output == f"Wrote 3 pages to {pages}\n"
+    assert "What does BERT use?" in (pages / "students" / "s1.html").read_text(encoding="utf-8")
+    bank.write_text(BANK.replace("What does BERT use?", "Edited since"), encoding="utf-8")
+    changed = run("report", str(out / "results.json"), "--out", str(pages))
+    assert changed.exit_code == 0
+    assert changed.output == (
+        f"Warning: {bank}: the bank changed since grading (its sha256 is not the one in "
+        f"{out / 'results.json'}); the pages leave out its prompts and model answers (give "
+        f"--bank to use it anyway)\nWrote 3 pages to {pages}\n"
+    )
+    page = (pages / "students" / "s1.html").read_text(encoding="utf-8")
+    assert "Edited since" not in page and "What does BERT use?" not in page
+    forced = run("report", str(out / "results.json"), "--out", str(pages), "--bank", str(bank))
+    assert forced.exit_code == 0 and "Warning" not in forced.output
+    assert "Edited since" in (pages / "students" / "s1.html").read_text(encoding="utf-8")
+
+
+def test_repeated_row_problems_are_summarised(write, tmp_path):
+    """1M duplicate rows gave a 318 MB index.html listing 999,999 warnings."""
+    rows = "".join(f"s1,q1,try {number}\n" for number in range(250))
+    subs = write("s.csv", "student,question,answer\n" + rows + "s2,q9,x\n")
+    out = tmp_path / "out"
+    result = grade_cli(make_bank(write), subs, out)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("Warning")]
+    assert len(warnings) == 101
+    assert result.output.count("\n  ") == 2
+    assert (
+        "Warning: 150 more row problems (results.json lists them all), by kind:\n"
+        "  249 × student '…' answered '…' again at line …\n"
+        "  1 × unknown question '…'\n"
+    ) in result.output
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.count("answered &#39;q1&#39; again at line") == 100
+    assert "The first 100 of 250 problems; results.json lists them all." in page
+    assert '<td class="num">249</td>' in page
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert len(data["problems"]) == 250
+
+
+def _set(path: tuple[str | int, ...], value: object):
+    def change(data: dict) -> None:
+        target = data
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+
+    return change
+
+
+DAMAGE = [
+    (("students", 0, "total"), "abc", "students[0].total must be a finite number, not text"),
+    (
+        ("students", 0, "questions", 0, "score"),
+        float("nan"),
+        "students[0].questions[0].score must be a finite number, not nan",
+    ),
+    (
+        ("students", 0, "questions", 0, "points"),
+        1e400,
+        "students[0].questions[0].points must be a finite number, not inf",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "score"),
+        10**400,
+        "students[0].questions[0].answers[0].score must be a finite number, not 1" + "0" * 38 + "…",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "score"),
+        99,
+        "students[0].questions[0].answers[0].score is 99, outside 0..2",
+    ),
+    (("students", 0, "questions"), {}, "students[0].questions must be a list, not an object"),
+    (("students", 0, "id"), 5, "students[0].id must be text, not a number"),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "answer"),
+        "\ud800",
+        "students[0].questions[0].answers[0].answer holds an unpaired surrogate (a \\ud800-style escape), not a character",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "line"),
+        -1,
+        "students[0].questions[0].answers[0].line must be a whole number from 0, not -1",
+    ),
+    (
+        ("students", 0, "questions", 0, "answers", 0, "answered"),
+        "yes",
+        "students[0].questions[0].answers[0].answered must be true or false, not text",
+    ),
+    (("settings", "floor"), float("inf"), "settings holds inf, which is not a finite number"),
+    (("students", 1, "id"), "s1", "students[1] repeats the student 's1'"),
+    (
+        ("students", 1, "questions"),
+        [],
+        "students[1] does not have the questions of students[0] in their order",
+    ),
+    (("summary",), None, "summary must be an object, not null"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    DAMAGE,
+    ids=[m.split(" ")[0] + "-" + str(i) for i, (_, _, m) in enumerate(DAMAGE)],
+)
+def test_hand_edited_results_are_damaged_with_the_field_named(
+    write, tmp_path, path, value, message
+):
+    """Fields of the wrong type in results.json ended `report`, `review` and `export` in exit 3."""
+    bank = make_bank(write)
+    subs = write("s.csv", "student,question,answer\ns1,q1,bidirectional context\ns2,q1,x\n")
+    out = tmp_path / "out"
+    assert grade_cli(bank, subs, out).exit_code == 0
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    _set(path, value)(data)
+    damaged = write("damaged.json", json.dumps(data))  # NaN and \ud800 as JSON writes them
+    expected = (
+        f"Error: {damaged}: damaged results file: {message} (re-run grader grade, or undo the "
+        "hand edit)\n"
+    )
+    for command in (
+        ("report", str(damaged), "--out", str(tmp_path / "pages")),
+        ("review", str(bank), str(damaged), "--out", str(tmp_path / "pages")),
+        ("export", str(damaged), "--format", "canvas-csv", "--out", str(tmp_path / "c.csv")),
+    ):
+        result = run(*command)
+        assert (result.exit_code, result.output) == (1, expected), command
+    assert not (tmp_path / "pages").exists() or not any((tmp_path / "pages").rglob("*.html"))

@@ -40,6 +40,7 @@ PARAMS = ScoringParams(
     wrong_margin=0.1,
     wrong_similarity=0.8,
     sharpness=1.0,
+    meaning_only_flag=0.25,
     review=Review(-20.0, 0.0, 0.0, 0.0, threshold=0.5, share=0.15),  # never flags
 )
 RUBRIC = Rubric(
@@ -95,27 +96,40 @@ def scored(criteria: dict[str, CriterionSignal], **extra: object):
 # ---------------------------------------------------------------- the vectorised rule
 
 
+def _from_unrelated(logit: float, base: float) -> float:
+    """The meaning map's reading: the curve from its value at zero evidence (``base``) up."""
+    p, p0 = 1 / (1 + math.exp(-logit)), 1 / (1 + math.exp(-base))
+    return max(0.0, (p - p0) / (1 - p0))
+
+
 def test_meaning_credit_uses_the_predictor_the_evidence_allows() -> None:
     credit = meaning_credit([1.0, 1.0, math.nan, math.nan], [0.5, math.nan, 0.5, math.nan], MEANING)
-    assert credit[0] == pytest.approx(1 / (1 + math.exp(-(-4 + 4 + 2))))
-    assert credit[1] == pytest.approx(1 / (1 + math.exp(-2.0)))
-    assert credit[2] == pytest.approx(0.5)
+    assert credit[0] == pytest.approx(_from_unrelated(-4 + 4 + 2, -4))
+    assert credit[1] == pytest.approx(_from_unrelated(2.0, -4))
+    assert credit[2] == pytest.approx(_from_unrelated(0.0, -3))
     assert math.isnan(credit[3])
 
 
+def test_unrelated_evidence_earns_nothing() -> None:
+    credit = meaning_credit([0.0, -0.4, math.nan], [0.0, 0.0, 0.0], MEANING)
+    assert credit.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_meaning_credit_rises_with_similarity_and_overlap() -> None:
-    grid = np.linspace(-0.5, 1.5, 21)
+    grid = np.linspace(0.05, 1.5, 21)
     assert np.all(np.diff(meaning_credit(grid, np.full(21, 0.3), MEANING)) > 0)
     assert np.all(np.diff(meaning_credit(np.full(21, 0.5), np.linspace(0, 1, 21), MEANING)) > 0)
 
 
 def test_shift_scale_and_sharpness_move_the_log_odds() -> None:
     base = float(meaning_credit([0.9], [math.nan], MEANING)[0])  # logit 1.4
-    assert float(meaning_credit([0.9], [math.nan], MEANING, shift=-1.4)[0]) == pytest.approx(0.5)
+    assert base == pytest.approx(_from_unrelated(1.4, -4.0))
+    shifted = float(meaning_credit([0.9], [math.nan], MEANING, shift=-1.4)[0])
+    assert shifted == pytest.approx(_from_unrelated(0.0, -5.4))
     sharp = float(meaning_credit([0.9], [math.nan], MEANING, sharpness=3.0)[0])
     assert sharp > base
-    assert sharp == pytest.approx(1 / (1 + math.exp(-4.2)))
-    assert float(meaning_credit([0.9], [math.nan], MEANING, scale=0.0)[0]) == pytest.approx(0.5)
+    assert sharp == pytest.approx(_from_unrelated(4.2, -12.0))
+    assert float(meaning_credit([0.9], [math.nan], MEANING, scale=0.0)[0]) == pytest.approx(0.0)
 
 
 def test_criterion_credit_keywords_meaning_cap_negation_and_void() -> None:
@@ -265,6 +279,7 @@ def test_without_a_rubric_the_model_answers_are_the_one_criterion() -> None:
         bare, Signals("en", True, criteria={"model-answer": signal}), PARAMS, ["en"]
     )
     expected = float(meaning_credit([1.0], [0.5], MEANING)[0])
+    assert expected == pytest.approx(_from_unrelated(-4 + 4 + 2, -4))
     assert result.score == pytest.approx(2 * expected, abs=1e-4)
     assert [c.id for c in result.criteria] == ["model-answer"]
 

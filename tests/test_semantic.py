@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,22 @@ questions:
     assert scores["right"] >= 1.5 and scores["wrong"] <= 0.2
     evidence = results.students[0].questions[0].answers[0].similarity
     assert evidence is not None and evidence.reference_language == "en" and evidence.cosine > 0.5
+
+
+def test_the_example_class_ranks_as_its_readme_says(tmp_path: Path) -> None:
+    """banks/examples/README.md: correct > partial > gaming, wrong, misconceived > empty."""
+    from grader.submissions import read_submissions
+    from tests.conftest import EXAMPLE_SUBMISSIONS
+
+    read = read_submissions(EXAMPLE_SUBMISSIONS)
+    results = grade(load_bank(SEED_BANK), read.rows, GradeOptions(cache_dir=tmp_path))
+    total = {student.id: student.total for student in results.students}
+    tiers = [
+        ("s01", "s02", "s03", "s04", "kim/jiwoo", "s06", "s11"),
+        ("s05", "Ана Петрова"),
+        ("s10", "s07", "s08", "s12"),
+        ("s09",),
+    ]
+    for higher, lower in itertools.pairwise(tiers):
+        assert min(total[s] for s in higher) > max(total[s] for s in lower), (higher, lower, total)
+    assert total["s09"] < 0.5
