@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install demo test lint browser
+.PHONY: install demo test lint browser messages serve
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium fonts-nanum fonts-ipafont-gothic >/dev/null) || echo "chromium not installed: browser tests will skip"; }
 
+# Learners' self-check in the browser on the shipped bank: http://127.0.0.1:8000/ (Ctrl-C stops it).
+serve: install
+	HF_HUB_OFFLINE=1 $(BIN)/grader serve banks/transformer-triad.yaml --data reports/serve-data
+
 lint: install
 	$(BIN)/ruff check grader tests benchmarks
 	$(BIN)/ruff format --check grader tests benchmarks
@@ -30,3 +34,10 @@ lint: install
 
 test: install browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Interface labels: extract them from the code and templates, update every grader.po, compile the
+# grader.mo files that run (commit all three; tests fail when a .mo is stale or a label untranslated).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k ngettext:1,2 --no-location --sort-output --omit-header -o grader/locale/grader.pot .
+	$(BIN)/pybabel update -i grader/locale/grader.pot -d grader/locale -D grader --no-fuzzy-matching --ignore-obsolete --width 100
+	$(BIN)/pybabel compile -d grader/locale -D grader --statistics

@@ -20,6 +20,11 @@ from grader.errors import GraderError, format_problem, printable
 
 T = TypeVar("T")
 INTERNAL_ERROR = 3
+REVEAL_CHOICES = ("none", "missed", "all")  # grader.model.Reveal (not imported: --help stays fast)
+REVEAL_HELP = (
+    "What students see besides their score and the criteria they met: none, missed (what they "
+    "missed, hints, feedback) or all (also model answers). Default: the bank's 'reveal' setting."
+)
 INTERRUPTED = 130
 # Characters json.dumps(ensure_ascii=False) leaves as they are that a terminal acts on (C1
 # controls) or that reorder the text around them (bidi overrides and isolates).
@@ -166,10 +171,9 @@ def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: boo
 )
 @click.option(
     "--reveal",
-    type=click.Choice(["none", "missed", "all"]),
-    default="missed",
-    show_default=True,
-    help="What student pages reveal: model answers and missed criteria's wording.",
+    type=click.Choice(REVEAL_CHOICES),
+    default=None,
+    help=REVEAL_HELP,
 )
 @click.option(
     "--timestamp", is_flag=True, help="Record the time in results.json (off: identical reruns)."
@@ -198,7 +202,7 @@ def grade(
     no_cache: bool,
     rubric_dirs: tuple[Path, ...],
     calibration: Path | None,
-    reveal: str,
+    reveal: str | None,
     timestamp: bool,
     overrides: Path | None,
     compare: Path | None,
@@ -298,6 +302,7 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
 @click.option(
     "--lang", "language", default=None, help="The answer's language (detected if omitted)."
 )
+@click.option("--reveal", type=click.Choice(REVEAL_CHOICES), default=None, help=REVEAL_HELP)
 @model_option
 @device_option
 @with_cache_options
@@ -308,6 +313,7 @@ def check(
     question: str,
     answer: str | None,
     language: str | None,
+    reveal: str | None,
     model: str | None,
     device: str,
     cache_dir: Path | None,
@@ -316,7 +322,7 @@ def check(
     as_json: bool,
 ) -> None:
     """Self-check one answer to QUESTION: score, what was met, what is missing."""
-    from grader.pipeline import check_one, describe_check
+    from grader.pipeline import check_document, check_one, describe_check
 
     if answer == "-":
         answer = sys.stdin.read()
@@ -333,9 +339,10 @@ def check(
         cache_dir,
         not no_cache,
         rubric_dirs,
+        reveal,
     )
     if as_json:
-        emit_json(outcome, indent=None)
+        emit_json(check_document(outcome), indent=None)
     else:
         say(describe_check(outcome))
 
@@ -396,12 +403,10 @@ def models(as_json: bool) -> None:
     default=None,
     help="The bank (default: the one recorded in the results).",
 )
-@click.option(
-    "--reveal", type=click.Choice(["none", "missed", "all"]), default="missed", show_default=True
-)
+@click.option("--reveal", type=click.Choice(REVEAL_CHOICES), default=None, help=REVEAL_HELP)
 @json_option
 def report(
-    results_file: Path, out_dir: Path, bank: Path | None, reveal: str, as_json: bool
+    results_file: Path, out_dir: Path, bank: Path | None, reveal: str | None, as_json: bool
 ) -> None:
     """Re-render the HTML pages from a saved results.json, without re-grading."""
     from grader.pipeline import rerender
@@ -701,6 +706,98 @@ def export(
         return
     raise click.ClickException(
         printable(message + " (fix the roster and export again, or pass --allow-unmatched)")
+    )
+
+
+@cli.command()
+@click.argument("banks", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where attempts (SQLite) and the cache go. Default: beside the cache, printed at start.",
+)
+@click.option(
+    "--access-code",
+    default=None,
+    envvar="GRADER_ACCESS_CODE",
+    help="A code learners type once; required for any --host but 127.0.0.1 "
+    "(or set GRADER_ACCESS_CODE).",
+)
+@click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
+@click.option(
+    "--rate-limit", default=30, show_default=True, type=int, help="Checks a minute per client."
+)
+@click.option(
+    "--max-answer", default=5000, show_default=True, type=int, help="Characters an answer may have."
+)
+@click.option("--reveal", type=click.Choice(REVEAL_CHOICES), default=None, help=REVEAL_HELP)
+@model_option
+@device_option
+@rubrics_option
+def serve(
+    banks: tuple[Path, ...],
+    host: str,
+    port: int,
+    data: Path | None,
+    access_code: str | None,
+    workers: int,
+    rate_limit: int,
+    max_answer: int,
+    reveal: str | None,
+    model: str | None,
+    device: str,
+    rubric_dirs: tuple[Path, ...],
+) -> None:
+    """Serve BANKS to learners in the browser: pick a question, answer, get feedback."""
+    from grader.serve import ServeConfig, check_config
+    from grader.serve import serve as run_server
+
+    config = ServeConfig(
+        banks=banks,
+        host=host,
+        port=port,
+        data=data,
+        access_code=access_code,
+        workers=workers,
+        rate_limit=rate_limit,
+        max_answer=max_answer,
+        model=model,
+        device=device,
+        rubric_dirs=rubric_dirs,
+        reveal=reveal,
+    )
+    call(check_config, config)
+    call(run_server, config, click.echo)
+
+
+@cli.command()
+@click.argument("data", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The submissions file to write (.csv, or .jsonl for JSON Lines).",
+)
+@click.option(
+    "--last", "pick", flag_value="last", default=True, help="Each learner's last attempt."
+)
+@click.option("--best", "pick", flag_value="best", help="Each learner's best attempt.")
+@click.option("--bank", default=None, help="The bank's id (needed when DATA holds several).")
+@json_option
+def attempts(data: Path, out: Path, pick: str, bank: str | None, as_json: bool) -> None:
+    """Write what learners tried in grader serve (its --data folder) as a submissions file."""
+    from grader.attempts import export_attempts
+
+    written = call(export_attempts, data, out, pick, bank)
+    if as_json:
+        emit_json({"ok": True, "file": str(out), "attempts": len(written), "pick": pick})
+        return
+    learners = len({attempt.student for attempt in written})
+    click.echo(
+        f"Wrote {out}: {len(written)} answers ({pick} attempt each) from {learners} learners"
     )
 
 

@@ -60,6 +60,9 @@ class GradeOptions:
     progress: Progress | None = None
     # When a dict: grade() adds the seconds spent per stage ("analyse", "embed", "score") to it.
     timings: dict[str, float] | None = field(default=None, compare=False)
+    # When a dict: the embedders by model name, used and filled in across calls (a server that
+    # checks one answer at a time loads each model once).
+    models: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @contextlib.contextmanager
@@ -194,7 +197,8 @@ def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> di
     from grader.embedding import load_embedder
 
     every_gradable = list(bank.gradables().values())
-    loaded: dict[str, Any] = {}  # one instance of each model, even inside an ensemble
+    # one instance of each model, even inside an ensemble (and across calls with options.models)
+    loaded: dict[str, Any] = options.models if options.models is not None else {}
     answered: dict[str, set[str]] = {}  # per model, the gradables it has answers to
     for answer in answers:
         if answer.analysis is None:
@@ -503,6 +507,8 @@ def _results(
         "similarity_floor": bank.settings.similarity_floor,
         "similarity_ceiling": bank.settings.similarity_ceiling,
         "calibration": options.calibration.source if options.calibration else None,
+        "display_decimals": bank.settings.display_decimals,  # scores shown to students
+        "display_step": bank.settings.display_step,
     }
     created = datetime.now(UTC).isoformat(timespec="seconds") if options.timestamp else None
     return Results(

@@ -22,8 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
+from grader.export import cell_number
 from grader.fsutil import Identifier, atomic_write, csv_text, plain_identifier
 from grader.results import QuestionResult, Results, StudentResult
+from grader.student_view import (
+    Display,
+    Policy,
+    feedback_remarks,
+    parse_reveal,
+    shown_question_score,
+    shown_scores,
+    student_answer,
+)
 from grader.yamlread import read_text
 
 EXPORT_FORMATS = ("moodle-csv", "canvas-csv", "jsonl")
@@ -157,7 +167,7 @@ def export_grades(
             "Canvas's gradebook import takes scores only, no feedback text (use --format jsonl "
             "--feedback for a script, or share the student pages; see docs/lms.md)"
         )
-    _reveal(reveal)
+    parse_reveal(reveal)  # a clear error for an unknown level, before anything is read
     loaded = load_roster(roster) if roster is not None else None
     if fmt == "jsonl":
         return _jsonl_export(results, loaded, feedback, reveal)
@@ -168,7 +178,8 @@ def export_grades(
         plan = _gradebook_plan(results, loaded, columns, read_gradebook(gradebook))
     else:
         plan = _canvas_plan(results, loaded, columns)
-    return _csv_export(plan, columns, fmt, feedback, reveal)
+    display = Display.from_settings(results.settings)
+    return _csv_export(plan, columns, fmt, feedback, reveal, display)
 
 
 def unmatched_path(out: Path) -> Path:
@@ -300,16 +311,13 @@ def question_points(results: Results) -> list[tuple[str, float]]:
     return list(seen.items())
 
 
-def _question_scores(student: StudentResult) -> dict[str, float]:
-    """Each question's final score: the sum of its answers' scores (after overrides)."""
-    return {q.id: sum(answer.score for answer in q.answers) for q in student.questions}
-
-
-def _score(result: StudentResult, item: _Item) -> float | int | str:
-    scores = _question_scores(result)
+def _score(result: StudentResult, item: _Item, display: Display) -> float | int | str:
+    """A question's final score (after overrides) as the student sees it (rounded as the bank
+    says), or the total: the sum of those, so that a row always adds up."""
+    scores, total = shown_scores(result, display)
     if item.key:
-        return _number(scores[item.key]) if item.key in scores else ""
-    return _number(sum(scores.values()))
+        return cell_number(scores[item.key]) if item.key in scores else ""
+    return cell_number(total)
 
 
 def _number(value: float) -> float | int:
@@ -317,30 +325,19 @@ def _number(value: float) -> float | int:
     return int(rounded) if rounded.is_integer() else rounded
 
 
-def _reveal(level: str) -> Any:
-    from grader.report import check_reveal
-
-    return check_reveal(level)
-
-
 def question_feedback(question: QuestionResult, reveal: str = "missed") -> str:
     """The feedback a student may see on one question, as plain text: one line per remark.
 
-    An overridden answer shows its override's comment only, so that no criterion contradicts the
-    overridden score; otherwise each criterion's and misconception's feedback, as far as the
-    reveal level (as for the student pages) allows.
+    Made from the student view (``grader.student_view``), as the student pages are: an
+    override's comment, then each criterion's and misconception's feedback as far as the reveal
+    level allows; the criteria of an overridden answer are shown consistently with its score.
     """
-    policy = _reveal(reveal)
+    policy = Policy(parse_reveal(reveal))
     lines: list[str] = []
     for answer in question.answers:
         step = answer.id.split("/", 1)[1] + ": " if "/" in answer.id else ""
-        if answer.override is not None:
-            remarks = [answer.override.comment]
-        else:
-            remarks = [c.feedback for c in answer.criteria if policy.criterion_details(c.met)]
-            if policy.misconception_details:
-                remarks.extend(hit.feedback for hit in answer.misconceptions)
-        lines.extend(step + remark.strip() for remark in remarks if remark.strip())
+        view = student_answer(answer, None, policy)
+        lines.extend(step + remark for remark in feedback_remarks(view))
     return "\n".join(lines)
 
 
@@ -356,7 +353,7 @@ def _item_feedback(result: StudentResult, item: _Item, reveal: str) -> str:
 
 
 def _csv_export(
-    plan: _Plan, items: list[_Item], fmt: str, feedback: bool, reveal: str
+    plan: _Plan, items: list[_Item], fmt: str, feedback: bool, reveal: str, display: Display
 ) -> ExportResult:
     grade_headers: list[str] = []
     for header in plan.item_headers:
@@ -367,7 +364,7 @@ def _csv_export(
     def grades(result: StudentResult) -> list[object]:
         cells: list[object] = []
         for item in items:
-            cells.append(_score(result, item))
+            cells.append(_score(result, item, display))
             if feedback:
                 cells.append(_item_feedback(result, item, reveal))
         return cells
@@ -684,6 +681,7 @@ def _jsonl_export(
         unmatched = [student.id for student in results.students if student.id not in listed]
         rows.extend((student, None, by_id[student]) for student in unmatched)
     lines = []
+    display = Display.from_settings(results.settings)
     for student, entry, result in rows:
         identity = entry.fields if entry else {}
         questions = {q.id: q for q in result.questions} if result else {}
@@ -696,7 +694,7 @@ def _jsonl_export(
             if question is None:
                 record.update(score=None, answered=False, overridden=False)
             else:
-                record["score"] = _number(sum(answer.score for answer in question.answers))
+                record["score"] = cell_number(shown_question_score(question, display))
                 record["answered"] = any(answer.answered for answer in question.answers)
                 record["overridden"] = any(
                     answer.override is not None for answer in question.answers

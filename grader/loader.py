@@ -24,6 +24,7 @@ from grader.model import (
     Option,
     Question,
     QuestionType,
+    Reveal,
     Rubric,
     Settings,
     Term,
@@ -49,6 +50,7 @@ QUESTION_KEYS = (
     "steps",
     "feedback",
     "grader_notes",
+    "hint",
 )
 MULTIPLE_CHOICE_KEYS = (
     "id",
@@ -59,6 +61,7 @@ MULTIPLE_CHOICE_KEYS = (
     "options",
     "feedback",
     "grader_notes",
+    "hint",
 )
 NUMERIC_KEYS = (
     "id",
@@ -70,9 +73,10 @@ NUMERIC_KEYS = (
     "units",
     "feedback",
     "grader_notes",
+    "hint",
 )
 OPTION_KEYS = ("id", "text", "credit", "feedback")
-STEP_KEYS = ("id", "prompt", "points", "answers", "wrong_answers", "rubric", "feedback")
+STEP_KEYS = ("id", "prompt", "points", "answers", "wrong_answers", "rubric", "feedback", "hint")
 WRONG_ANSWER_KEYS = ("text", "feedback")
 # Settings of an earlier scoring rule, and why they went (a bank that has one gets this message).
 RETIRED_SETTINGS = {
@@ -81,7 +85,7 @@ RETIRED_SETTINGS = {
 }
 RUBRIC_KEYS = ("id", "criteria", "misconceptions")
 INLINE_RUBRIC_KEYS = ("criteria", "misconceptions")
-CRITERION_KEYS = ("id", "points", "keywords", "concept", "feedback")
+CRITERION_KEYS = ("id", "points", "keywords", "concept", "feedback", "hint")
 MISCONCEPTION_KEYS = ("id", "statement", "keywords", "penalty", "feedback")
 FEEDBACK_KEYS = ("met", "missed")
 TERM_KEYS = ("term", "gap", "fuzzy", "negatable")
@@ -89,7 +93,11 @@ SETTINGS_KEYS = (
     "model",
     "similarity_floor",
     "similarity_ceiling",
+    "display_decimals",
+    "display_step",
+    "reveal",
 )
+MAX_DISPLAY_DECIMALS = 4
 
 
 @dataclass
@@ -539,7 +547,8 @@ def _criterion(
     met, missed = _feedback(
         check, mapping.get("feedback"), _line_of(mapping, "feedback"), where, default
     )
-    return Criterion(identifier, points, keywords, concept, met, missed)
+    hint = _field_text(check, mapping, "hint", f"hint of {where}", default)
+    return Criterion(identifier, points, keywords, concept, met, missed, hint)
 
 
 def _misconception(
@@ -756,10 +765,13 @@ def _question_fields(
     if not prompt:
         check.add(line, f"missing 'prompt' in {where}", "add prompt: the question text")
     feedback = _field_text(check, mapping, "feedback", f"feedback of {where}", default)
+    hint = _field_text(check, mapping, "hint", f"hint of {where}", default)
     if kind is QuestionType.CHALLENGE:
-        return _challenge(check, mapping, identifier, prompt, feedback, default, finder)
+        question = _challenge(check, mapping, identifier, prompt, feedback, default, finder)
+        return replace(question, hint=hint) if question else None
     if kind is not None and kind.closed:
-        return _closed_question(check, mapping, identifier, kind, prompt, feedback, default)
+        question = _closed_question(check, mapping, identifier, kind, prompt, feedback, default)
+        return replace(question, hint=hint) if question else None
     if "steps" in mapping:
         check.add(
             _line_of(mapping, "steps"),
@@ -779,6 +791,7 @@ def _question_fields(
         (),
         feedback,
         wrong_answers=gradable.wrong_answers,
+        hint=hint,
     )
 
 
@@ -893,6 +906,7 @@ def _challenge(
         step_feedback = _field_text(
             check, item, "feedback", f"feedback of step '{step_id}'", default
         )
+        step_hint = _field_text(check, item, "hint", f"hint of step '{step_id}'", default)
         step = _gradable(
             check,
             item,
@@ -904,7 +918,7 @@ def _challenge(
             step_feedback,
         )
         if step is not None:
-            steps.append((step, line))
+            steps.append((replace(step, hint=step_hint), line))
     _unique(check, _raw_ids(items), "step")
     if "steps" in mapping and not items and isinstance(mapping.get("steps"), list):
         check.add(_line_of(mapping, "steps"), f"{where} has no steps", "add a step")
@@ -1044,7 +1058,65 @@ def _settings(check: _Checker, value: Any, line: int | None) -> Settings:
             _line_of(mapping, "similarity_ceiling"),
             "settings: similarity_ceiling must be greater than similarity_floor",
         )
-    return Settings(model=model, similarity_floor=floor, similarity_ceiling=ceiling)
+    defaults = Settings()
+    decimals, step = _display(check, mapping)
+    return Settings(
+        model=model,
+        similarity_floor=floor,
+        similarity_ceiling=ceiling,
+        display_decimals=defaults.display_decimals if decimals is None else decimals,
+        display_step=step,
+        reveal=_reveal(check, mapping),
+    )
+
+
+def _display(check: _Checker, mapping: LineDict) -> tuple[int | None, float | None]:
+    """How scores are rounded for students: display_decimals or display_step (not both)."""
+    decimals = mapping.get("display_decimals")
+    if decimals is not None and (
+        isinstance(decimals, bool)
+        or not isinstance(decimals, int)
+        or not 0 <= decimals <= MAX_DISPLAY_DECIMALS
+    ):
+        check.add(
+            _line_of(mapping, "display_decimals"),
+            f"settings: display_decimals must be a whole number from 0 to {MAX_DISPLAY_DECIMALS}",
+            "e.g. display_decimals: 1",
+        )
+        decimals = None
+    step = _number(check, mapping, "display_step", "settings", required=False, positive=True)
+    scaled = None if step is None else step * 10**MAX_DISPLAY_DECIMALS
+    if (
+        step is not None
+        and scaled is not None
+        and (step > 100 or abs(scaled - round(scaled)) > 1e-6)
+    ):
+        check.add(
+            _line_of(mapping, "display_step"),
+            f"settings: display_step must be at most 100 with at most {MAX_DISPLAY_DECIMALS} "
+            f"decimals, not {step:g}",
+            "e.g. display_step: 0.5",
+        )
+        step = None
+    if "display_decimals" in mapping and "display_step" in mapping:
+        check.add(
+            _line_of(mapping, "display_step"),
+            "settings: give display_decimals or display_step, not both",
+            "keep one of them",
+        )
+    return decimals, step
+
+
+def _reveal(check: _Checker, mapping: LineDict) -> Reveal:
+    value = mapping.get("reveal", Reveal.MISSED.value)
+    try:
+        return Reveal(value)
+    except ValueError:
+        choices = [level.value for level in Reveal]
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else "use one of: " + ", ".join(choices)
+        check.add(_line_of(mapping, "reveal"), f"settings: unknown reveal '{value}'", fix)
+        return Reveal.MISSED
 
 
 # ---------------------------------------------------------------- validate

@@ -103,6 +103,7 @@ class Criterion:
     concept: LocalText = EMPTY_TEXT
     feedback_met: LocalText = EMPTY_TEXT
     feedback_missed: LocalText = EMPTY_TEXT
+    hint: LocalText = EMPTY_TEXT  # shown to a learner after an attempt that missed it
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ class Gradable:
     kind: QuestionType = QuestionType.SHORT_ANSWER
     closed: Closed | None = None
     wrong_answers: Mapping[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
+    hint: LocalText = EMPTY_TEXT  # shown to a learner after an attempt below full marks
 
     def model_answers(self) -> Iterator[tuple[str, str]]:
         """(language, text) for every model answer."""
@@ -195,6 +197,7 @@ class Question:
     closed: Closed | None = None
     wrong_answers: Mapping[str, tuple[WrongAnswer, ...]] = field(default_factory=dict)
     grader_notes: LocalText = EMPTY_TEXT  # for whoever grades by hand; never graded against
+    hint: LocalText = EMPTY_TEXT  # a challenge's: shown when a learner's steps fall short
 
     @property
     def gradables(self) -> tuple[Gradable, ...]:
@@ -212,8 +215,29 @@ class Question:
                 kind=self.type,
                 closed=self.closed,
                 wrong_answers=self.wrong_answers,
+                hint=self.hint,
             ),
         )
+
+
+class Reveal(StrEnum):
+    """How much of the rubric a student sees (the ``reveal`` setting, ``--reveal``)."""
+
+    NONE = "none"  # the score, and which criteria were met (with their feedback); no more
+    MISSED = "missed"  # also what was missed, with its feedback, hints and the general feedback
+    ALL = "all"  # also the model answers and the key idea of every criterion
+
+    def names_missed(self) -> bool:
+        """A missed criterion's name and feedback, misconceptions, hints, general feedback."""
+        return self is not Reveal.NONE
+
+    def key_idea(self, met: bool) -> bool:
+        """The criterion's concept sentence."""
+        return self is Reveal.ALL or (self is Reveal.MISSED and met)
+
+    @property
+    def model_answers(self) -> bool:
+        return self is Reveal.ALL
 
 
 @dataclass(frozen=True)
@@ -221,6 +245,9 @@ class Settings:
     model: str = "auto"
     similarity_floor: float | None = None  # None: the model's own default
     similarity_ceiling: float | None = None
+    display_decimals: int = 2  # scores shown to students: rounded to this many decimals ...
+    display_step: float | None = None  # ... or to multiples of this step (e.g. 0.5)
+    reveal: Reveal = Reveal.MISSED  # what student-facing outputs show
 
 
 @dataclass(frozen=True)

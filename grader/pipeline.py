@@ -11,7 +11,7 @@ from typing import Any
 
 from grader.grading import GradeOptions, check_answer, grade, timed
 from grader.loader import load_bank
-from grader.results import AnswerResult, Results, to_dict
+from grader.results import Results
 from grader.submissions import read_submissions
 
 
@@ -26,7 +26,7 @@ class GradeRequest:
     use_cache: bool = True
     rubric_dirs: Sequence[Path] = ()
     calibration: Path | None = None
-    reveal: str = "missed"
+    reveal: str | None = None  # None: the bank's setting
     timestamp: bool = False
     reports: bool = True
     overrides: Path | None = None
@@ -37,9 +37,16 @@ class GradeRequest:
 
 
 # What each command owns in its --out folder: replaced together, or removed when not written.
-GRADE_OUTPUTS = ("results.json", "grades.csv", "index.html", "students", "review")
+GRADE_OUTPUTS = (
+    "results.json",
+    "grades.csv",
+    "index.html",
+    "instructor",
+    "students",
+    "review",
+)
 RESULTS_OUTPUTS = ("results.json", "grades.csv")  # grade without the pages (reports=False)
-REPORT_OUTPUTS = ("index.html", "students")
+REPORT_OUTPUTS = ("index.html", "instructor", "students")
 REVIEW_OUTPUTS = ("review",)
 
 
@@ -192,6 +199,16 @@ def _review_link_section() -> tuple[str, str]:
     return ("Review", html)
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A learner's self-check of one answer: what the learner may see, and in which language."""
+
+    question: str
+    prompt: str
+    view: Any  # grader.student_view.StudentAnswer
+    label_language: str  # the interface's: the answer's, else the bank's first, else English
+
+
 def check_one(
     bank_path: Path,
     question: str,
@@ -202,12 +219,17 @@ def check_one(
     cache_dir: Path | None,
     use_cache: bool,
     rubric_dirs: Sequence[Path] = (),
-) -> dict[str, Any]:
-    """A learner's self-check of one answer, as a JSON-ready document."""
+    reveal: str | None = None,
+) -> CheckOutcome:
+    """A learner's self-check of one answer, as the student view shows it (``reveal``, else the
+    bank's setting)."""
     from grader.errors import GraderError
+    from grader.i18n import label_language
+    from grader.student_view import bank_policy, student_answer
     from grader.submissions import MAX_ANSWER_CHARS
 
     bank = load_bank(bank_path, rubric_dirs)
+    policy = bank_policy(bank, reveal)
     if len(answer) > MAX_ANSWER_CHARS:
         raise GraderError(
             f"the answer is {len(answer):,} characters long; answers over "
@@ -216,48 +238,72 @@ def check_one(
     options = GradeOptions(model=model, device=device, cache_dir=cache_dir, use_cache=use_cache)
     result = check_answer(bank, question, answer, language, options)
     gradable = bank.gradables()[question]
-    document: dict[str, Any] = {
-        "ok": True,
-        "question": question,
-        "prompt": gradable.prompt.get(result.language, bank.languages),
-        **_check_fields(result),
-    }
-    return document
+    view = student_answer(result, gradable, policy, bank.languages)
+    return CheckOutcome(
+        question=question,
+        prompt=gradable.prompt.get(result.language, bank.languages),
+        view=view,
+        label_language=label_language(result.language, *bank.languages[:1]),
+    )
 
 
-def _check_fields(result: AnswerResult) -> dict[str, Any]:
-    data = to_dict(result)
+def check_document(outcome: CheckOutcome) -> dict[str, Any]:
+    """The self-check as JSON-ready data (the same shape as ``grader serve``'s /api/check)."""
+    from grader.i18n import gettext_for
+    from grader.student_view import answer_document
+
     return {
-        "score": result.score,
-        "points": result.points,
-        "language": result.language,
-        "met": [c.id for c in result.criteria if c.met],
-        "missing": [c.id for c in result.criteria if not c.met],
-        "feedback": [c.feedback for c in result.criteria if c.feedback],
-        "misconceptions": [{"id": m.id, "feedback": m.feedback} for m in result.misconceptions],
-        "flags": [{"code": f.code, "reason": f.reason} for f in result.flags],
-        "criteria": data["criteria"],
+        "ok": True,
+        "question": outcome.question,
+        "prompt": outcome.prompt,
+        **answer_document(outcome.view, gettext_for(outcome.label_language)),
     }
 
 
-def describe_check(outcome: dict[str, Any]) -> str:
-    """The self-check as text, with labels in the answer's language."""
-    from grader.labels import labels_for
+def describe_check(outcome: CheckOutcome) -> str:
+    """The self-check as text, every label in the answer's language."""
+    from grader.i18n import gettext_for, ngettext_for
+    from grader.student_view import criterion_name, format_number
 
-    labels = labels_for(outcome["language"])
-    lines = [f"{labels['score']}: {outcome['score']:g} / {outcome['points']:g}"]
-    for criterion in outcome["criteria"]:
-        mark = labels["met"] if criterion["met"] else labels["missed"]
-        line = f"  [{mark}] {criterion['id']}"
-        if criterion["feedback"]:
-            line += f": {criterion['feedback']}"
+    _ = gettext_for(outcome.label_language)
+    ngettext = ngettext_for(outcome.label_language)
+    view = outcome.view
+    lines = [f"{_('Score')}: {format_number(view.score)} / {format_number(view.points)}"]
+    if view.overridden and view.comment:
+        lines.append(f"  [{_('Comment')}] {view.comment}")
+    for criterion in view.criteria:
+        mark = _("Missing")
+        if criterion.met:
+            mark = _("Likely met") if criterion.likely else _("Met")
+        line = f"  [{mark}] {criterion_name(criterion, _)}"
+        if criterion.feedback:
+            line += f": {criterion.feedback.text}"
         lines.append(line)
-    for misconception in outcome["misconceptions"]:
+        if criterion.key_idea:
+            lines.append(f"      {_('Key idea')}: {criterion.key_idea.text}")
+        if criterion.hint:
+            lines.append(f"      {_('Hint')}: {criterion.hint.text}")
+    if view.hidden:
         lines.append(
-            f"  [{labels['misconception']}] {misconception['id']}: {misconception['feedback']}"
+            "  "
+            + ngettext(
+                "Your instructor chose not to show what the missed criterion asks for.",
+                "Your instructor chose not to show what the %(num)s missed criteria ask for.",
+                view.hidden,
+            )
         )
-    for flag in outcome["flags"]:
-        lines.append(f"  [{labels['review']}] {flag['reason']}")
+    for hit in view.misconceptions:
+        penalty = f"{_('Penalty')} −{format_number(hit.penalty)}"
+        lines.append(
+            f"  [{_('Misconception')}] {penalty}"
+            + (f": {hit.feedback.text}" if hit.feedback else "")
+        )
+    if view.feedback:
+        lines.append(f"  [{_('About this question')}] {view.feedback.text}")
+    if view.hint:
+        lines.append(f"  [{_('Hint')}] {view.hint.text}")
+    for text in view.model_answers:
+        lines.append(f"  [{_('Model answer')}] {text.text}")
     return "\n".join(lines)
 
 
@@ -265,18 +311,20 @@ def rerender(
     results_path: Path,
     out_dir: Path,
     bank_path: Path | None,
-    reveal: str,
+    reveal: str | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write the HTML pages again from a results file (the bank adds prompts; optional).
 
     Without ``bank_path`` the bank recorded in the results is used only if its sha256 is still
-    the recorded one; a changed bank is left out (and ``warn`` says so)."""
+    the recorded one; a changed bank is left out (and ``warn`` says so). ``reveal``: what the
+    student pages show (None: the bank's setting)."""
     from grader.fsutil import staged_output
     from grader.report import check_reveal, write_reports
     from grader.results import load_results
 
-    check_reveal(reveal)
+    if reveal is not None:
+        check_reveal(reveal)
     results = load_results(results_path)
     bank = None
     if bank_path is not None:

@@ -1,4 +1,8 @@
-"""HTML feedback reports: one page per student and a class overview.
+"""HTML reports: the class overview, and per student an instructor page and the student's page.
+
+The instructor's pages keep everything (flags, the automatic score under an override, how each
+credit was reached, the matched evidence and the expected keywords). The student's page shows
+only what ``grader.student_view`` lets a student see, rounded as the bank says.
 
 Every page is self-contained (CSS, SVG and the one small script inline; no URL outside the page)
 and inert: all text from answers, ids, rubrics and feedback goes through Jinja's autoescaping,
@@ -11,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,8 +25,8 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from grader import report_stats
-from grader.errors import GraderError
-from grader.labels import labels_for
+from grader.i18n import gettext_for, label_language, template_globals
+from grader.model import Reveal
 from grader.results import (
     AnswerResult,
     CriterionResult,
@@ -37,17 +40,29 @@ from grader.results import (
     Similarity,
     StudentResult,
 )
+from grader.student_view import (
+    Display,
+    Policy,
+    StudentReport,
+    criterion_name,
+    format_number,
+    main_language,
+    parse_reveal,
+    student_report,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
     from grader.model import Bank, Gradable
 
-REVEAL_CHOICES = ("none", "missed", "all")
+REVEAL_CHOICES = tuple(level.value for level in Reveal)
 MODEL_ANSWER_CRITERION = "model-answer"  # the pseudo-criterion of a question without a rubric
 RTL_LANGUAGES = frozenset({"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
 EXCERPT_CHARS = 240
 PROMPT_CHARS = 160
+INSTRUCTOR_FOLDER = "instructor"  # a page per student with everything, for the instructor
+STUDENT_FOLDER = "students"  # a page per student to hand to the student
 _LANG_CODE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
 _SAFE_STEM = re.compile(r"\w[\w.-]{0,99}")
 # Bidi embeddings, overrides and isolates, and control characters other than tab and newlines:
@@ -140,6 +155,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["num"] = number
+    env.filters["shown"] = format_number  # a score already rounded for students
     env.filters["pct"] = percent
     env.filters["plain"] = plain_controls
     env.filters["urlpart"] = lambda text: quote(str(text), safe="")
@@ -162,46 +178,26 @@ def _csp(script: str | None) -> str:
     )
 
 
-# ---------------------------------------------------------------- what a page may show
+# ---------------------------------------------------------------- rendering
 
 
-@dataclass(frozen=True)
-class Reveal:
-    """What ``--reveal`` lets a student see."""
-
-    level: str
-
-    @property
-    def model_answers(self) -> bool:
-        return self.level == "all"
-
-    @property
-    def expected_terms(self) -> bool:
-        return self.level == "all"
-
-    @property
-    def general_feedback(self) -> bool:
-        return self.level != "none"
-
-    @property
-    def misconception_details(self) -> bool:
-        return self.level != "none"
-
-    def criterion_details(self, met: bool) -> bool:
-        """The criterion's name and feedback."""
-        return met or self.level != "none"
-
-    def reference(self, met: bool) -> bool:
-        """The concept sentence the answer was compared with."""
-        return self.level == "all" or (self.level == "missed" and met)
+def check_reveal(reveal: str | Reveal) -> Reveal:
+    return parse_reveal(reveal)
 
 
-def check_reveal(reveal: str) -> Reveal:
-    if reveal not in REVEAL_CHOICES:
-        raise GraderError(
-            f"unknown --reveal '{reveal}' (choose one of: {', '.join(REVEAL_CHOICES)})"
+def _render(template: str, language: str, **context: Any) -> str:
+    """A page with its labels in ``language`` (English where the catalogue has none)."""
+    page_lang = lang_attr(language) or "en"
+    return (
+        environment()
+        .get_template(template)
+        .render(
+            **template_globals(page_lang),
+            page_lang=page_lang,
+            page_dir=direction(page_lang),
+            **context,
         )
-    return Reveal(reveal)
+    )
 
 
 # ---------------------------------------------------------------- views of one answer
@@ -328,23 +324,23 @@ def highlight(text: str, spans: Sequence[tuple[int, int, int, str, str]]) -> tup
 
 
 def _answer_spans(
-    answer: AnswerResult, names: dict[str, str], labels: dict[str, str]
+    answer: AnswerResult, names: dict[str, str], _: Any
 ) -> list[tuple[int, int, int, str, str]]:
     spans: list[tuple[int, int, int, str, str]] = []
     for misconception in answer.misconceptions:
         for group in misconception.groups:
             if group.match:
-                note = f"{labels['misconception']}: {misconception.id}"
+                note = f"{_('Misconception')}: {misconception.id}"
                 spans.append((0, group.match.start, group.match.end, "mis", note))
     for criterion in answer.criteria:
         name = names[criterion.id]
         for group in criterion.groups:
             if group.negated:
-                note = f"{name}: {labels['negated']}"
+                note = f"{name}: {_('negated')}"
                 spans.append((1, group.negated.start, group.negated.end, "neg", note))
             if group.match:
                 kind = "neg" if group.match.negated else "hit"
-                note = f"{name}: {labels['negated' if kind == 'neg' else 'matched']}"
+                note = f"{name}: {_('negated') if kind == 'neg' else _('matched')}"
                 spans.append(
                     (1 if kind == "neg" else 2, group.match.start, group.match.end, kind, note)
                 )
@@ -381,46 +377,35 @@ def _group_views(groups: Sequence[GroupEvidence], show_expected: bool) -> tuple[
     )
 
 
-def _criterion_names(
-    criteria: Sequence[CriterionResult], reveal: Reveal, labels: dict[str, str]
-) -> dict[str, str]:
-    names = {}
-    for index, criterion in enumerate(criteria, start=1):
-        if not reveal.criterion_details(criterion.met):
-            names[criterion.id] = f"{labels['criterion']} {index}"
-        elif criterion.id == MODEL_ANSWER_CRITERION:
-            names[criterion.id] = labels["model_answer"]
-        else:
-            names[criterion.id] = criterion.id
-    return names
+def _criterion_names(criteria: Sequence[CriterionResult], _: Any) -> dict[str, str]:
+    return {
+        criterion.id: _("Model answer") if criterion.id == MODEL_ANSWER_CRITERION else criterion.id
+        for criterion in criteria
+    }
 
 
-def _criterion_view(
-    criterion: CriterionResult, name: str, answer: str, reveal: Reveal
-) -> CriterionView:
-    detailed = reveal.criterion_details(criterion.met)
+def _criterion_view(criterion: CriterionResult, name: str, answer: str) -> CriterionView:
     return CriterionView(
         name=name,
         met=criterion.met,
         score=criterion.score,
         points=criterion.points,
         keyword_credit=criterion.keyword_credit,
-        groups=_group_views(criterion.groups, reveal.expected_terms),
-        concept=_similarity_view(criterion.concept, answer, reveal.reference(criterion.met)),
-        feedback=criterion.feedback if detailed else "",
+        groups=_group_views(criterion.groups, True),
+        concept=_similarity_view(criterion.concept, answer, True),
+        feedback=criterion.feedback,
         feedback_lang=lang_attr(criterion.feedback_language),
         reason=criterion.reason,
     )
 
 
-def _misconception_view(hit: MisconceptionResult, answer: str, reveal: Reveal) -> MisconceptionView:
-    detailed = reveal.misconception_details
+def _misconception_view(hit: MisconceptionResult, answer: str) -> MisconceptionView:
     return MisconceptionView(
         name=hit.id,
         penalty=hit.penalty,
         groups=_group_views(hit.groups, False),
-        similarity=_similarity_view(hit.similarity, answer, detailed),
-        feedback=hit.feedback if detailed else "",
+        similarity=_similarity_view(hit.similarity, answer, True),
+        feedback=hit.feedback,
         feedback_lang=lang_attr(hit.feedback_language),
     )
 
@@ -518,10 +503,9 @@ def _answer_view(
     question: QuestionResult,
     page_lang: str,
     text: BankText,
-    reveal: Reveal,
-    labels: dict[str, str],
+    _: Any,
 ) -> AnswerView:
-    names = _criterion_names(answer.criteria, reveal, labels)
+    names = _criterion_names(answer.criteria, _)
     language = answer.language or page_lang
     prompt, prompt_lang = text.prompt(answer.id, language)
     step = answer.id.split("/", 1)[1] if "/" in answer.id else ""
@@ -533,24 +517,24 @@ def _answer_view(
         prompt_lang=lang_attr(prompt_lang),
         lang=lang_attr(answer.language),
         answered=answer.answered,
-        segments=highlight(answer.answer, _answer_spans(answer, names, labels)),
+        segments=highlight(answer.answer, _answer_spans(answer, names, _)),
         score=answer.score,
         points=answer.points,
         auto_score=answer.auto_score,
         override=answer.override,
         flags=answer.flags,
         criteria=tuple(
-            _criterion_view(criterion, names[criterion.id], answer.answer, reveal)
+            _criterion_view(criterion, names[criterion.id], answer.answer)
             for criterion in answer.criteria
         ),
         misconceptions=tuple(
-            _misconception_view(hit, answer.answer, reveal) for hit in answer.misconceptions
+            _misconception_view(hit, answer.answer) for hit in answer.misconceptions
         ),
-        similarity=_similarity_view(answer.similarity, answer.answer, reveal.model_answers),
+        similarity=_similarity_view(answer.similarity, answer.answer, True),
         overlap=answer.overlap,
-        feedback=answer.feedback if reveal.general_feedback else "",
+        feedback=answer.feedback,
         feedback_lang=lang_attr(text.feedback_language(answer.id, language)),
-        model_answers=text.model_answers(answer) if reveal.model_answers else (),
+        model_answers=text.model_answers(answer),
         chosen=text.chosen_options(answer),
     )
 
@@ -560,12 +544,10 @@ def _question_view(
     question: QuestionResult,
     page_lang: str,
     text: BankText,
-    reveal: Reveal,
-    labels: dict[str, str],
+    _: Any,
 ) -> QuestionView:
     answers = tuple(
-        _answer_view(answer, question, page_lang, text, reveal, labels)
-        for answer in question.answers
+        _answer_view(answer, question, page_lang, text, _) for answer in question.answers
     )
     first_language = next(
         (a.language for a in question.answers if a.answered and a.language), page_lang
@@ -592,17 +574,12 @@ def _question_view(
 
 
 def student_language(student: StudentResult, languages: Sequence[str]) -> str:
-    """The language most of the student's answers are in (ties: the bank's order)."""
-    counts = Counter(
-        a.language
-        for q in student.questions
-        for a in q.answers
-        if a.answered and lang_attr(a.language)
-    )
-    if not counts:
-        return lang_attr(languages[0]) if languages and lang_attr(languages[0]) else "en"
-    order = {code: index for index, code in enumerate(languages)}
-    return min(counts, key=lambda code: (-counts[code], order.get(code, len(order)), code))
+    """The language most of the student's answers are in (ties: the bank's order), else the
+    bank's first language, else English."""
+    found = lang_attr(main_language(student, languages))
+    if found:
+        return found
+    return lang_attr(languages[0]) if languages and lang_attr(languages[0]) else "en"
 
 
 def _bank_text(results: Results, bank: Bank | None) -> BankText:
@@ -619,32 +596,84 @@ def _bank_title(results: Results, bank: Bank | None, language: str) -> tuple[str
     return results.bank.title or results.bank.id, lang_attr(title_lang)
 
 
-def render_student(
-    results: Results, student: StudentResult, bank: Bank | None, reveal: str = "missed"
+def _instructor_language(results: Results, bank: Bank | None) -> str:
+    """The instructor's pages are in the bank's first language."""
+    languages = tuple(bank.languages) if bank else tuple(results.bank.languages)
+    return lang_attr(languages[0]) if languages and lang_attr(languages[0]) else "en"
+
+
+def render_instructor(
+    results: Results, student: StudentResult, bank: Bank | None, student_href: str = ""
 ) -> str:
-    """The feedback page of one student, in the language of most of their answers."""
-    shown = check_reveal(reveal)
+    """The instructor's page of one student: every score, flag and piece of evidence."""
     text = _bank_text(results, bank)
-    page_lang = student_language(student, text.languages)
-    labels = labels_for(page_lang)
+    answer_lang = student_language(student, text.languages)
+    page_lang = _instructor_language(results, bank)
+    _ = gettext_for(label_language(page_lang))
     title, title_lang = _bank_title(results, bank, page_lang)
     questions = tuple(
-        _question_view(index, question, page_lang, text, shown, labels)
+        _question_view(index, question, answer_lang, text, _)
         for index, question in enumerate(student.questions, start=1)
     )
     flagged = sum(1 for q in student.questions for a in q.answers if a.flags)
-    template = environment().get_template("student.html.j2")
-    return template.render(
-        L=labels,
-        page_lang=page_lang,
-        page_dir=direction(page_lang),
+    return _render(
+        "instructor.html.j2",
+        label_language(page_lang),
         csp=_csp(None),
         bank_title=title,
         bank_title_lang=title_lang,
         student=student,
+        student_href=student_href,
         questions=questions,
         flagged=flagged,
-        reveal=shown.level,
+        bank_id=results.bank.id,
+        created=results.created,
+    )
+
+
+@dataclass(frozen=True)
+class PromptView:
+    text: str
+    lang: str
+
+
+def student_policy(results: Results, bank: Bank | None, reveal: str | Reveal | None) -> Policy:
+    """The reveal level (``reveal``, else the bank's setting) and the rounding of the results."""
+    level = parse_reveal(reveal) if reveal is not None else None
+    if level is None:
+        level = bank.settings.reveal if bank is not None else Reveal.MISSED
+    return Policy(level, Display.from_settings(results.settings))
+
+
+def render_student(
+    results: Results, student: StudentResult, bank: Bank | None, reveal: str | Reveal | None = None
+) -> str:
+    """The student's own page, with labels in the language of most of their answers (else the
+    bank's first language, else English): only what ``grader.student_view`` shows."""
+    text = _bank_text(results, bank)
+    view: StudentReport = student_report(student, bank, student_policy(results, bank, reveal))
+    answer_lang = student_language(student, text.languages)
+    page_lang = label_language(view.language, *text.languages[:1])
+    _ = gettext_for(page_lang)
+    title, title_lang = _bank_title(results, bank, answer_lang)
+    prompts: dict[str, PromptView] = {}
+    for question in view.questions:
+        first = next((a.language for a in question.answers if a.answered and a.language), "")
+        prompt, prompt_lang = text.question_prompt(question.id, first or answer_lang)
+        prompts[question.id] = PromptView(prompt, lang_attr(prompt_lang))
+        for answer in question.answers:
+            prompt, prompt_lang = text.prompt(answer.id, answer.language or answer_lang)
+            prompts[answer.id] = PromptView(prompt, lang_attr(prompt_lang))
+    return _render(
+        "student.html.j2",
+        page_lang,
+        csp=_csp(None),
+        bank_title=title,
+        bank_title_lang=title_lang,
+        view=view,
+        prompts=prompts,
+        name=lambda criterion: criterion_name(criterion, _),
+        lang_attr=lang_attr,
         bank_id=results.bank.id,
         created=results.created,
     )
@@ -690,7 +719,8 @@ class QuestionRow:
 @dataclass(frozen=True)
 class StudentRow:
     id: str
-    href: str
+    href: str  # the instructor's page
+    student_href: str  # the student's own page
     total: float
     max: float
     share: float
@@ -762,7 +792,8 @@ def _student_rows(results: Results, names: dict[str, str]) -> tuple[StudentRow, 
     return tuple(
         StudentRow(
             id=student.id,
-            href=f"students/{quote(names[student.id])}.html",
+            href=f"{INSTRUCTOR_FOLDER}/{quote(names[student.id])}.html",
+            student_href=f"{STUDENT_FOLDER}/{quote(names[student.id])}.html",
             total=student.total,
             max=student.max,
             share=round(share(student.total, student.max), 4),
@@ -800,8 +831,8 @@ def _pair_rows(
     return tuple(
         PairRow(
             pair,
-            f"students/{quote(names[pair.first])}.html",
-            f"students/{quote(names[pair.second])}.html",
+            f"{INSTRUCTOR_FOLDER}/{quote(names[pair.first])}.html",
+            f"{INSTRUCTOR_FOLDER}/{quote(names[pair.second])}.html",
         )
         for pair in pairs
     )
@@ -832,19 +863,14 @@ def render_class(
 ) -> str:
     """The class overview. ``extra_sections``: (title, pre-rendered safe HTML) added at the end."""
     text = _bank_text(results, bank)
-    page_lang = (
-        lang_attr(text.languages[0]) if text.languages and lang_attr(text.languages[0]) else "en"
-    )
-    labels = labels_for(page_lang)
+    page_lang = _instructor_language(results, bank)
     title, title_lang = _bank_title(results, bank, page_lang)
     names = page_names(results)
     pairs, found, exhaustive = report_stats.similar_pairs(results)
     script = _script_text()
-    template = environment().get_template("class.html.j2")
-    return template.render(
-        L=labels,
-        page_lang=page_lang,
-        page_dir=direction(page_lang),
+    return _render(
+        "class.html.j2",
+        label_language(page_lang),
         csp=_csp(script),
         script=Markup(script),
         bank_title=title,
@@ -874,11 +900,13 @@ def write_reports(
     results: Results,
     bank: Bank | None,
     out_dir: Path,
-    reveal: str = "missed",
+    reveal: str | Reveal | None = None,
     *,
     extra_sections: Sequence[SectionHtml] = (),
 ) -> list[Path]:
-    """Write ``index.html`` and ``students/<name>.html`` under ``out_dir``; returns the paths.
+    """Write ``index.html``, ``instructor/<name>.html`` (everything, for the instructor) and
+    ``students/<name>.html`` (for the student: ``reveal``, else the bank's setting) under
+    ``out_dir``; returns the paths.
 
     Pages are written (each atomically, synced to disk) by a few threads while the next ones
     render, so waiting for the disk overlaps the rendering; the first failure is raised.
@@ -888,7 +916,8 @@ def write_reports(
 
     from grader.fsutil import atomic_write
 
-    check_reveal(reveal)
+    if reveal is not None:
+        check_reveal(reveal)
     names = page_names(results)
     written = []
     pending: deque[Future[None]] = deque()
@@ -898,10 +927,21 @@ def write_reports(
         pending.append(pool.submit(atomic_write, index, html))
         written.append(index)
         for student in results.students:
-            path = out_dir / "students" / f"{names[student.id]}.html"
-            html = render_student(results, student, bank, reveal)
-            pending.append(pool.submit(atomic_write, path, html))
-            written.append(path)
+            name = names[student.id]
+            for path, html in (
+                (
+                    out_dir / INSTRUCTOR_FOLDER / f"{name}.html",
+                    render_instructor(
+                        results, student, bank, f"../{STUDENT_FOLDER}/{quote(name)}.html"
+                    ),
+                ),
+                (
+                    out_dir / STUDENT_FOLDER / f"{name}.html",
+                    render_student(results, student, bank, reveal),
+                ),
+            ):
+                pending.append(pool.submit(atomic_write, path, html))
+                written.append(path)
             while len(pending) > _PENDING_PAGES or (pending and pending[0].done()):
                 pending.popleft().result()
         while pending:

@@ -365,10 +365,11 @@ def _num(value: float) -> str:
 
 
 def _page_links(results: Results) -> dict[str, str]:
-    from grader.report import page_names
+    from grader.report import INSTRUCTOR_FOLDER, page_names
 
     return {
-        student: f"../students/{quote(name)}.html" for student, name in page_names(results).items()
+        student: f"../{INSTRUCTOR_FOLDER}/{quote(name)}.html"
+        for student, name in page_names(results).items()
     }
 
 
@@ -566,7 +567,7 @@ def write_review_pages(
     """Write ``out_dir/review/<gradable>.html`` per gradable and ``out_dir/review/index.html``.
 
     Pages are self-contained (inline CSS, no script, nothing from the network) and link to the
-    student pages in ``out_dir/students/`` that ``grader.report.write_reports`` writes.
+    instructor's page of each student in ``out_dir/instructor/`` (``grader.report.write_reports``).
     """
     from grader.fsutil import atomic_write
 

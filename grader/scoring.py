@@ -517,14 +517,20 @@ def _criterion_result(
 
 def _feedback(criterion: Criterion, status: Status, languages: Sequence[str]) -> tuple[str, str]:
     """The rubric's "met" feedback only where the answer states the criterion; where meaning
-    alone credits it, a note that says so (grader.labels); otherwise the "missed" feedback."""
+    alone credits it, a note that says so (from the message catalogue); otherwise the "missed"
+    feedback."""
     if status is Status.MET:
         return _pick(criterion.feedback_met, languages)
     if status is Status.LIKELY:
-        from grader.labels import labels_for
+        from grader.i18n import gettext_for
 
         language = languages[0] if languages else "en"
-        return labels_for(language)["likely_feedback"], language
+        _ = gettext_for(language)
+        note = _(
+            "Your answer seems to make this point in its own words; it was credited, and your "
+            "teacher will confirm it."
+        )
+        return note, language
     return _pick(criterion.feedback_missed, languages)
 
 

@@ -95,10 +95,15 @@ def test_every_output_file_arrives_by_rename(tmp_path, monkeypatch):
         "results.json",
         "grades.csv",
         "index.html",
+        "instructor",
         "students",
         "review",
     }
-    assert {t.name for s, t in staged if t.parent == again} == {"index.html", "students"}
+    assert {t.name for s, t in staged if t.parent == again} == {
+        "index.html",
+        "instructor",
+        "students",
+    }
     assert not [p for p in tmp_path.rglob(".grader-*")]  # no staging or old folder is left
 
 
@@ -279,7 +284,7 @@ def test_an_interruption_while_pages_are_written_leaves_every_earlier_output(tmp
 
     def interrupted_write(path, data):  # type: ignore[no-untyped-def]
         calls.append(path)
-        if len(calls) == 3:  # index.html and one student page are written, not the rest
+        if len(calls) == 3:  # index.html and one student's two pages are written, not the rest
             raise KeyboardInterrupt
         real_write(path, data)
 
@@ -289,7 +294,7 @@ def test_an_interruption_while_pages_are_written_leaves_every_earlier_output(tmp
     assert result.output.endswith(
         f"Interrupted: nothing half-written; earlier outputs in {out} are intact.\n"
     )
-    assert {path.parent.name for path in calls[1:]} == {"students"}, calls  # pages in flight
+    assert {path.parent.name for path in calls[1:]} == {"instructor", "students"}, calls
     assert tree(out) == earlier  # byte-identical: no new file, no leftover
 
 

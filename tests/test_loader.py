@@ -268,3 +268,80 @@ def test_bad_wrong_answers_are_located(write):
         f"{path}:11: wrong_answers of question 'q1' (en): a wrong answer must be non-empty text "
         "(write the wrong answer as text, or as text: and feedback:)",
     ]
+
+
+def test_display_and_reveal_settings(write):
+    bank = BANK.replace(
+        "languages: [en, ko]\n", "languages: [en, ko]\nsettings: {display_step: 0.5, reveal: all}\n"
+    )
+    loaded = load_bank(make_bank(write, bank))
+    assert loaded.settings.display_step == 0.5 and loaded.settings.reveal.value == "all"
+    assert loaded.settings.display_decimals == 2
+    one = load_bank(
+        make_bank(
+            write,
+            BANK.replace(
+                "languages: [en, ko]\n", "languages: [en, ko]\nsettings: {display_decimals: 1}\n"
+            ),
+        )
+    )
+    assert one.settings.display_decimals == 1 and one.settings.display_step is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            "{display_decimals: 7}",
+            "settings: display_decimals must be a whole number from 0 to 4 (e.g. display_decimals: 1)",
+        ),
+        (
+            "{display_decimals: 1.5}",
+            "settings: display_decimals must be a whole number from 0 to 4 (e.g. display_decimals: 1)",
+        ),
+        ("{display_step: 0}", "'display_step' in settings must be greater than 0, not 0"),
+        (
+            "{display_step: 0.33333}",
+            "settings: display_step must be at most 100 with at most 4 decimals, not 0.33333 (e.g. display_step: 0.5)",
+        ),
+        (
+            "{display_step: 0.5, display_decimals: 1}",
+            "settings: give display_decimals or display_step, not both (keep one of them)",
+        ),
+        ("{reveal: mised}", "settings: unknown reveal 'mised' (did you mean 'missed'?)"),
+        (
+            "{dispay_step: 0.5}",
+            "unknown key 'dispay_step' in settings (did you mean 'display_step'?)",
+        ),
+    ],
+)
+def test_bad_display_and_reveal_settings(write, settings, problem):
+    path = make_bank(
+        write, BANK.replace("languages: [en, ko]\n", f"languages: [en, ko]\nsettings: {settings}\n")
+    )
+    assert f"{path}:4: {problem}" in problems_of(path)
+
+
+def test_hints_on_questions_steps_and_criteria(write):
+    bank = BANK.replace(
+        "    rubric: r1\n",
+        "    rubric: r1\n    hint: {en: Think of the direction., ko: 방향을 생각해 보세요.}\n",
+    ).replace("{id: s1, points: 2,", "{id: s1, points: 2, hint: Look again,")
+    rubric = RUBRIC.replace(
+        "    feedback: {met: {en: good}, missed: {en: mention direction}}\n",
+        "    feedback: {met: {en: good}, missed: {en: mention direction}}\n    hint: {en: Which way does BERT read?}\n",
+    )
+    loaded = load_bank(make_bank(write, bank, rubric))
+    question, challenge = loaded.questions
+    assert question.hint.get("ko") == "방향을 생각해 보세요."
+    assert loaded.gradables()["q1"].hint.get("en") == "Think of the direction."
+    assert challenge.steps[0].hint.get("en") == "Look again" and not challenge.steps[1].hint
+    assert (
+        question.rubric is not None
+        and question.rubric.criteria[0].hint.get("en") == "Which way does BERT read?"
+    )
+    broken = make_bank(write, bank.replace("hint: Look again,", "hint: [a, b],"))
+    assert any(
+        "hint of step 's1' must be text or a mapping of language to text, not a list" in problem
+        for problem in problems_of(broken)
+    )

@@ -591,6 +591,14 @@ def test_golden_class_page() -> None:
     check_golden("class.html", report.render_class(make_results(), BANK))
 
 
+def test_golden_instructor_page() -> None:
+    results = make_results()
+    bob = next(s for s in results.students if s.id == "bob")
+    check_golden(
+        "instructor-bob.html", report.render_instructor(results, bob, BANK, "../students/bob.html")
+    )
+
+
 def test_rendering_is_deterministic_and_timestamp_free() -> None:
     results = make_results()
     first = report.render_class(results, BANK)
@@ -607,13 +615,18 @@ def test_write_reports_writes_index_and_one_page_per_student(tmp_path: Path) -> 
     results = make_results()
     written = report.write_reports(results, BANK, tmp_path / "out")
     expected = [tmp_path / "out" / "index.html"] + [
-        tmp_path / "out" / "students" / f"{s.file_name}.html" for s in results.students
+        tmp_path / "out" / folder / f"{s.file_name}.html"
+        for s in results.students
+        for folder in ("instructor", "students")
     ]
     assert written == expected
     assert all(path.is_file() for path in written)
     index = written[0].read_text(encoding="utf-8")
     for path in written[1:]:
-        assert f'href="students/{path.name}"' in index
+        assert f'href="{path.parent.name}/{path.name}"' in index
+        if path.parent.name == "instructor":
+            page = path.read_text(encoding="utf-8")
+            assert f'href="../students/{path.name}"' in page
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
 
@@ -642,7 +655,7 @@ def test_re_render_from_results_json_without_the_bank(tmp_path: Path) -> None:
     assert "업계는 왜" not in bob_page  # no bank: no prompts, only ids
     # reveal=all without the bank still shows the closest model answer recorded in the results
     assert "디코더 전용 모델은 확장이 잘 되고" in bob_page
-    assert len(written) == 1 + len(results.students)
+    assert len(written) == 1 + 2 * len(results.students)
 
 
 def test_streamed_results_json_has_one_student_per_line() -> None:
@@ -814,38 +827,74 @@ def test_reveal_levels() -> None:
     assert missed_feedback in pages["missed"] and missed_feedback in pages["all"]
     assert ">zero-shot<" not in pages["none"] and ">zero-shot<" in pages["missed"]
     assert "Criterion 2" not in pages["none"] and "기준 2" in pages["none"]  # Korean labels
+    # reveal none says that it hides what was missed
+    assert "교수자가 놓친 기준 1개의 내용은 공개하지 않기로 했습니다." in pages["none"]
+    assert "공개하지 않기로" not in pages["missed"]
     assert (
         concept not in pages["none"] and concept in pages["missed"]
-    )  # met criterion: reference shown
-    assert "<code>제로샷</code>" in pages["all"] and "<code>제로샷</code>" not in pages["missed"]
+    )  # met criterion: its key idea shown
     assert "인코더는 텍스트를" in pages["missed"] and "인코더는 텍스트를" not in pages["none"]
+    for page in pages.values():  # the rubric's keywords never reach a student
+        assert "제로샷</code>" not in page and "확장 법칙</code>" not in page
 
 
-def test_student_page_shows_evidence_override_flags_and_languages() -> None:
+def test_instructor_page_shows_evidence_override_flags_and_languages() -> None:
     results = make_results()
     bob = next(s for s in results.students if s.id == "bob")
-    page = report.render_student(results, bob, BANK, "missed")
-    assert page.startswith('<!DOCTYPE html>\n<html lang="ko" dir="ltr">')
+    page = report.render_instructor(results, bob, BANK)
+    # the instructor's labels are in the bank's first language; the answer keeps its own
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en" dir="ltr">')
     assert '<div class="answer" lang="ko" dir="auto">' in page
-    assert '<mark class="hit" title="scaling: 일치">확장 법칙</mark>' in page
-    assert '<mark class="neg" title="zero-shot: 부정됨">양방향</mark>' in page
-    assert '<mark class="mis" title="오개념: encoder-generates">디코더 모델</mark>' in page
-    assert "교수자가 점수를 수정함" in page and "자동 채점 점수: 1.5" in page
-    assert "1.5 of 4 is close to the pass mark" in page and "검토 필요" in page
+    assert '<mark class="hit" title="scaling: matched">확장 법칙</mark>' in page
+    assert '<mark class="neg" title="zero-shot: negated">양방향</mark>' in page
+    assert '<mark class="mis" title="Misconception: encoder-generates">디코더 모델</mark>' in page
+    assert "Overridden by the instructor" in page and "Automatic score: 1.5" in page
+    assert "1.5 of 4 is close to the pass mark" in page and "Needs review" in page
     assert '<p class="prompt" lang="ko" dir="auto">업계는 왜 디코더로 옮겨 갔는가?</p>' in page
-    assert "유사도 0.62" in page
-    assert "답안 없음" in page  # the unanswered step
-    alice = report.render_student(results, results.students[0], BANK, "missed")
+    assert "Similarity 0.62" in page
+    assert "No answer" in page  # the unanswered step
+    assert "How it was scored" in page
+    assert "<code>제로샷</code>" in page  # what the missed keyword group expected
+    alice = report.render_instructor(results, results.students[0], BANK)
     assert '<html lang="en"' in alice
-    assert "Your closest sentence" in alice and "Similarity 0.81" in alice
+    assert "Closest sentence" in alice and "Similarity 0.81" in alice
     assert "spelling tolerated" in alice  # the fuzzy zero-shot match
     assert "T5" in alice  # the chosen option's text
     assert "Scaling and generation are the two big reasons." in alice
 
 
+INSTRUCTOR_ONLY = (
+    "1.5 of 4 is close to the pass mark",  # a flag's reason
+    "검토 필요",  # "needs review"
+    "자동 채점",  # "automatic score"
+    "채점 근거",  # "how it was scored"
+    "keywords 100%",  # a criterion's reason (the formula)
+    "<mark",  # matched evidence
+    "유사도",  # similarity
+    "encoder-generates",  # a misconception's id
+)
+
+
+def test_student_page_shows_only_what_a_student_may_see() -> None:
+    results = make_results()
+    bob = next(s for s in results.students if s.id == "bob")
+    page = report.render_student(results, bob, BANK, "missed")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="ko" dir="ltr">')
+    for text in INSTRUCTOR_ONLY:
+        assert text not in page, text
+    assert "교수자가 정한 점수" in page and "Partial credit for the Korean wording" in page
+    assert '<div class="answer" lang="ko" dir="auto">디코더 모델은 확장 법칙을' in page
+    assert '<p class="prompt" lang="ko" dir="auto">업계는 왜 디코더로 옮겨 갔는가?</p>' in page
+    assert "답안 없음" in page  # the unanswered step
+    assert "<span>3.6 / 10</span>" not in page and "3.6 / 10" in page  # the total, as shown
+    alice = report.render_student(results, results.students[0], BANK, "missed")
+    assert '<html lang="en"' in alice and "How it was scored" not in alice
+    assert "T5" in alice and "Scaling and generation are the two big reasons." in alice
+
+
 def test_challenge_has_a_step_breakdown() -> None:
     results = make_results()
-    page = report.render_student(results, results.students[0], BANK, "missed")
+    page = report.render_instructor(results, results.students[0], BANK)
     breakdown = page.split('<caption class="label">Steps</caption>', 1)[1].split("</table>", 1)[0]
     assert breakdown.index("bottleneck") < breakdown.index("fix")
     assert "2.7 / 3" in breakdown and "2 / 2" in breakdown
@@ -883,14 +932,15 @@ def test_numbers_for_people() -> None:
 def test_class_page_content() -> None:
     page = report.render_class(make_results(), BANK)
     assert '<table class="sortable" id="student-table">' in page
-    assert '<a href="students/bob.html"><bdi>bob</bdi></a>' in page
+    assert '<a href="instructor/bob.html"><bdi>bob</bdi></a>' in page
+    assert '<a class="small student-page" href="students/bob.html">' in page
     assert (
         '<svg class="hist"' in page and '<title id="hist-title">Score distribution</title>' in page
     )
     assert "unknown question &#39;decoder-shfit&#39;" in page
     assert "did you mean &#39;decoder-shift&#39;?" in page
     assert "<td><code>long-doc/bottleneck</code></td>" in page  # the near-identical pair
-    assert page.count('<a href="students/alice.html"><bdi>alice</bdi></a>') == 2
+    assert page.count('<a href="instructor/alice.html"><bdi>alice</bdi></a>') == 2
     assert "<code>zero-shot</code>" in page  # most often missed
     assert "Why did the industry move to decoders?" in page
 
@@ -1020,15 +1070,18 @@ def test_reports_from_the_real_pipeline(tmp_path: Path) -> None:
     pages = [
         path for path in outcome.written if path.suffix == ".html" and "review" not in path.parts
     ]
-    assert len(pages) == 1 + len(outcome.results.students) == 4
+    assert len(pages) == 1 + 2 * len(outcome.results.students) == 7
     index = pages[0].read_text(encoding="utf-8")
     assert "long-doc/bottleneck" in index.split('id="pairs"')[1]  # ann and ben wrote the same
     for path in pages:
         page = path.read_text(encoding="utf-8")
         assert_self_contained(page)
         assert "<script>alert" not in page and "\u202e" not in page
-    ben = (tmp_path / "out" / "students" / "ben.html").read_text(encoding="utf-8")
+    ben = (tmp_path / "out" / "instructor" / "ben.html").read_text(encoding="utf-8")
     assert '<mark class="hit"' in ben and 'lang="ko"' in ben
+    ben = (tmp_path / "out" / "students" / "ben.html").read_text(encoding="utf-8")
+    # one Korean and one English answer: the tie goes to the bank's first language
+    assert "<mark" not in ben and '<html lang="en"' in ben and 'class="answer" lang="ko"' in ben
     again = rerender(tmp_path / "out" / "results.json", tmp_path / "again", None, "none")
     assert [path.name for path in again] == [path.name for path in pages]
 
@@ -1052,7 +1105,7 @@ def test_many_students_render_quickly(tmp_path: Path) -> None:
     started = time.perf_counter()
     written = report.write_reports(make_results(many), BANK, tmp_path)
     elapsed = time.perf_counter() - started
-    assert len(written) == 201
+    assert len(written) == 401
     pairs, found, _ = report_stats.similar_pairs(make_results(many))
     assert len(pairs) == report_stats.MAX_PAIRS and found > report_stats.MAX_PAIRS
     assert "Showing 50 of" in written[0].read_text(encoding="utf-8")

@@ -396,7 +396,7 @@ def test_needs_review_comes_first_and_groups_largest_first(tmp_path: Path) -> No
     assert sizes == sorted(sizes, reverse=True) and sum(sizes) == len(results.students)
     t2t = (tmp_path / "review" / "t2t.html").read_text(encoding="utf-8")
     assert "Which model casts every task as text-to-text" in t2t  # the prompt, from the bank
-    assert 'href="../students/alice.html"' in t2t
+    assert 'href="../instructor/alice.html"' in t2t
 
 
 def test_review_pages_without_the_bank(tmp_path: Path, graded: tuple[Bank, Results]) -> None:

@@ -1206,7 +1206,8 @@ def test_report_uses_the_recorded_bank_only_while_its_sha256_matches(write, tmp_
     assert grade_cli(bank, subs, out).exit_code == 0
     pages = tmp_path / "pages"
     same = run("report", str(out / "results.json"), "--out", str(pages))
-    assert same.exit_code == 0 and same.output == f"Wrote 2 pages to {pages}\n"
+    # the class page, and the instructor's and the student's page of s1
+    assert same.exit_code == 0 and same.output == f"Wrote 3 pages to {pages}\n"
     assert "What does BERT use?" in (pages / "students" / "s1.html").read_text(encoding="utf-8")
     bank.write_text(BANK.replace("What does BERT use?", "Edited since"), encoding="utf-8")
     changed = run("report", str(out / "results.json"), "--out", str(pages))
@@ -1214,7 +1215,7 @@ def test_report_uses_the_recorded_bank_only_while_its_sha256_matches(write, tmp_
     assert changed.output == (
         f"Warning: {bank}: the bank changed since grading (its sha256 is not the one in "
         f"{out / 'results.json'}); the pages leave out its prompts and model answers (give "
-        f"--bank to use it anyway)\nWrote 2 pages to {pages}\n"
+        f"--bank to use it anyway)\nWrote 3 pages to {pages}\n"
     )
     page = (pages / "students" / "s1.html").read_text(encoding="utf-8")
     assert "Edited since" not in page and "What does BERT use?" not in page
