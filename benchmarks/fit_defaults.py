@@ -1,10 +1,10 @@
-"""Fit the shipped scoring defaults (grader/defaults.yaml) with leave-one-data-set-out evidence.
+"""Fit the shipped scoring defaults (grader/scoring/defaults.yaml) with leave-one-data-set-out evidence.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/fit_defaults.py [--write]
 
 1. Ramps. For each packaged model (minilm, use-multilingual, and their English ensemble): the
    mean cosine between two wordings of the same short answer and between unrelated short answers,
-   in one language and across languages, measured on grader/anchors.yaml (40 answers, each with a
+   in one language and across languages, measured on grader/scoring/anchors.yaml (40 answers, each with a
    paraphrase and a wrong "near miss", in 16 languages). A cosine is then read as
    ``(cosine - floor) / (ceiling - floor)``: 0 for unrelated text, 1 for a paraphrase.
 2. Evidence. Every human-graded data set in ../shared/datasets is converted as
@@ -18,7 +18,7 @@
    slopes. The intercept shipped is the mean of the intercepts of the data sets graded on a scale
    of points (a 0/1 "correct" label puts a partly right answer at 0: no level for points). The
    grader reads the curve from its value at zero evidence up (an unrelated answer earns nothing,
-   grader.scoring.meaning_credit); fitting that reading directly levels the scores off early and
+   grader.scoring.rule.meaning_credit); fitting that reading directly levels the scores off early and
    loses correlation on every data set, so the plain curve is fitted and the held-out table
    measures the rule as the grader applies it.
 4. The review estimate: a logistic fit of "the score is off from the human's by more than a
@@ -54,10 +54,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import agreement  # noqa: E402
 
-from grader.analysis import analyze, content_words  # noqa: E402
-from grader.defaults import DEFAULTS_FILE, Ramp, defaults_from_dict  # noqa: E402
-from grader.embed_cache import EmbeddingCache, default_cache_dir  # noqa: E402
-from grader.embedding import (  # noqa: E402
+from grader.evidence.embed_cache import EmbeddingCache, default_cache_dir  # noqa: E402
+from grader.evidence.embedding import (  # noqa: E402
     ENGLISH_ENSEMBLE,
     MINILM,
     USE_LANGUAGES,
@@ -65,14 +63,16 @@ from grader.embedding import (  # noqa: E402
     embed_texts,
     load_embedder,
 )
+from grader.evidence.space import same_language  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
-from grader.loader import load_bank  # noqa: E402
-from grader.scoring import meaning_credit  # noqa: E402
-from grader.space import same_language  # noqa: E402
-from grader.submissions import read_submissions  # noqa: E402
+from grader.load.loader import load_bank  # noqa: E402
+from grader.load.submissions import read_submissions  # noqa: E402
+from grader.scoring.defaults import DEFAULTS_FILE, Ramp, defaults_from_dict  # noqa: E402
+from grader.scoring.rule import meaning_credit  # noqa: E402
+from grader.text.analysis import analyze, content_words  # noqa: E402
 
-ANCHORS = ROOT / "grader" / "anchors.yaml"
-DEFAULTS_PATH = ROOT / "grader" / DEFAULTS_FILE
+ANCHORS = ROOT / "grader" / "scoring" / "anchors.yaml"
+DEFAULTS_PATH = ROOT / "grader" / "scoring" / DEFAULTS_FILE
 COMMAND = "HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/fit_defaults.py --write"
 MODELS = {MINILM: ("en",), USE_MULTILINGUAL: USE_LANGUAGES, ENGLISH_ENSEMBLE: ("en",)}
 REVIEW_SHARE = 0.15  # the share of answers flagged for review on the fitting data
@@ -285,7 +285,7 @@ def logistic(
     set, or the anchors) and slopes shared by all. Returns the intercept of the grader's own
     scale, the mean of the ``level`` groups' intercepts, then the slopes. ``from_unrelated``: the
     curve is read as the grader reads it, from its value at zero evidence up
-    (grader.scoring.meaning_credit), and fitted so."""
+    (grader.scoring.rule.meaning_credit), and fitted so."""
     from scipy.optimize import minimize
 
     names = sorted(set(groups.tolist()))
@@ -419,7 +419,7 @@ def fit_meaning(
 
 
 def predict(meaning: dict[str, dict[str, float]], table: Table, kind: str = "both") -> np.ndarray:
-    """Each answer's share under the grader's own rule (grader.scoring.meaning_credit) with this
+    """Each answer's share under the grader's own rule (grader.scoring.rule.meaning_credit) with this
     meaning map, the kind of evidence chosen by ``kind``; nothing where the rule negates it."""
     mapping = defaults_from_dict(
         {**yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8")), "meaning": meaning}
@@ -567,7 +567,7 @@ def defaults_document(
             "command": COMMAND,
             "data_sets": list(data_sets),
             "anchors": (
-                f"grader/anchors.yaml: {len(anchors) - len(near)} paraphrase/unrelated pairs"
+                f"grader/scoring/anchors.yaml: {len(anchors) - len(near)} paraphrase/unrelated pairs"
             ),
             "held_out": {
                 row.name: {
@@ -591,7 +591,7 @@ HEADER = """\
 #
 # ramps, meaning and review are written by
 #     {command}
-# on {date}: ramps from grader/anchors.yaml; the meaning map and the review estimate fitted on
+# on {date}: ramps from grader/scoring/anchors.yaml; the meaning map and the review estimate fitted on
 # the human-graded data sets in ../shared/datasets ({data_sets}), each data set weighted the same,
 # with leave-one-data-set-out evidence under fitted.held_out (the fits without each data set are
 # under held_out: benchmarks/agreement.py scores a data set with the fit that never saw it).
@@ -638,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=agreement.DEFAULT_DATASETS)
     parser.add_argument("--cache", type=Path, default=None, help="embedding cache folder")
-    parser.add_argument("--write", action="store_true", help="write grader/defaults.yaml")
+    parser.add_argument("--write", action="store_true", help="write grader/scoring/defaults.yaml")
     args = parser.parse_args(argv)
     cache_dir = args.cache or default_cache_dir()
     started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 For each profile, a fresh Python process (so that no other analyser is loaded) times
 
-* **cold**: importing ``grader.analysis`` and analysing the first answer (the analyser's
+* **cold**: importing ``grader.text.analysis`` and analysing the first answer (the analyser's
   dictionaries and models load here);
 * **answers/s**: analysing the other answers, each a new text (the analysis cache never hits).
 
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.languages import PROFILED_LANGUAGES  # noqa: E402
+from grader.text.languages import PROFILED_LANGUAGES  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 
@@ -142,7 +142,7 @@ _CHILD = """
 import json, sys, time
 texts = json.loads(sys.stdin.read())
 start = time.perf_counter()
-from grader.analysis import analyze
+from grader.text.analysis import analyze
 analyze(texts[0], {code!r})
 cold = time.perf_counter() - start
 start = time.perf_counter()
@@ -233,7 +233,7 @@ def _detection_sets() -> list[tuple[str, str, list[str]]]:
 def detection() -> None:
     from collections import Counter
 
-    from grader.analysis import detect_language
+    from grader.text.analysis import detect_language
 
     print("| answers      | written in | bank language | n      | detected as                 |")
     print("|--------------|------------|---------------|--------|-----------------------------|")

@@ -81,7 +81,7 @@ def words(text: str, language: str) -> int:
     """Words between spaces; Japanese, which has none: SudachiPy's words (punctuation left out)."""
     if language != "ja":
         return len(text.split())
-    from grader.analysis import analyze
+    from grader.text.analysis import analyze
 
     analysis = analyze(text, language)
     return sum(1 for token in analysis.tokens if any(char.isalnum() for char in token.surface))

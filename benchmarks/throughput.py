@@ -74,13 +74,13 @@ class _Pools:
 
 
 def _detect(text: str) -> str:
-    from grader.analysis import detect_language
+    from grader.text.analysis import detect_language
 
     return detect_language(text, tuple(LANGUAGE_SHARES)) or "en"
 
 
 def _pools() -> dict[tuple[str, str], _Pools]:
-    from grader.loader import load_bank
+    from grader.load.loader import load_bank
 
     bank = load_bank(SEED_BANK)
     examples: dict[tuple[str, str], list[str]] = {}
@@ -287,10 +287,10 @@ def work_grade(
 
 def work_encode(bank: Path, submissions: Path, model: str) -> dict[str, Any]:
     """The bare model: load, then ``encode`` the distinct texts grading embeds (no cache)."""
-    from grader.embedding import load_embedder
+    from grader.evidence.embedding import load_embedder
     from grader.grading import GradeOptions, texts_to_embed
-    from grader.loader import load_bank
-    from grader.submissions import read_submissions
+    from grader.load.loader import load_bank
+    from grader.load.submissions import read_submissions
 
     rows = read_submissions(str(submissions)).rows
     texts = texts_to_embed(load_bank(bank), rows, GradeOptions(model=model))

@@ -20,18 +20,18 @@ _EXPORTS = {
     "GraderError": "grader.errors",
     "ValidationError": "grader.errors",
     "Problem": "grader.errors",
-    "load_bank": "grader.loader",
-    "load_rubric": "grader.loader",
-    "validate_paths": "grader.loader",
-    "read_submissions": "grader.submissions",
-    "Submission": "grader.submissions",
+    "load_bank": "grader.load.loader",
+    "load_rubric": "grader.load.loader",
+    "validate_paths": "grader.load.loader",
+    "read_submissions": "grader.load.submissions",
+    "Submission": "grader.load.submissions",
     "grade": "grader.grading",
     "check_answer": "grader.grading",
     "GradeOptions": "grader.grading",
     "Results": "grader.results",
     "load_results": "grader.results",
-    "write_results": "grader.export",
-    "grades_csv": "grader.export",
+    "write_results": "grader.output.files",
+    "grades_csv": "grader.output.files",
 }
 
 __all__ = [
@@ -54,11 +54,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from grader.errors import GraderError, Problem, ValidationError
-    from grader.export import grades_csv, write_results
     from grader.grading import GradeOptions, check_answer, grade
-    from grader.loader import load_bank, load_rubric, validate_paths
+    from grader.load.loader import load_bank, load_rubric, validate_paths
+    from grader.load.submissions import Submission, read_submissions
+    from grader.output.files import grades_csv, write_results
     from grader.results import Results, load_results
-    from grader.submissions import Submission, read_submissions
 
 
 def __getattr__(name: str) -> Any:

@@ -20,7 +20,7 @@ from grader.errors import GraderError, format_problem, printable
 
 T = TypeVar("T")
 INTERNAL_ERROR = 3
-REVEAL_CHOICES = ("none", "missed", "all")  # grader.model.Reveal (not imported: --help stays fast)
+REVEAL_CHOICES = ("none", "missed", "all")  # grader.bank.Reveal (not imported: --help stays fast)
 REVEAL_HELP = (
     "What students see besides their score and the criteria they met: none, missed (what they "
     "missed, hints, feedback) or all (also model answers). Default: the bank's 'reveal' setting."
@@ -129,8 +129,8 @@ def cli() -> None:
 @json_option
 def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Check banks and rubrics (files or folders) and list every problem."""
-    from grader.languages import describe
-    from grader.loader import bank_languages, validate_paths
+    from grader.load.loader import bank_languages, validate_paths
+    from grader.text.languages import describe
 
     problems = call(validate_paths, paths, rubric_dirs)
     languages = [] if problems else [describe(code) for code in bank_languages(paths, rubric_dirs)]
@@ -233,7 +233,7 @@ def grade(
     _warn_problems(outcome.results.problems)
     summary = outcome.results.summary
     if as_json:
-        from grader.diff import diff_to_dict
+        from grader.review.diff import diff_to_dict
 
         emit_json(
             {
@@ -248,7 +248,7 @@ def grade(
         )
         return
     if outcome.diff is not None:
-        from grader.diff import format_diff
+        from grader.review.diff import format_diff
 
         say(format_diff(outcome.diff))
     if dry_run:
@@ -263,7 +263,7 @@ def grade(
 
 def _warn_problems(problems: Sequence[Any]) -> None:
     """Each row problem on its own line; past the first hundred, a count per kind."""
-    from grader.report_stats import MAX_LISTED_PROBLEMS, problem_kinds
+    from grader.output.statistics import MAX_LISTED_PROBLEMS, problem_kinds
 
     for problem in problems[:MAX_LISTED_PROBLEMS]:
         warn("Warning: " + format_problem(problem.file, problem.line, problem.message, problem.fix))
@@ -360,7 +360,7 @@ def describe_languages(languages: list[dict[str, str]]) -> str:
 @json_option
 def languages(as_json: bool) -> None:
     """What the grader does for each language it has a profile for (and for the others)."""
-    from grader.languages import PROFILED_LANGUAGES, describe
+    from grader.text.languages import PROFILED_LANGUAGES, describe
 
     found = [describe(code) for code in PROFILED_LANGUAGES]
     if as_json:
@@ -377,7 +377,7 @@ def languages(as_json: bool) -> None:
 @json_option
 def models(as_json: bool) -> None:
     """List the embedding models available here (packaged, cached, configured)."""
-    from grader.embedding import auto_model_for, available_models
+    from grader.evidence.embedding import auto_model_for, available_models
 
     found = call(available_models)
     if as_json:
@@ -475,7 +475,7 @@ def _agreement_request(**options: Any) -> Any:
 
 
 def _print_evaluation(evaluation: Any, title: str = "") -> None:
-    from grader.evaluation import format_agreement
+    from grader.quality.evaluation import format_agreement
 
     if title:
         say(title)
@@ -505,8 +505,8 @@ def _print_evaluation(evaluation: Any, title: str = "") -> None:
 @json_option
 def evaluate(out_dir: Path | None, as_json: bool, **options: Any) -> None:
     """Agreement with human scores: GRADED is a submissions file with a score column."""
-    from grader.evaluation import evaluation_to_dict
     from grader.pipeline import evaluate_file
+    from grader.quality.evaluation import evaluation_to_dict
 
     evaluation, written = call(evaluate_file, _agreement_request(**options), out_dir)
     if as_json:
@@ -544,8 +544,8 @@ def evaluate(out_dir: Path | None, as_json: bool, **options: Any) -> None:
 @json_option
 def calibrate(out: Path, as_json: bool, **options: Any) -> None:
     """Fit the scoring parameters to human-scored answers (GRADED and/or --overrides)."""
-    from grader.evaluation import evaluation_to_dict
     from grader.pipeline import calibrate_file
+    from grader.quality.evaluation import evaluation_to_dict
 
     if not options["graded"] and options["overrides"] is None:
         raise click.UsageError("give GRADED (answers with a score column) or --overrides")
@@ -577,7 +577,7 @@ def calibrate(out: Path, as_json: bool, **options: Any) -> None:
 @json_option
 def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json: bool) -> None:
     """Import a Moodle XML or GIFT question file as a bank."""
-    from grader.lms_import import import_questions, write_bank_yaml
+    from grader.lms.import_ import import_questions, write_bank_yaml
 
     result = call(import_questions, source, language, bank_id)
     call(write_bank_yaml, result, out)
@@ -657,7 +657,7 @@ def export(
     as_json: bool,
 ) -> None:
     """Export grades from a results.json for Moodle, Canvas or scripts."""
-    from grader.lms_export import export_grades, unmatched_path, write_export
+    from grader.lms.export import export_grades, unmatched_path, write_export
     from grader.results import load_results
 
     results = call(load_results, results_file)
@@ -752,8 +752,8 @@ def serve(
     rubric_dirs: tuple[Path, ...],
 ) -> None:
     """Serve BANKS to learners in the browser: pick a question, answer, get feedback."""
-    from grader.serve import ServeConfig, check_config
-    from grader.serve import serve as run_server
+    from grader.serve.server import ServeConfig, check_config
+    from grader.serve.server import serve as run_server
 
     config = ServeConfig(
         banks=banks,
@@ -789,7 +789,7 @@ def serve(
 @json_option
 def attempts(data: Path, out: Path, pick: str, bank: str | None, as_json: bool) -> None:
     """Write what learners tried in grader serve (its --data folder) as a submissions file."""
-    from grader.attempts import export_attempts
+    from grader.serve.attempts import export_attempts
 
     written = call(export_attempts, data, out, pick, bank)
     if as_json:

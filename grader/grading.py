@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.defaults import defaults
+from grader.bank import Bank, Gradable, QuestionType
 from grader.errors import GraderError, Problem
-from grader.model import Bank, Gradable, QuestionType
+from grader.evidence.space import Space, covered
+from grader.load.submissions import Submission
 from grader.results import (
     AnswerResult,
     BankInfo,
@@ -26,8 +27,9 @@ from grader.results import (
     StudentResult,
     Summary,
 )
-from grader.scoring import ScoringParams, Signals, score_answer
-from grader.signals import (
+from grader.scoring.defaults import defaults
+from grader.scoring.rule import ScoringParams, Signals, score_answer
+from grader.scoring.signals import (
     AnswerView,
     KeywordSignals,
     ReferenceWords,
@@ -35,13 +37,11 @@ from grader.signals import (
     keyword_signals,
     reference_sets,
 )
-from grader.space import Space, covered
-from grader.submissions import Submission
 
 if TYPE_CHECKING:
-    from grader.analysis import Analysis
-    from grader.calibration import Calibration
-    from grader.defaults import Defaults
+    from grader.quality.calibration import Calibration
+    from grader.scoring.defaults import Defaults
+    from grader.text.analysis import Analysis
 
 MAX_SENTENCES = 64  # sentences of one answer compared one by one
 MAX_EMBED_CHARS = 4000  # the whole answer is embedded from its first characters
@@ -123,7 +123,7 @@ def _unknown_question(bank: Bank, row: Submission, source: str, known: list[str]
 
 
 def _analyse(bank: Bank, answers: Sequence[_Answer]) -> None:
-    from grader.analysis import analyze, detect_language
+    from grader.text.analysis import analyze, detect_language
 
     for answer in answers:
         text = answer.row.answer
@@ -149,7 +149,7 @@ def _visible(text: str) -> bool:
 
 
 def _model_for(answer: _Answer, requested: str) -> str | None:
-    from grader.embedding import auto_model_for
+    from grader.evidence.embedding import auto_model_for
 
     if requested == "none":
         return None
@@ -178,8 +178,8 @@ def _answer_units(answer: _Answer) -> list[tuple[str, tuple[int, int] | None]]:
 
 
 def _embed(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> dict[str, Space]:
-    from grader.embed_cache import default_cache_dir
-    from grader.embedding import EmbeddingCache, embed_texts
+    from grader.evidence.embed_cache import default_cache_dir
+    from grader.evidence.embedding import EmbeddingCache, embed_texts
 
     spaces = _spaces(bank, answers, options)
     cache = EmbeddingCache(options.cache_dir or default_cache_dir()) if options.use_cache else None
@@ -194,7 +194,7 @@ def _spaces(bank: Bank, answers: Sequence[_Answer], options: GradeOptions) -> di
     spaces: dict[str, Space] = {}
     if requested == "none":
         return spaces
-    from grader.embedding import load_embedder
+    from grader.evidence.embedding import load_embedder
 
     every_gradable = list(bank.gradables().values())
     # one instance of each model, even inside an ensemble (and across calls with options.models)
@@ -273,7 +273,7 @@ def _params_for(answer: _Answer, bank: Bank, options: GradeOptions) -> ScoringPa
 
 
 def _closed_result(answer: _Answer, bank: Bank) -> AnswerResult:
-    from grader.closed import score_closed
+    from grader.evidence.closed import score_closed
 
     languages = (answer.language, *bank.languages) if answer.language else bank.languages
     answered = bool(answer.row.answer.strip())
@@ -402,14 +402,14 @@ def grade(
     source: str = "submissions",
 ) -> Results:
     """Grade every submission against the bank. Bad rows become problems; the rest are graded."""
-    from grader.analysis_store import analysis_store
+    from grader.text.store import analysis_store
 
     with analysis_store(_cache_folder(options)):
         return _grade(bank, rows, options, problems, source)
 
 
 def _cache_folder(options: GradeOptions) -> Path | None:
-    from grader.embed_cache import default_cache_dir
+    from grader.evidence.embed_cache import default_cache_dir
 
     return (options.cache_dir or default_cache_dir()) if options.use_cache else None
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.grading import GradeOptions, check_answer, grade, timed
-from grader.loader import load_bank
+from grader.load.loader import load_bank
+from grader.load.submissions import read_submissions
 from grader.results import Results
-from grader.submissions import read_submissions
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ REVIEW_OUTPUTS = ("review",)
 class Outcome:
     results: Results
     written: list[Path]
-    diff: Any = None  # grader.diff.ResultsDiff when compared
+    diff: Any = None  # grader.review.diff.ResultsDiff when compared
 
 
 def _options(
@@ -64,7 +64,7 @@ def _options(
 ) -> GradeOptions:
     calibration = None
     if request.calibration is not None:
-        from grader.calibration import load_calibration
+        from grader.quality.calibration import load_calibration
 
         calibration = load_calibration(request.calibration)
         if bank_id is not None:
@@ -89,8 +89,8 @@ def grade_to_folder(
     The outputs are written into a fresh folder inside ``out_dir`` and swapped in together when
     all are written (grader.fsutil.staged_output): an interruption leaves the earlier outputs as
     they were, and ``out_dir`` is locked against a second run meanwhile."""
-    from grader.export import write_results
     from grader.fsutil import staged_output
+    from grader.output.files import write_results
 
     with contextlib.ExitStack() as stack:
         with timed(request.timings, "load"):
@@ -116,7 +116,7 @@ def grade_to_folder(
             results = _apply_overrides(results, overrides, request)
         diff = None
         if previous is not None:
-            from grader.diff import diff_results
+            from grader.review.diff import diff_results
 
             diff = diff_results(previous, results)
         if output is None:
@@ -133,7 +133,7 @@ def grade_to_folder(
 def _load_overrides(path: Path | None) -> Any:
     if path is None:
         return None
-    from grader.overrides import load_overrides
+    from grader.review.overrides import load_overrides
 
     return load_overrides(path)
 
@@ -151,7 +151,7 @@ def _previous_results(request: GradeRequest) -> Results | None:
 
 
 def _apply_overrides(results: Results, overrides: Any, request: GradeRequest) -> Results:
-    from grader.overrides import apply_overrides
+    from grader.review.overrides import apply_overrides
 
     groups = None
     if any(row.group and "~" in row.group for row in overrides):
@@ -163,8 +163,8 @@ def _apply_overrides(results: Results, overrides: Any, request: GradeRequest) ->
 
 def _meaning_groups(results: Results, model: str | None, device: str) -> Any:
     """Answer groups by meaning, for overrides that name a "~" group (multilingual by default)."""
-    from grader.embedding import load_embedder
-    from grader.review import answer_groups
+    from grader.evidence.embedding import load_embedder
+    from grader.review.groups import answer_groups
 
     name = "use-multilingual" if model in (None, "auto") else model
     embed = None if name == "none" else load_embedder(name, device).encode
@@ -174,12 +174,12 @@ def _meaning_groups(results: Results, model: str | None, device: str) -> Any:
 def _write_reports(
     results: Results, bank: Any, request: GradeRequest, diff: Any, folder: Path
 ) -> list[Path]:
-    from grader.report import write_reports
-    from grader.review import answer_groups, write_review_pages
+    from grader.output.report import write_reports
+    from grader.review.groups import answer_groups, write_review_pages
 
     sections = [_review_link_section()]
     if diff is not None:
-        from grader.diff import diff_section
+        from grader.review.diff import diff_section
 
         sections.insert(0, diff_section(diff))
     written: list[Path] = write_reports(
@@ -205,7 +205,7 @@ class CheckOutcome:
 
     question: str
     prompt: str
-    view: Any  # grader.student_view.StudentAnswer
+    view: Any  # grader.output.student_view.StudentAnswer
     label_language: str  # the interface's: the answer's, else the bank's first, else English
 
 
@@ -224,9 +224,9 @@ def check_one(
     """A learner's self-check of one answer, as the student view shows it (``reveal``, else the
     bank's setting)."""
     from grader.errors import GraderError
-    from grader.i18n import label_language
-    from grader.student_view import bank_policy, student_answer
-    from grader.submissions import MAX_ANSWER_CHARS
+    from grader.load.submissions import MAX_ANSWER_CHARS
+    from grader.output.i18n import label_language
+    from grader.output.student_view import bank_policy, student_answer
 
     bank = load_bank(bank_path, rubric_dirs)
     policy = bank_policy(bank, reveal)
@@ -249,8 +249,8 @@ def check_one(
 
 def check_document(outcome: CheckOutcome) -> dict[str, Any]:
     """The self-check as JSON-ready data (the same shape as ``grader serve``'s /api/check)."""
-    from grader.i18n import gettext_for
-    from grader.student_view import answer_document
+    from grader.output.i18n import gettext_for
+    from grader.output.student_view import answer_document
 
     return {
         "ok": True,
@@ -262,8 +262,8 @@ def check_document(outcome: CheckOutcome) -> dict[str, Any]:
 
 def describe_check(outcome: CheckOutcome) -> str:
     """The self-check as text, every label in the answer's language."""
-    from grader.i18n import gettext_for, ngettext_for
-    from grader.student_view import criterion_name, format_number
+    from grader.output.i18n import gettext_for, ngettext_for
+    from grader.output.student_view import criterion_name, format_number
 
     _ = gettext_for(outcome.label_language)
     ngettext = ngettext_for(outcome.label_language)
@@ -320,7 +320,7 @@ def rerender(
     the recorded one; a changed bank is left out (and ``warn`` says so). ``reveal``: what the
     student pages show (None: the bank's setting)."""
     from grader.fsutil import staged_output
-    from grader.report import check_reveal, write_reports
+    from grader.output.report import check_reveal, write_reports
     from grader.results import load_results
 
     if reveal is not None:
@@ -362,13 +362,13 @@ def review_to_folder(
     """Write review pages (answer groups per question) for saved results."""
     from grader.fsutil import staged_output
     from grader.results import load_results
-    from grader.review import answer_groups, write_review_pages
+    from grader.review.groups import answer_groups, write_review_pages
 
     results = load_results(results_path)
     bank = load_bank(bank_path) if bank_path is not None else None
     embed = None
     if model != "none":
-        from grader.embedding import auto_model_for, load_embedder
+        from grader.evidence.embedding import auto_model_for, load_embedder
 
         name = auto_model_for(results.bank.languages[0] if results.bank.languages else "en")
         embed = load_embedder(name if model == "auto" else model, device).encode
@@ -396,8 +396,8 @@ def _graded_rows(request: AgreementRequest) -> tuple[Any, list[Any]]:
     bank = load_bank(request.bank, request.rubric_dirs)
     rows = list(read_submissions(request.graded).rows) if request.graded else []
     if request.overrides is not None:
-        from grader.overrides import load_overrides, overrides_as_graded_rows
         from grader.results import load_results
+        from grader.review.overrides import load_overrides, overrides_as_graded_rows
 
         source = request.results or Path("reports") / "results.json"
         rows.extend(
@@ -422,7 +422,7 @@ def _agreement_options(request: AgreementRequest) -> GradeOptions:
 
 def evaluate_file(request: AgreementRequest, out_dir: Path | None = None) -> tuple[Any, list[Path]]:
     """Grade human-scored answers and measure agreement; optionally write the HTML page."""
-    from grader.evaluation import evaluate, write_evaluation_page
+    from grader.quality.evaluation import evaluate, write_evaluation_page
 
     bank, rows = _graded_rows(request)
     evaluation = evaluate(bank, rows, _agreement_options(request))
@@ -432,7 +432,7 @@ def evaluate_file(request: AgreementRequest, out_dir: Path | None = None) -> tup
 
 def calibrate_file(request: AgreementRequest, out: Path) -> Any:
     """Fit a calibration to human-scored answers (cross-validated) and save it."""
-    from grader.calibration import fit_calibration_with_evidence
+    from grader.quality.calibration import fit_calibration_with_evidence
 
     bank, rows = _graded_rows(request)
     fit = fit_calibration_with_evidence(bank, rows, _agreement_options(request))

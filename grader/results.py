@@ -68,7 +68,7 @@ class CriterionResult:
     feedback: str = ""
     feedback_language: str = ""
     reason: str = ""  # one line: how the credit was reached
-    status: str = ""  # grader.scoring.Status: met, partly, likely, missed, negated, wrong
+    status: str = ""  # grader.scoring.rule.Status: met, partly, likely, missed, negated, wrong
     meaning_credit: float | None = None  # the meaning map's credit; None without evidence
     overlap: float | None = None  # share of the reference's own content words stated
     negated: bool = False  # the closest sentence negates the concept (or is taken back)
@@ -438,7 +438,7 @@ def results_from_dict(data: Any, source: str = "results.json") -> Results:
 
 
 def load_results(path: str | Path) -> Results:
-    from grader.yamlread import read_text
+    from grader.load.yamlread import read_text
 
     text = read_text(Path(path))
     try:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.analysis import (
+from grader.text.analysis import (
     Analysis,
     Token,
     analyze,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import analysis
-from grader.analysis_store import AnalysisStore, analysis_store, analysis_version
+from grader.text import analysis
+from grader.text.store import AnalysisStore, analysis_store, analysis_version
 
 TEXTS = [
     ("BERT does not read left to right only; it sees both sides.", "en"),
@@ -82,7 +82,7 @@ def test_store_without_a_connection_does_nothing(tmp_path: Path) -> None:
 
 def test_grading_without_the_cache_writes_no_analyses(tmp_path: Path) -> None:
     from grader.grading import GradeOptions, check_answer
-    from grader.loader import load_bank
+    from grader.load.loader import load_bank
 
     bank = load_bank(Path(__file__).parents[1] / "banks" / "transformer-triad.yaml")
     folder = tmp_path / "cache"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader.attempts import DATABASE, AttemptStore, Pick, chosen_attempts, export_attempts
 from grader.cli import cli
 from grader.errors import GraderError
+from grader.serve.attempts import DATABASE, AttemptStore, Pick, chosen_attempts, export_attempts
 
 
 def record(store: AttemptStore, learner: str, question: str, answer: str, score: float, **extra):
@@ -57,7 +57,7 @@ def test_last_and_best(store: AttemptStore) -> None:
 
 
 def test_export_writes_a_submissions_file_grader_reads(store: AttemptStore, tmp_path: Path) -> None:
-    from grader.submissions import read_submissions
+    from grader.load.submissions import read_submissions
 
     out = tmp_path / "subs.csv"
     export_attempts(tmp_path, out, "best")

@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.calibration import (
+from grader.bank import Bank, Gradable
+from grader.errors import GraderError
+from grader.load.loader import load_bank
+from grader.quality.calibration import (
     Adjustment,
     Calibration,
     FitOptions,
@@ -23,10 +26,6 @@ from grader.calibration import (
     load_calibration,
     rescore,
 )
-from grader.defaults import Logit, MeaningMap, Ramp, defaults
-from grader.errors import GraderError
-from grader.loader import load_bank
-from grader.model import Bank, Gradable
 from grader.results import (
     AnswerResult,
     BankInfo,
@@ -37,7 +36,8 @@ from grader.results import (
     Summary,
     TermEvidence,
 )
-from grader.scoring import (
+from grader.scoring.defaults import Logit, MeaningMap, Ramp, defaults
+from grader.scoring.rule import (
     CriterionSignal,
     KeywordSignal,
     Match,
@@ -47,7 +47,7 @@ from grader.scoring import (
 )
 
 MODEL = "fake-model"  # read through the generic ramp
-# Fixed scoring defaults, so that these tests do not move when grader/defaults.yaml is refitted.
+# Fixed scoring defaults, so that these tests do not move when grader/scoring/defaults.yaml is refitted.
 SCORING = replace(
     defaults(),
     ramps={**defaults().ramps, "generic": Ramp(0.0, 1.0, 0.0, 1.0)},
@@ -189,7 +189,7 @@ def _rubric_signals(gradable: Gradable, generator: np.random.Generator, index: i
 
 
 def test_rescoring_from_signals_matches_the_scorer(bank: Bank) -> None:
-    """Calibration scores candidates with grader.scoring's own rule, for any parameters."""
+    """Calibration scores candidates with grader.scoring.rule's own rule, for any parameters."""
     gradable = bank.gradables()["rubric"]
     generator = np.random.default_rng(5)
     signals = [_rubric_signals(gradable, generator, index) for index in range(40)]
@@ -235,7 +235,7 @@ def test_few_answers_per_question_still_help_on_unseen_answers(bank: Bank) -> No
     before = [
         p for p, keep in zip(rescore(None, bank, results, SCORING), held_out, strict=True) if keep
     ]
-    from grader.metrics import pearson, rmse
+    from grader.quality.metrics import pearson, rmse
 
     def human(pairs: list) -> list[float]:
         return [p.human for p in pairs]
@@ -274,7 +274,7 @@ def test_noise_keeps_the_defaults(bank: Bank) -> None:
 
 
 def test_defaults_are_what_grading_used(bank: Bank) -> None:
-    from grader.defaults import defaults
+    from grader.scoring.defaults import defaults
 
     params = default_params(bank, "minilm")
     assert params.ramp == defaults().ramp("minilm")
@@ -450,9 +450,9 @@ REAL_ANSWERS = {
 def test_fit_calibration_with_the_real_grader(
     write: Callable[[str, str], Path], tmp_path: Path
 ) -> None:
-    from grader.calibration import describe_fit, fit_calibration_with_evidence
     from grader.grading import GradeOptions, grade
-    from grader.submissions import Submission
+    from grader.load.submissions import Submission
+    from grader.quality.calibration import describe_fit, fit_calibration_with_evidence
 
     bank = load_bank(write("real.yaml", REAL_BANK))
     rows = [

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 import grader.cli
 import grader.fsutil
-import grader.loader
-from grader.calibration import load_calibration
+import grader.load.loader
 from grader.cli import cli
-from grader.loader import load_bank
-from grader.submissions import read_submissions
+from grader.load.loader import load_bank
+from grader.load.submissions import read_submissions
+from grader.quality.calibration import load_calibration
 from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
 from tests.test_loader import make_bank
 
@@ -161,7 +161,7 @@ def test_python_m_grader_and_help_do_not_import_torch():
 
 def test_validate_does_not_import_torch():
     code = (
-        "import sys\nfrom grader.loader import validate_paths\n"
+        "import sys\nfrom grader.load.loader import validate_paths\n"
         f"validate_paths([{str(ROOT / 'banks')!r}])\nprint('torch' in sys.modules)"
     )
     out = subprocess.run(
@@ -249,7 +249,7 @@ def test_main_reports_an_internal_error_with_exit_3(monkeypatch, capsys, tmp_pat
     def broken(*_args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(grader.loader, "validate_paths", broken)
+    monkeypatch.setattr(grader.load.loader, "validate_paths", broken)
     assert run_main(monkeypatch, "validate", str(tmp_path)) == 3
     captured = capsys.readouterr()
     assert captured.err == (
@@ -266,7 +266,7 @@ def test_main_exits_130_when_interrupted_and_1_when_input_ends(monkeypatch, caps
     def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(grader.loader, "validate_paths", interrupted)
+    monkeypatch.setattr(grader.load.loader, "validate_paths", interrupted)
     assert run_main(monkeypatch, "validate", "x.yaml") == 130
     assert capsys.readouterr().err == "\nInterrupted.\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))

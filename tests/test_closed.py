@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.closed import score_closed
-from grader.model import Closed, Gradable, LocalText, Option, QuestionType
+from grader.bank import Closed, Gradable, LocalText, Option, QuestionType
+from grader.evidence.closed import score_closed
 
 MC = Gradable(
     "mc",

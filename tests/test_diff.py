@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
-from grader.diff import (
+from grader.bank import Bank
+from grader.output.report import render_class
+from grader.results import Results
+from grader.review.diff import (
     SECTION_TITLE,
     AnswerChange,
     PartChange,
@@ -20,10 +23,7 @@ from grader.diff import (
     diff_to_dict,
     format_diff,
 )
-from grader.model import Bank
-from grader.overrides import OverrideRow, apply_overrides
-from grader.report import render_class
-from grader.results import Results
+from grader.review.overrides import OverrideRow, apply_overrides
 from tests.test_review import BANK_YAML, CLASS_CSV, grade_class
 
 # the rubric edit: T5 alone no longer names the model, and naming the full title is penalised

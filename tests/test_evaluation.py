@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import metrics
 from grader.errors import GraderError
-from grader.evaluation import (
+from grader.grading import GradeOptions
+from grader.load.loader import load_bank
+from grader.load.submissions import read_submissions
+from grader.quality import metrics
+from grader.quality.evaluation import (
     PAGE_NAME,
     Pair,
     evaluate,
@@ -21,9 +24,6 @@ from grader.evaluation import (
     format_agreement,
     write_evaluation_page,
 )
-from grader.grading import GradeOptions
-from grader.loader import load_bank
-from grader.submissions import read_submissions
 
 
 def _pairs() -> list[Pair]:

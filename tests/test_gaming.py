@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import grader.embedding
+import grader.evidence.embedding
+from grader.bank import Bank
 from grader.grading import MAX_EMBED_CHARS, MAX_SENTENCES, GradeOptions, grade
-from grader.loader import load_bank
-from grader.model import Bank
+from grader.load.loader import load_bank
+from grader.load.submissions import Submission, read_submissions
 from grader.results import AnswerResult, Results
-from grader.submissions import Submission, read_submissions
 from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
 
 GAMING_CODES = frozenset(
@@ -315,14 +315,14 @@ def model_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelRun]:
         rows.append(Submission(student, asked, seed.gradables()[source].answers["en"][0]))
     rows.append(Submission("megabyte", "kv-cache-vram", one_megabyte_answer()))
     embedded: list[str] = []
-    real_embed = grader.embedding.embed_texts
+    real_embed = grader.evidence.embedding.embed_texts
 
     def recording_embed(embedder, texts, cache):  # type: ignore[no-untyped-def]
         embedded.extend(texts)
         return real_embed(embedder, texts, cache)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(grader.embedding, "embed_texts", recording_embed)
+        patch.setattr(grader.evidence.embedding, "embed_texts", recording_embed)
         started = time.perf_counter()
         results = grade(bank, rows, GradeOptions(cache_dir=folder / "cache"))
         seconds = time.perf_counter() - started

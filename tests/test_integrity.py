@@ -29,9 +29,9 @@ from grader.cli import cli
 from grader.errors import GraderError
 from grader.fsutil import atomic_write
 from grader.grading import GradeOptions, grade
-from grader.loader import load_bank
+from grader.load.loader import load_bank
+from grader.load.submissions import Submission, read_submissions
 from grader.results import Results, to_dict
-from grader.submissions import Submission, read_submissions
 from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.analysis import analyze
-from grader.keywords import (
+from grader.bank import KeywordGroup, Keywords, Term
+from grader.evidence.keywords import (
     GroupResult,
     KeywordResult,
     TermMatch,
@@ -12,7 +12,7 @@ from grader.keywords import (
     match_keywords,
     match_term,
 )
-from grader.model import KeywordGroup, Keywords, Term
+from grader.text.analysis import analyze
 
 
 def _term(text: str, **options: object) -> Term:

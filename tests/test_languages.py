@@ -1,5 +1,5 @@
 """Language profiles with their real analysers: inflection, compounds, segmentation, negation,
-misspellings, retraction cues and detection, one block per language (grader.languages)."""
+misspellings, retraction cues and detection, one block per language (grader.text.languages)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from grader.analysis import analyze, detect_language, retractions
-from grader.embedding import USE_LANGUAGES
+from grader.bank import Term
+from grader.evidence.embedding import USE_LANGUAGES
+from grader.evidence.keywords import TermMatch, match_term
 from grader.grading import GradeOptions, check_answer
-from grader.keywords import TermMatch, match_term
-from grader.languages import PROFILED_LANGUAGES, describe, profile
-from grader.loader import load_bank
-from grader.model import Term
+from grader.load.loader import load_bank
+from grader.text.analysis import analyze, detect_language, retractions
+from grader.text.languages import PROFILED_LANGUAGES, describe, profile
 from tests.conftest import ROOT
 
 GERMAN_BANK = ROOT / "tests" / "data" / "languages" / "atmung-de.yaml"
@@ -332,8 +332,8 @@ def _loaded_after(code: str) -> list[str]:
 
 def test_validate_and_languages_load_no_analyser() -> None:
     loaded = _loaded_after(
-        "from grader.loader import validate_paths, bank_languages\n"
-        "from grader.languages import PROFILED_LANGUAGES, describe\n"
+        "from grader.load.loader import validate_paths, bank_languages\n"
+        "from grader.text.languages import PROFILED_LANGUAGES, describe\n"
         "validate_paths(['banks', 'tests/data/languages'])\n"
         "[describe(c) for c in bank_languages(['banks', 'tests/data/languages'])]\n"
         "[describe(c) for c in PROFILED_LANGUAGES]"
@@ -344,8 +344,8 @@ def test_validate_and_languages_load_no_analyser() -> None:
 def test_an_english_class_loads_no_other_analyser() -> None:
     loaded = _loaded_after(
         "from grader.grading import GradeOptions, grade\n"
-        "from grader.loader import load_bank\n"
-        "from grader.submissions import Submission\n"
+        "from grader.load.loader import load_bank\n"
+        "from grader.load.submissions import Submission\n"
         "bank = load_bank('banks/transformer-triad.yaml')\n"
         "rows = [Submission('s1', 'text-to-text', 'T5 is an encoder-decoder model that reads "
         "text and writes text.', None, None, 1)]\n"

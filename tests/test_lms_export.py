@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import GraderError
-from grader.lms_export import (
+from grader.lms.export import (
     export_grades,
     load_roster,
     question_feedback,

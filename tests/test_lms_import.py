@@ -6,18 +6,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grader.bank import QuestionType
 from grader.errors import GraderError
 from grader.grading import GradeOptions, grade
-from grader.lms_import import (
+from grader.lms.import_ import (
     bank_yaml_text,
     detect_format,
     html_to_text,
     import_questions,
     write_bank_yaml,
 )
-from grader.loader import load_bank, validate_paths
-from grader.model import QuestionType
-from grader.submissions import Submission
+from grader.load.loader import load_bank, validate_paths
+from grader.load.submissions import Submission
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lms"
 MOODLE = FIXTURES / "moodle_quiz.xml"

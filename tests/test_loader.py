@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.bank import QuestionType
 from grader.errors import ValidationError
-from grader.loader import load_bank, validate_paths
-from grader.model import QuestionType
+from grader.load.loader import load_bank, validate_paths
 
 RUBRIC = """\
 id: r1

@@ -1,4 +1,4 @@
-"""grader.minilm_numpy: the packaged all-MiniLM-L6-v2 in numpy equals sentence-transformers."""
+"""grader.evidence.minilm_numpy: the packaged all-MiniLM-L6-v2 in numpy equals sentence-transformers."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import embedding
-from grader.embedding import MINILM, load_embedder
-from grader.minilm_numpy import MiniLM, erf, gelu
+from grader.evidence import embedding
+from grader.evidence.embedding import MINILM, load_embedder
+from grader.evidence.minilm_numpy import MiniLM, erf, gelu
 
 ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE = 1e-5  # per component; the cache key is shared with sentence-transformers' CPU rows

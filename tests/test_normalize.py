@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.normalize import normalize_text, normalize_with_offsets, normalize_with_spans
+from grader.text.normalize import normalize_text, normalize_with_offsets, normalize_with_spans
 
 
 def test_full_width_and_case_are_folded() -> None:

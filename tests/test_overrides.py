@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.bank import Bank
 from grader.errors import GraderError, Problem
 from grader.grading import GradeOptions, grade
-from grader.model import Bank
-from grader.overrides import (
+from grader.load.submissions import Submission
+from grader.results import AnswerResult, Override, Results, results_from_dict, to_dict
+from grader.review.groups import answer_groups
+from grader.review.overrides import (
     OverrideRow,
     apply_overrides,
     load_overrides,
     overrides_as_graded_rows,
 )
-from grader.results import AnswerResult, Override, Results, results_from_dict, to_dict
-from grader.review import answer_groups
-from grader.submissions import Submission
 from tests.test_review import grade_class
 
 SAME_T2T = "t2t#" + hashlib.sha256(b"t5 is an encoder-decoder").hexdigest()[:12]

@@ -17,17 +17,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import analysis, grading, keywords
-from grader.embedding import USE_MULTILINGUAL, LazyEmbedder, ModelInfo, available_models
+from grader import grading
+from grader.bank import KeywordGroup, Keywords, Term
+from grader.evidence import keywords
+from grader.evidence.embedding import USE_MULTILINGUAL, LazyEmbedder, ModelInfo, available_models
+from grader.evidence.space import Space, best_match, covered, other_answers
 from grader.grading import GradeOptions, grade, texts_to_embed
-from grader.languages import ko
-from grader.loader import load_bank
-from grader.model import KeywordGroup, Keywords, Term
+from grader.load.loader import load_bank
+from grader.load.submissions import Submission, read_submissions
 from grader.pipeline import GradeRequest, grade_to_folder
 from grader.results import results_to_json
-from grader.signals import reference_sets
-from grader.space import Space, best_match, covered, other_answers
-from grader.submissions import Submission, read_submissions
+from grader.scoring.signals import reference_sets
+from grader.text import analysis
+from grader.text.languages import ko
 
 from .conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
 
@@ -72,7 +74,7 @@ def test_help_and_validate_import_no_model_and_no_analyser() -> None:
 
 def test_lazy_packaged_models_know_their_info_without_loading() -> None:
     code = (
-        "from grader.embedding import load_embedder\n"
+        "from grader.evidence.embedding import load_embedder\n"
         "shared = {}\n"
         "ensemble = load_embedder('minilm+use-multilingual', 'cpu', lazy=True, shared=shared)\n"
         "use = load_embedder('use-multilingual', 'cpu', lazy=True, shared=shared)\n"

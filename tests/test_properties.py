@@ -18,13 +18,14 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from grader.defaults import Ramp
+from grader.bank import Bank, Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
 from grader.errors import GraderError
 from grader.grading import GradeOptions, grade
-from grader.loader import load_bank
-from grader.model import Bank, Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
+from grader.load.loader import load_bank
+from grader.load.submissions import Submission, read_submissions
 from grader.results import GroupEvidence, Results, TermEvidence, to_dict
-from grader.scoring import (
+from grader.scoring.defaults import Ramp
+from grader.scoring.rule import (
     CriterionSignal,
     KeywordSignal,
     Match,
@@ -34,7 +35,6 @@ from grader.scoring import (
     Signals,
     score_answer,
 )
-from grader.submissions import Submission, read_submissions
 from tests.conftest import SEED_BANK
 from tests.test_loader import BANK, RUBRIC
 

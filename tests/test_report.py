@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import report, report_stats
-from grader.errors import GraderError
-from grader.model import (
+from grader.bank import (
     Bank,
     Closed,
     Gradable,
@@ -24,6 +22,9 @@ from grader.model import (
     Question,
     QuestionType,
 )
+from grader.errors import GraderError
+from grader.output import report
+from grader.output import statistics as report_stats
 from grader.results import (
     AnswerResult,
     BankInfo,

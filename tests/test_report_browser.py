@@ -12,7 +12,7 @@ from urllib.request import url2pathname
 
 import pytest
 
-from grader import report
+from grader.output import report
 from tests.test_report import BANK, hostile_results
 
 pytestmark = pytest.mark.slow

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.bank import Bank
 from grader.grading import GradeOptions, grade
-from grader.loader import load_bank
-from grader.model import Bank
+from grader.load.loader import load_bank
+from grader.load.submissions import read_submissions
 from grader.results import Results
-from grader.review import (
+from grader.review.groups import (
     AnswerGroup,
     answer_groups,
     exact_group_id,
@@ -23,7 +24,6 @@ from grader.review import (
     split_group_id,
     write_review_pages,
 )
-from grader.submissions import read_submissions
 
 # ---------------------------------------------------------------- a small class, shared by the
 # review, override and diff tests
@@ -275,7 +275,7 @@ def test_embedder_with_wrong_shape_is_an_error(graded: tuple[Bank, Results]) -> 
 
 @pytest.mark.slow
 def test_real_embedder_groups_paraphrases(tmp_path: Path) -> None:
-    from grader.embedding import load_embedder
+    from grader.evidence.embedding import load_embedder
 
     csv = """\
 student,question,answer

@@ -25,8 +25,8 @@ from click.testing import CliRunner
 
 from grader.cli import cli
 from grader.grading import GradeOptions, grade
-from grader.loader import load_bank, validate_paths
-from grader.submissions import Submission, read_submissions
+from grader.load.loader import load_bank, validate_paths
+from grader.load.submissions import Submission, read_submissions
 from tests.conftest import ROOT, unprivileged
 from tests.test_loader import BANK, RUBRIC, make_bank
 
@@ -375,7 +375,7 @@ def test_only_safe_yaml_loaders_in_the_code():
     """Static check: every yaml load in grader/ goes through a SafeLoader."""
     import yaml
 
-    from grader.yamlread import _FastLineLoader, _LineLoader
+    from grader.load.yamlread import _FastLineLoader, _LineLoader
 
     assert issubclass(_LineLoader, yaml.SafeLoader)
     assert issubclass(_FastLineLoader, yaml.constructor.SafeConstructor)
@@ -412,11 +412,11 @@ def test_templates_are_autoescaped():
         for match in re.finditer(r"\bEnvironment\(", source):
             if "autoescape=True" not in call_arguments(source, match.end()):
                 offenders.append(f"{path.name}: line {source[: match.start()].count(chr(10)) + 1}")
-    templates = [path.name for path in (ROOT / "grader" / "templates").iterdir()]
+    templates = [path.name for path in (ROOT / "grader" / "output" / "templates").iterdir()]
     assert templates and not [
         name
         for name in templates
-        if "|safe" in (ROOT / "grader" / "templates" / name).read_text(encoding="utf-8")
+        if "|safe" in (ROOT / "grader" / "output" / "templates" / name).read_text(encoding="utf-8")
     ]
     assert offenders == []
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from grader.defaults import Logit, MeaningMap, Ramp, Review
-from grader.model import Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
+from grader.bank import Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
 from grader.results import GroupEvidence, TermEvidence
-from grader.scoring import (
+from grader.scoring.defaults import Logit, MeaningMap, Ramp, Review
+from grader.scoring.rule import (
     CriterionSignal,
     KeywordSignal,
     Match,

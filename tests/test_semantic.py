@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from grader.grading import GradeOptions, grade
-from grader.loader import load_bank
-from grader.submissions import Submission
+from grader.load.loader import load_bank
+from grader.load.submissions import Submission
 from tests.conftest import SEED_BANK
 
 PARAPHRASES = Path(__file__).parent / "data" / "paraphrases.yaml"
@@ -103,7 +103,7 @@ questions:
 
 def test_the_example_class_ranks_as_its_readme_says(tmp_path: Path) -> None:
     """banks/examples/README.md: correct > partial > gaming, wrong, misconceived > empty."""
-    from grader.submissions import read_submissions
+    from grader.load.submissions import read_submissions
     from tests.conftest import EXAMPLE_SUBMISSIONS
 
     read = read_submissions(EXAMPLE_SUBMISSIONS)

@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import cli
-from grader.loader import load_bank
+from grader.load.loader import load_bank
 from tests.conftest import ROOT, SEED_BANK
 
 pytestmark = pytest.mark.slow

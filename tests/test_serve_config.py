@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import embedding
 from grader.errors import GraderError
-from grader.serve import BLAS_THREAD_VARIABLES, ServeConfig, check_config, one_blas_thread
+from grader.evidence import embedding
+from grader.serve.server import BLAS_THREAD_VARIABLES, ServeConfig, check_config, one_blas_thread
 
 
 def test_other_hosts_need_a_code_and_numbers_must_make_sense() -> None:

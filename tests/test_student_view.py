@@ -9,11 +9,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from grader.bank import Reveal
 from grader.errors import GraderError
-from grader.export import grades_csv
-from grader.i18n import gettext_for
-from grader.loader import load_bank
-from grader.model import Reveal
+from grader.load.loader import load_bank
+from grader.output.files import grades_csv
+from grader.output.i18n import gettext_for
+from grader.output.student_view import (
+    Display,
+    Policy,
+    answer_document,
+    bank_policy,
+    parse_reveal,
+    shown_scores,
+    student_answer,
+    student_report,
+)
 from grader.results import (
     AnswerResult,
     BankInfo,
@@ -26,16 +36,6 @@ from grader.results import (
     Similarity,
     StudentResult,
     Summary,
-)
-from grader.student_view import (
-    Display,
-    Policy,
-    answer_document,
-    bank_policy,
-    parse_reveal,
-    shown_scores,
-    student_answer,
-    student_report,
 )
 
 BANK_YAML = """\
@@ -279,7 +279,7 @@ def test_bank_settings_and_hints_load(bank) -> None:
 
 def test_results_record_the_display_setting(bank, tmp_path: Path) -> None:
     from grader.grading import GradeOptions, grade
-    from grader.submissions import Submission
+    from grader.load.submissions import Submission
 
     results = grade(
         bank,
@@ -293,7 +293,7 @@ def test_results_record_the_display_setting(bank, tmp_path: Path) -> None:
 def test_a_criterion_credited_on_meaning_alone_shows_as_likely_met(bank) -> None:
     from dataclasses import replace
 
-    from grader.i18n import gettext_for
+    from grader.output.i18n import gettext_for
 
     answer = result()
     likely = replace(answer.criteria[0], status="likely", feedback="", feedback_language="")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from grader.errors import GraderError
-from grader.submissions import read_submissions
+from grader.load.submissions import read_submissions
 
 
 def test_csv_with_quoted_newlines_crlf_and_bom(write):

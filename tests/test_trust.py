@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.loader import load_bank, validate_paths
+from grader.load.loader import load_bank, validate_paths
 from grader.results import AnswerResult
 from tests import trust_cases as trust
 from tests.trust_cases import Case, Variant

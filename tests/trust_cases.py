@@ -31,11 +31,11 @@ from typing import Any
 
 import yaml
 
+from grader.bank import Bank, Gradable
 from grader.grading import GradeOptions, grade
-from grader.loader import load_bank
-from grader.model import Bank, Gradable
+from grader.load.loader import load_bank
+from grader.load.submissions import Submission
 from grader.results import AnswerResult, Results
-from grader.submissions import Submission
 
 DATA = Path(__file__).resolve().parent / "data" / "trust"
 # The cases the grader still gets wrong, one per line ("share|order|negation ID ..."): written

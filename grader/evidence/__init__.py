@@ -1,0 +1,1 @@
+"""Evidence about an answer: rubric keywords, closed questions, sentence embeddings."""

@@ -1,0 +1,1 @@
+"""Learning management systems: question import (Moodle XML, GIFT) and grade export."""

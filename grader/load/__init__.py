@@ -1,0 +1,1 @@
+"""Reading the inputs: banks and rubrics (checked, with located problems), submissions."""

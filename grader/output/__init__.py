@@ -1,0 +1,1 @@
+"""What grading writes: results.json, grades.csv and the HTML pages."""

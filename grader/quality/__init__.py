@@ -1,0 +1,1 @@
+"""How well grading agrees with human scores: metrics, evaluation, calibration."""

@@ -1,0 +1,1 @@
+"""The teacher's review: answer groups, overrides and what changed between runs."""

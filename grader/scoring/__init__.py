@@ -1,0 +1,1 @@
+"""From evidence to a score: signals, the one scoring rule, gaming checks, defaults."""

@@ -1,0 +1,1 @@
+"""Reading an answer's text: normalisation, language, words, sentences, negation."""
