@@ -52,7 +52,7 @@ from grader.bank import Bank  # noqa: E402
 from grader.evidence.embed_cache import default_cache_dir  # noqa: E402
 from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
-from grader.load.loader import load_bank  # noqa: E402
+from grader.load.loader import load_bank
 from grader.load.submissions import read_submissions  # noqa: E402
 from grader.quality.calibration import FitOptions, fit_from_results, fit_on, rescore  # noqa: E402
 from grader.quality.evaluation import Agreement, Evaluation, evaluate_pairs, evaluate_results  # noqa: E402

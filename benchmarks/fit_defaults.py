@@ -65,7 +65,7 @@ from grader.evidence.embedding import (  # noqa: E402
 )
 from grader.evidence.space import same_language  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
-from grader.load.loader import load_bank  # noqa: E402
+from grader.load.loader import load_bank
 from grader.load.submissions import read_submissions  # noqa: E402
 from grader.scoring.defaults import DEFAULTS_FILE, Ramp, defaults_from_dict  # noqa: E402
 from grader.scoring.rule import meaning_credit  # noqa: E402

@@ -55,7 +55,8 @@ __all__ = [
 if TYPE_CHECKING:
     from grader.errors import GraderError, Problem, ValidationError
     from grader.grading import GradeOptions, check_answer, grade
-    from grader.load.loader import load_bank, load_rubric, validate_paths
+    from grader.load.loader import load_bank, validate_paths
+    from grader.load.rubric import load_rubric
     from grader.load.submissions import Submission, read_submissions
     from grader.output.files import grades_csv, write_results
     from grader.results import Results, load_results

@@ -7,12 +7,12 @@ from grader.evidence.keywords import (
     GroupResult,
     KeywordResult,
     TermMatch,
-    compile_regex,
     match_group,
     match_keywords,
     match_term,
 )
 from grader.text.analysis import analyze
+from grader.text.regex import compile_regex
 
 
 def _term(text: str, **options: object) -> Term:

@@ -28,7 +28,7 @@ import yaml
 
 from grader.errors import GraderError
 from grader.fsutil import atomic_write
-from grader.load.loader import ID_PATTERN, LANGUAGE_PATTERN
+from grader.load.fields import ID_PATTERN, LANGUAGE_PATTERN
 from grader.load.yamlread import decode_bytes
 from grader.values import MAX_MAGNITUDE, MAX_POINTS
 
