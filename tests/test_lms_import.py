@@ -9,13 +9,8 @@ import yaml
 from grader.bank import QuestionType
 from grader.errors import GraderError
 from grader.grading import GradeOptions, grade
-from grader.lms.import_ import (
-    bank_yaml_text,
-    detect_format,
-    html_to_text,
-    import_questions,
-    write_bank_yaml,
-)
+from grader.lms.html_text import html_to_text
+from grader.lms.import_ import bank_yaml_text, detect_format, import_questions, write_bank_yaml
 from grader.load.loader import load_bank, validate_paths
 from grader.load.submissions import Submission
 
