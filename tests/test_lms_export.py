@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from grader.errors import GraderError
-from grader.lms.export import (
-    export_grades,
-    load_roster,
-    question_feedback,
-    read_gradebook,
-    unmatched_path,
-    write_export,
-)
+from grader.lms.export import export_grades, question_feedback, unmatched_path, write_export
+from grader.lms.gradebook import read_gradebook
+from grader.lms.roster import load_roster
 from grader.results import (
     AnswerResult,
     BankInfo,
