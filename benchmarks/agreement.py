@@ -54,8 +54,9 @@ from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.load.loader import load_bank
 from grader.load.submissions import read_submissions  # noqa: E402
-from grader.quality.calibration import FitOptions, fit_from_results, fit_on, rescore  # noqa: E402
+from grader.quality.calibration import fit_from_results, fit_on, rescore
 from grader.quality.evaluation import Agreement, Evaluation, evaluate_pairs, evaluate_results  # noqa: E402
+from grader.quality.fit_search import FitOptions
 from grader.results import Results, load_results, results_to_json  # noqa: E402
 from grader.scoring.defaults import Defaults, defaults  # noqa: E402
 
@@ -295,7 +296,7 @@ class Row:
 
 def few_per_question(bank: Bank, results: Results, count: int, seed: int) -> list[bool]:
     """Per human-scored answer (in results order): True for the ``count`` picked per question."""
-    from grader.quality.calibration import collect_signals
+    from grader.quality.signal_table import collect_signals
 
     answers = collect_signals(bank, results)
     by_question: dict[str, list[int]] = defaultdict(list)

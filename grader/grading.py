@@ -39,7 +39,7 @@ from grader.scoring.signals import (
 )
 
 if TYPE_CHECKING:
-    from grader.quality.calibration import Calibration
+    from grader.scoring.calibration import Calibration
     from grader.scoring.defaults import Defaults
     from grader.text.analysis import Analysis
 

@@ -64,7 +64,7 @@ def _options(
 ) -> GradeOptions:
     calibration = None
     if request.calibration is not None:
-        from grader.quality.calibration import load_calibration
+        from grader.scoring.calibration import load_calibration
 
         calibration = load_calibration(request.calibration)
         if bank_id is not None:

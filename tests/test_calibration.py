@@ -12,20 +12,9 @@ import pytest
 from grader.bank import Bank, Gradable
 from grader.errors import GraderError
 from grader.load.loader import load_bank
-from grader.quality.calibration import (
-    Adjustment,
-    Calibration,
-    FitOptions,
-    ModelCalibration,
-    QuestionFit,
-    SignalTable,
-    collect_signals,
-    default_params,
-    fit_from_results,
-    fit_on,
-    load_calibration,
-    rescore,
-)
+from grader.quality.calibration import fit_from_results, fit_on, rescore
+from grader.quality.fit_search import FitOptions
+from grader.quality.signal_table import SignalTable, collect_signals, default_params
 from grader.results import (
     AnswerResult,
     BankInfo,
@@ -35,6 +24,13 @@ from grader.results import (
     StudentResult,
     Summary,
     TermEvidence,
+)
+from grader.scoring.calibration import (
+    Adjustment,
+    Calibration,
+    ModelCalibration,
+    QuestionFit,
+    load_calibration,
 )
 from grader.scoring.defaults import Logit, MeaningMap, Ramp, defaults
 from grader.scoring.rule import (

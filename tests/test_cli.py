@@ -16,7 +16,7 @@ import grader.load.loader
 from grader.cli import cli
 from grader.load.loader import load_bank
 from grader.load.submissions import read_submissions
-from grader.quality.calibration import load_calibration
+from grader.scoring.calibration import load_calibration
 from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
 from tests.test_loader import make_bank
 
