@@ -320,7 +320,8 @@ def rerender(
     the recorded one; a changed bank is left out (and ``warn`` says so). ``reveal``: what the
     student pages show (None: the bank's setting)."""
     from grader.fsutil import staged_output
-    from grader.output.report import check_reveal, write_reports
+    from grader.output.pages import check_reveal
+    from grader.output.report import write_reports
     from grader.results import load_results
 
     if reveal is not None:

@@ -10,7 +10,7 @@ import pytest
 from markupsafe import Markup
 
 from grader.bank import Bank
-from grader.output.report import render_class
+from grader.output.class_page import render_class
 from grader.results import Results
 from grader.review.diff import (
     SECTION_TITLE,

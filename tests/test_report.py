@@ -25,6 +25,18 @@ from grader.bank import (
 from grader.errors import GraderError
 from grader.output import report
 from grader.output import statistics as report_stats
+from grader.output.answer_views import highlight
+from grader.output.class_page import render_class
+from grader.output.pages import (
+    REVEAL_CHOICES,
+    lang_attr,
+    mark_controls,
+    number,
+    percent,
+    plain_controls,
+    script_text,
+)
+from grader.output.student_page import render_instructor, render_student
 from grader.results import (
     AnswerResult,
     BankInfo,
@@ -549,7 +561,7 @@ def assert_self_contained(page: str) -> None:
 
 def assert_inert(page: str) -> None:
     found = inventory(page)
-    expected_scripts = [report._script_text()] if '<table class="sortable"' in page else []
+    expected_scripts = [script_text()] if '<table class="sortable"' in page else []
     assert [script.strip() for script in found.scripts] == expected_scripts
     for tag, attrs in found.tags:
         assert tag not in {"img", "iframe", "object", "embed"}, tag
@@ -579,33 +591,33 @@ def check_golden(name: str, text: str) -> None:
 def test_golden_student_page() -> None:
     results = make_results()
     bob = next(s for s in results.students if s.id == "bob")
-    check_golden("student-bob.html", report.render_student(results, bob, BANK, "missed"))
+    check_golden("student-bob.html", render_student(results, bob, BANK, "missed"))
 
 
 def test_golden_student_page_reveal_all() -> None:
     results = make_results()
     alice = results.students[0]
-    check_golden("student-alice-all.html", report.render_student(results, alice, BANK, "all"))
+    check_golden("student-alice-all.html", render_student(results, alice, BANK, "all"))
 
 
 def test_golden_class_page() -> None:
-    check_golden("class.html", report.render_class(make_results(), BANK))
+    check_golden("class.html", render_class(make_results(), BANK))
 
 
 def test_golden_instructor_page() -> None:
     results = make_results()
     bob = next(s for s in results.students if s.id == "bob")
     check_golden(
-        "instructor-bob.html", report.render_instructor(results, bob, BANK, "../students/bob.html")
+        "instructor-bob.html", render_instructor(results, bob, BANK, "../students/bob.html")
     )
 
 
 def test_rendering_is_deterministic_and_timestamp_free() -> None:
     results = make_results()
-    first = report.render_class(results, BANK)
-    assert first == report.render_class(make_results(), BANK)
+    first = render_class(results, BANK)
+    assert first == render_class(make_results(), BANK)
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", first)
-    stamped = report.render_class(make_results(created="2025-01-02T03:04:05+00:00"), BANK)
+    stamped = render_class(make_results(created="2025-01-02T03:04:05+00:00"), BANK)
     assert "2025-01-02T03:04:05+00:00" in stamped
 
 
@@ -685,8 +697,8 @@ def test_streamed_results_json_has_one_student_per_line() -> None:
 def test_hostile_text_is_inert_on_student_pages() -> None:
     results = hostile_results()
     hostile = next(s for s in results.students if s.id == HOSTILE_ID)
-    for reveal in report.REVEAL_CHOICES:
-        page = report.render_student(results, hostile, BANK, reveal)
+    for reveal in REVEAL_CHOICES:
+        page = render_student(results, hostile, BANK, reveal)
         assert_inert(page)
         assert_self_contained(page)
         assert "<script>alert" not in page
@@ -698,7 +710,7 @@ def test_hostile_text_is_inert_on_student_pages() -> None:
 
 
 def test_hostile_text_is_inert_on_the_class_page() -> None:
-    page = report.render_class(hostile_results(), BANK)
+    page = render_class(hostile_results(), BANK)
     assert_inert(page)
     assert_self_contained(page)
     assert "<script>alert" not in page
@@ -708,7 +720,7 @@ def test_hostile_text_is_inert_on_the_class_page() -> None:
 
 
 def test_hostile_extra_section_titles_are_escaped() -> None:
-    page = report.render_class(
+    page = render_class(
         make_results(),
         BANK,
         extra_sections=[("<script>t</script>", "<p class='ok'>Regrade diff</p>")],
@@ -720,18 +732,17 @@ def test_hostile_extra_section_titles_are_escaped() -> None:
 
 def test_controls_are_marked_not_stripped() -> None:
     assert (
-        str(report.mark_controls("a\u202eb<"))
-        == 'a<span class="ctl" title="U+202E">[U+202E]</span>b&lt;'
+        str(mark_controls("a\u202eb<")) == 'a<span class="ctl" title="U+202E">[U+202E]</span>b&lt;'
     )
-    assert report.plain_controls("x\u2066y\x07") == "x[U+2066]y[U+0007]"
-    assert str(report.mark_controls("line\nnext\ttab")) == "line\nnext\ttab"
+    assert plain_controls("x\u2066y\x07") == "x[U+2066]y[U+0007]"
+    assert str(mark_controls("line\nnext\ttab")) == "line\nnext\ttab"
 
 
 def test_language_attributes_are_sanitised() -> None:
-    assert report.lang_attr("ko") == "ko"
-    assert report.lang_attr("zh-Hant") == "zh-Hant"
-    assert report.lang_attr('en" onclick="x') == ""
-    assert report.lang_attr("") == ""
+    assert lang_attr("ko") == "ko"
+    assert lang_attr("zh-Hant") == "zh-Hant"
+    assert lang_attr('en" onclick="x') == ""
+    assert lang_attr("") == ""
 
 
 # ---------------------------------------------------------------- self-contained, CSP, contrast
@@ -753,8 +764,8 @@ def test_negative_control_for_the_external_check() -> None:
 
 
 def test_csp_allows_only_the_page_script() -> None:
-    page = report.render_class(make_results(), BANK)
-    script = report._script_text()
+    page = render_class(make_results(), BANK)
+    script = script_text()
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
     assert csp is not None
@@ -762,7 +773,7 @@ def test_csp_allows_only_the_page_script() -> None:
     assert f"script-src 'sha256-{digest}'" in policy
     assert "default-src 'none'" in policy
     assert f"<script>{script}</script>" in page
-    student_page = report.render_student(make_results(), make_results().students[0], BANK)
+    student_page = render_student(make_results(), make_results().students[0], BANK)
     assert "script-src &#39;none&#39;" in student_page and "<script" not in student_page
 
 
@@ -816,9 +827,7 @@ def test_palette_meets_wcag_aa() -> None:
 def test_reveal_levels() -> None:
     results = make_results()
     bob = next(s for s in results.students if s.id == "bob")
-    pages = {
-        level: report.render_student(results, bob, BANK, level) for level in report.REVEAL_CHOICES
-    }
+    pages = {level: render_student(results, bob, BANK, level) for level in REVEAL_CHOICES}
     model_answer = "디코더 전용 모델은 확장이 잘 되고"
     missed_feedback = "제로샷 능력을 언급하세요."
     concept = "디코더 전용 모델은 규모를 키울수록"
@@ -842,7 +851,7 @@ def test_reveal_levels() -> None:
 def test_instructor_page_shows_evidence_override_flags_and_languages() -> None:
     results = make_results()
     bob = next(s for s in results.students if s.id == "bob")
-    page = report.render_instructor(results, bob, BANK)
+    page = render_instructor(results, bob, BANK)
     # the instructor's labels are in the bank's first language; the answer keeps its own
     assert page.startswith('<!DOCTYPE html>\n<html lang="en" dir="ltr">')
     assert '<div class="answer" lang="ko" dir="auto">' in page
@@ -856,7 +865,7 @@ def test_instructor_page_shows_evidence_override_flags_and_languages() -> None:
     assert "No answer" in page  # the unanswered step
     assert "How it was scored" in page
     assert "<code>제로샷</code>" in page  # what the missed keyword group expected
-    alice = report.render_instructor(results, results.students[0], BANK)
+    alice = render_instructor(results, results.students[0], BANK)
     assert '<html lang="en"' in alice
     assert "Closest sentence" in alice and "Similarity 0.81" in alice
     assert "spelling tolerated" in alice  # the fuzzy zero-shot match
@@ -879,7 +888,7 @@ INSTRUCTOR_ONLY = (
 def test_student_page_shows_only_what_a_student_may_see() -> None:
     results = make_results()
     bob = next(s for s in results.students if s.id == "bob")
-    page = report.render_student(results, bob, BANK, "missed")
+    page = render_student(results, bob, BANK, "missed")
     assert page.startswith('<!DOCTYPE html>\n<html lang="ko" dir="ltr">')
     for text in INSTRUCTOR_ONLY:
         assert text not in page, text
@@ -888,14 +897,14 @@ def test_student_page_shows_only_what_a_student_may_see() -> None:
     assert '<p class="prompt" lang="ko" dir="auto">업계는 왜 디코더로 옮겨 갔는가?</p>' in page
     assert "답안 없음" in page  # the unanswered step
     assert "<span>3.6 / 10</span>" not in page and "3.6 / 10" in page  # the total, as shown
-    alice = report.render_student(results, results.students[0], BANK, "missed")
+    alice = render_student(results, results.students[0], BANK, "missed")
     assert '<html lang="en"' in alice and "How it was scored" not in alice
     assert "T5" in alice and "Scaling and generation are the two big reasons." in alice
 
 
 def test_challenge_has_a_step_breakdown() -> None:
     results = make_results()
-    page = report.render_instructor(results, results.students[0], BANK)
+    page = render_instructor(results, results.students[0], BANK)
     breakdown = page.split('<caption class="label">Steps</caption>', 1)[1].split("</table>", 1)[0]
     assert breakdown.index("bottleneck") < breakdown.index("fix")
     assert "2.7 / 3" in breakdown and "2 / 2" in breakdown
@@ -910,28 +919,28 @@ def test_highlight_segments() -> None:
         (0, 100, 200, "mis", "z"),
         (2, -5, 2, "hit", "w"),
     ]
-    segments = report.highlight(text, spans)
+    segments = highlight(text, spans)
     assert "".join(s.text for s in segments) == text
     # "neg" (priority 1) wins over the overlapping "hit" at 4..7; the out-of-range spans are dropped
     assert [(s.text, s.kind) for s in segments] == [("ab", "hit"), ("c d", ""), ("ef ghi", "neg")]
 
 
 def test_numbers_for_people() -> None:
-    assert [report.number(v) for v in (3.0, 2.5, 1.3333, -0.0001, None)] == [
+    assert [number(v) for v in (3.0, 2.5, 1.3333, -0.0001, None)] == [
         "3",
         "2.5",
         "1.33",
         "0",
         "—",
     ]
-    assert report.percent(0.456) == "46%"
+    assert percent(0.456) == "46%"
 
 
 # ---------------------------------------------------------------- class page and statistics
 
 
 def test_class_page_content() -> None:
-    page = report.render_class(make_results(), BANK)
+    page = render_class(make_results(), BANK)
     assert '<table class="sortable" id="student-table">' in page
     assert '<a href="instructor/bob.html"><bdi>bob</bdi></a>' in page
     assert '<a class="small student-page" href="students/bob.html">' in page
@@ -1010,7 +1019,7 @@ def test_similar_pairs_beyond_the_all_pairs_limit(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(report_stats, "_ALL_PAIRS_UP_TO", 0)
     pairs, found, exhaustive = report_stats.similar_pairs(make_results(many), limit=500)
     assert not exhaustive and (pairs, found) == exact[:2] and found > 0
-    page = report.render_class(make_results(many), BANK)
+    page = render_class(make_results(many), BANK)
     assert f"{found}+" in page
 
 

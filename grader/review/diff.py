@@ -28,7 +28,7 @@ def _same(first: float | None, second: float | None) -> bool:
 
 
 def _num(value: float | None) -> str:
-    from grader.output.report import number
+    from grader.output.pages import number
 
     return number(value)
 
@@ -449,7 +449,7 @@ def format_diff(diff: ResultsDiff) -> str:
 
 
 def _marked(text: str) -> Markup:
-    from grader.output.report import mark_controls
+    from grader.output.pages import mark_controls
 
     return mark_controls(text)
 

@@ -359,13 +359,14 @@ def _evidence(answer: AnswerResult) -> tuple[EvidenceLine, ...]:
 
 
 def _num(value: float) -> str:
-    from grader.output.report import number
+    from grader.output.pages import number
 
     return number(value)
 
 
 def _page_links(results: Results) -> dict[str, str]:
-    from grader.output.report import INSTRUCTOR_FOLDER, page_names
+    from grader.output.class_page import page_names
+    from grader.output.pages import INSTRUCTOR_FOLDER
 
     return {
         student: f"../{INSTRUCTOR_FOLDER}/{quote(name)}.html"
@@ -463,7 +464,7 @@ def _bank_title(results: Results, bank: Bank | None) -> str:
 
 
 def _render(**context: object) -> str:
-    from grader.output.report import environment
+    from grader.output.pages import environment
 
     template = environment().get_template("review.html.j2")
     return template.render(csp=_csp(), **context)
@@ -510,7 +511,7 @@ def render_review_page(
 
 
 def _page_lang(results: Results) -> str:
-    from grader.output.report import lang_attr
+    from grader.output.pages import lang_attr
 
     languages = results.bank.languages
     return lang_attr(languages[0]) if languages and lang_attr(languages[0]) else "en"

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.bank import Bank, Gradable, Question
 from grader.output.i18n import accept_language, gettext_for, label_language, template_globals
-from grader.output.report import environment, lang_attr
+from grader.output.pages import environment, lang_attr
 from grader.output.student_view import StudentAnswer, answer_document, criterion_name, format_number
 from grader.serve.attempts import Attempt
 from grader.serve.server import (
