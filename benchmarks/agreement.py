@@ -11,14 +11,14 @@ submissions CSV in a temporary folder (nothing is copied into the repository), g
   correct = 1, incorrect = 0 on a 1-point question; accuracy counts an answer correct at 0.5 points
   or more.
 
-"calibrated" is the held-out agreement of ``grader.quality.calibration``: an outer k-fold over the answers
-(spread over every question), where each answer is scored by a calibration fitted on the other
-folds only. With ``--per-question K`` the calibration is instead fitted on K graded answers per
-question and scored on the rest (the "grade a few, calibrate, grade the rest" workflow).
+"calibrated" is the held-out agreement of ``grader.quality.calibration``: an outer k-fold over the
+answers (spread over every question), where each answer is scored by a calibration fitted on the
+other folds only. With ``--per-question K`` the calibration is instead fitted on K graded answers
+per question and scored on the rest (the "grade a few, calibrate, grade the rest" workflow).
 
 "zero-shot" scores each data set with the shipped defaults as fitted WITHOUT that data set
-(benchmarks/fit_defaults.py keeps those fits in grader/scoring/defaults.yaml under ``held_out``), so no row
-is scored by a fit that saw its own answers; ``--shipped`` uses the shipped (all-data) fit.
+(benchmarks/fit_defaults.py keeps those fits in grader/scoring/defaults.yaml under ``held_out``), so
+no row is scored by a fit that saw its own answers; ``--shipped`` uses the shipped (all-data) fit.
 
 Run from the repository root:
 
@@ -52,11 +52,11 @@ from grader.bank import Bank  # noqa: E402
 from grader.evidence.embed_cache import default_cache_dir  # noqa: E402
 from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
-from grader.load.loader import load_bank
+from grader.load.loader import load_bank  # noqa: E402
 from grader.load.submissions import read_submissions  # noqa: E402
-from grader.quality.calibration import fit_from_results, fit_on, rescore
+from grader.quality.calibration import fit_from_results, fit_on, rescore  # noqa: E402
 from grader.quality.evaluation import Agreement, Evaluation, evaluate_pairs, evaluate_results  # noqa: E402
-from grader.quality.fit_search import FitOptions
+from grader.quality.fit_search import FitOptions  # noqa: E402
 from grader.results import Results, load_results, results_to_json  # noqa: E402
 from grader.scoring.defaults import Defaults, defaults  # noqa: E402
 

@@ -1,11 +1,12 @@
-"""Fit the shipped scoring defaults (grader/scoring/defaults.yaml) with leave-one-data-set-out evidence.
+"""Fit the shipped scoring defaults (grader/scoring/defaults.yaml) with leave-one-data-set-out
+evidence.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/fit_defaults.py [--write]
 
 1. Ramps. For each packaged model (minilm, use-multilingual, and their English ensemble): the
    mean cosine between two wordings of the same short answer and between unrelated short answers,
-   in one language and across languages, measured on grader/scoring/anchors.yaml (40 answers, each with a
-   paraphrase and a wrong "near miss", in 16 languages). A cosine is then read as
+   in one language and across languages, measured on grader/scoring/anchors.yaml (40 answers, each
+   with a paraphrase and a wrong "near miss", in 16 languages). A cosine is then read as
    ``(cosine - floor) / (ceiling - floor)``: 0 for unrelated text, 1 for a paraphrase.
 2. Evidence. Every human-graded data set in ../shared/datasets is converted as
    benchmarks/agreement.py does and graded once (embeddings cached); each answer's evidence is
@@ -18,8 +19,8 @@
    slopes. The intercept shipped is the mean of the intercepts of the data sets graded on a scale
    of points (a 0/1 "correct" label puts a partly right answer at 0: no level for points). The
    grader reads the curve from its value at zero evidence up (an unrelated answer earns nothing,
-   grader.scoring.rule.meaning_credit); fitting that reading directly levels the scores off early and
-   loses correlation on every data set, so the plain curve is fitted and the held-out table
+   grader.scoring.rule.meaning_credit); fitting that reading directly levels the scores off early
+   and loses correlation on every data set, so the plain curve is fitted and the held-out table
    measures the rule as the grader applies it.
 4. The review estimate: a logistic fit of "the score is off from the human's by more than a
    quarter of the points" on held-out scores, and the cut that flags ``REVIEW_SHARE`` of the
@@ -55,17 +56,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import agreement  # noqa: E402
 
 from grader.evidence.embed_cache import EmbeddingCache, default_cache_dir  # noqa: E402
-from grader.evidence.embedding import (  # noqa: E402
+from grader.evidence.embedding import embed_texts, load_embedder  # noqa: E402
+from grader.evidence.models import (  # noqa: E402
     ENGLISH_ENSEMBLE,
     MINILM,
     USE_LANGUAGES,
     USE_MULTILINGUAL,
-    embed_texts,
-    load_embedder,
 )
 from grader.evidence.space import same_language  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
-from grader.load.loader import load_bank
+from grader.load.loader import load_bank  # noqa: E402
 from grader.load.submissions import read_submissions  # noqa: E402
 from grader.scoring.defaults import DEFAULTS_FILE, Ramp, defaults_from_dict  # noqa: E402
 from grader.scoring.rule import meaning_credit  # noqa: E402
@@ -419,8 +419,8 @@ def fit_meaning(
 
 
 def predict(meaning: dict[str, dict[str, float]], table: Table, kind: str = "both") -> np.ndarray:
-    """Each answer's share under the grader's own rule (grader.scoring.rule.meaning_credit) with this
-    meaning map, the kind of evidence chosen by ``kind``; nothing where the rule negates it."""
+    """Each answer's share under the grader's own rule (grader.scoring.rule.meaning_credit) with
+    this meaning map, the kind of evidence chosen by ``kind``; nothing where the rule negates it."""
     mapping = defaults_from_dict(
         {**yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8")), "meaning": meaning}
     ).meaning
@@ -567,7 +567,8 @@ def defaults_document(
             "command": COMMAND,
             "data_sets": list(data_sets),
             "anchors": (
-                f"grader/scoring/anchors.yaml: {len(anchors) - len(near)} paraphrase/unrelated pairs"
+                f"grader/scoring/anchors.yaml: {len(anchors) - len(near)} "
+                "paraphrase/unrelated pairs"
             ),
             "held_out": {
                 row.name: {
@@ -591,10 +592,10 @@ HEADER = """\
 #
 # ramps, meaning and review are written by
 #     {command}
-# on {date}: ramps from grader/scoring/anchors.yaml; the meaning map and the review estimate fitted on
-# the human-graded data sets in ../shared/datasets ({data_sets}), each data set weighted the same,
-# with leave-one-data-set-out evidence under fitted.held_out (the fits without each data set are
-# under held_out: benchmarks/agreement.py scores a data set with the fit that never saw it).
+# on {date}: ramps from grader/scoring/anchors.yaml; the meaning map and the review estimate fitted
+# on the human-graded data sets in ../shared/datasets ({data_sets}), each data set weighted the
+# same, with leave-one-data-set-out evidence under fitted.held_out (the fits without each data set
+# are under held_out: benchmarks/agreement.py scores a data set with the fit that never saw it).
 #
 # criteria and gaming are set by hand; each value's reason is beside it. Edit them here, then run
 # the command above again (it keeps them).

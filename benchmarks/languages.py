@@ -142,7 +142,7 @@ _CHILD = """
 import json, sys, time
 texts = json.loads(sys.stdin.read())
 start = time.perf_counter()
-from grader.text.analysis import analyze
+from grader.text.analysis import analyze  # noqa: E402
 analyze(texts[0], {code!r})
 cold = time.perf_counter() - start
 start = time.perf_counter()

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.evidence.embed_cache import EmbeddingCache  # noqa: E402
-from grader.evidence.embedding import PACKAGED, Embedder, embed_texts, load_embedder  # noqa: E402
+from grader.evidence.embedding import embed_texts, load_embedder  # noqa: E402
+from grader.evidence.models import PACKAGED, Embedder  # noqa: E402
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
 MODELS = ("minilm", "use-multilingual")

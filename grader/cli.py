@@ -377,7 +377,7 @@ def languages(as_json: bool) -> None:
 @json_option
 def models(as_json: bool) -> None:
     """List the embedding models available here (packaged, cached, configured)."""
-    from grader.evidence.embedding import auto_model_for, available_models
+    from grader.evidence.models import auto_model_for, available_models
 
     found = call(available_models)
     if as_json:

@@ -149,7 +149,7 @@ def _visible(text: str) -> bool:
 
 
 def _model_for(answer: _Answer, requested: str) -> str | None:
-    from grader.evidence.embedding import auto_model_for
+    from grader.evidence.models import auto_model_for
 
     if requested == "none":
         return None

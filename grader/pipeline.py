@@ -369,7 +369,8 @@ def review_to_folder(
     bank = load_bank(bank_path) if bank_path is not None else None
     embed = None
     if model != "none":
-        from grader.evidence.embedding import auto_model_for, load_embedder
+        from grader.evidence.embedding import load_embedder
+        from grader.evidence.models import auto_model_for
 
         name = auto_model_for(results.bank.languages[0] if results.bank.languages else "en")
         embed = load_embedder(name if model == "auto" else model, device).encode

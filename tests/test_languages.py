@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from grader.bank import Term
-from grader.evidence.embedding import USE_LANGUAGES
 from grader.evidence.keywords import TermMatch, match_term
+from grader.evidence.models import USE_LANGUAGES
 from grader.grading import GradeOptions, check_answer
 from grader.load.loader import load_bank
 from grader.text.analysis import analyze, detect_language, retractions

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.evidence import embedding
-from grader.evidence.embedding import MINILM, load_embedder
+from grader.evidence import backends, models
+from grader.evidence.embedding import load_embedder
 from grader.evidence.minilm_numpy import MiniLM, erf, gelu
+from grader.evidence.models import MINILM
 
 ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE = 1e-5  # per component; the cache key is shared with sentence-transformers' CPU rows
@@ -40,7 +41,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def folder() -> Path:
-    return embedding._minilm_folder()
+    return models.minilm_folder()
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +94,8 @@ def test_tokens_and_truncation_match_sentence_transformers(
 @pytest.mark.slow
 def test_the_cpu_embedder_is_numpy_with_the_sentence_transformers_cache_key() -> None:
     embedder = load_embedder(MINILM, device="cpu")
-    assert isinstance(embedder, embedding.NumpyMiniLMEmbedder)
-    packaged = next(info for info in embedding.available_models() if info.name == MINILM)
+    assert isinstance(embedder, backends.NumpyMiniLMEmbedder)
+    packaged = next(info for info in models.available_models() if info.name == MINILM)
     assert embedder.info == packaged  # same fingerprint as sentence-transformers on the CPU
     assert embedder.encode([]).shape == (0, 384)
     vectors = embedder.encode(["", "ok", ""])
@@ -110,7 +111,7 @@ def test_check_on_the_cpu_imports_neither_torch_nor_sentence_transformers() -> N
         f"BERT fills in masked words from both sides; GPT predicts the next token {uuid.uuid4()}"
     )
     # ``auto`` decides on the CPU without torch when there surely is no GPU; else ask for the CPU
-    device = [] if embedding._surely_no_gpu() else ["--device", "cpu"]
+    device = [] if models._surely_no_gpu() else ["--device", "cpu"]
     argv = ["grader", "check", "banks/transformer-triad.yaml", "mlm-vs-ntp", "--answer", answer,
             "--no-cache", "--json", *device]  # fmt: skip
     code = (

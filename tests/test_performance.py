@@ -20,7 +20,8 @@ import pytest
 from grader import grading
 from grader.bank import KeywordGroup, Keywords, Term
 from grader.evidence import keywords
-from grader.evidence.embedding import USE_MULTILINGUAL, LazyEmbedder, ModelInfo, available_models
+from grader.evidence.backends import LazyEmbedder
+from grader.evidence.models import USE_MULTILINGUAL, ModelInfo, available_models
 from grader.evidence.space import Space, best_match, covered, other_answers
 from grader.grading import GradeOptions, grade, texts_to_embed
 from grader.load.loader import load_bank

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import GraderError
-from grader.evidence import embedding
+from grader.evidence import backends
 from grader.serve.server import BLAS_THREAD_VARIABLES, ServeConfig, check_config, one_blas_thread
 
 
@@ -44,6 +44,6 @@ def test_one_blas_thread_unless_the_environment_says_otherwise(monkeypatch) -> N
     import os
 
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "3"
-    assert embedding._blas_threads() == 1  # the USE encoder follows it
+    assert backends._blas_threads() == 1  # the USE encoder follows it
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "x")
-    assert 1 <= embedding._blas_threads() <= 4
+    assert 1 <= backends._blas_threads() <= 4

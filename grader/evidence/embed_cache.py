@@ -60,8 +60,8 @@ def model_file_name(model_key: str) -> str:
 class EmbeddingCache:
     """Embeddings on disk; ``EmbeddingCache(None)`` is a disabled cache that only counts.
 
-    ``hits`` and ``misses`` count distinct texts looked up by :func:`grader.evidence.embedding.embed_texts`
-    since the cache was made.
+    ``hits`` and ``misses`` count distinct texts looked up by
+    :func:`grader.evidence.embedding.embed_texts` since the cache was made.
     """
 
     def __init__(self, directory: Path | None) -> None:

@@ -1,7 +1,7 @@
 """Rubric keyword matching against an analysed answer.
 
-A term is analysed exactly as the answer was (``grader.text.analysis``, with the answer's language, so
-English terms in a German answer get German stems like the answer's words) and matched on the
+A term is analysed exactly as the answer was (``grader.text.analysis``, with the answer's language,
+so English terms in a German answer get German stems like the answer's words) and matched on the
 answer's word tokens by their comparison keys (stems, lemmas, morpheme forms):
 
 * Space-separated scripts (English, Russian, ...): each word of the term must match one answer

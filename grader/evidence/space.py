@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from grader.bank import Bank
-    from grader.evidence.embedding import Embedder
+    from grader.evidence.models import Embedder
 
 Unit = tuple[str, tuple[int, int] | None]  # a piece of an answer: its text and its span (None: all)
 

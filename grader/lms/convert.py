@@ -1,4 +1,5 @@
-"""Drafts into bank questions: Moodle types onto question types, partial credit onto rubrics (docs/lms.md)."""
+"""Drafts into bank questions: Moodle types onto question types, partial credit onto rubrics
+(docs/lms.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One answer as a page shows it: highlighted evidence, criteria, misconceptions, and the bank's texts."""
+"""One answer as a page shows it: highlighted evidence, criteria, misconceptions, and the bank's
+texts."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ does the same for results already graded, and ``evaluate_pairs`` for bare (human
 
 When every compared answer has the same points, metrics are in points (RMSE 0.9 on a 0-5 scale);
 when points differ between questions, overall metrics are on the share of points (0..1). QWK and
-exact/adjacent agreement round both scores to the humans' step (see ``grader.quality.metrics``). A question
-whose human scores are all 0 or full points is a 0/1 item: it also gets accuracy and macro-F1, with
-an answer counted correct at or above ``threshold`` x points.
+exact/adjacent agreement round both scores to the humans' step (see ``grader.quality.metrics``). A
+question whose human scores are all 0 or full points is a 0/1 item: it also gets accuracy and
+macro-F1, with an answer counted correct at or above ``threshold`` x points.
 """
 
 from __future__ import annotations

@@ -568,7 +568,8 @@ def write_review_pages(
     """Write ``out_dir/review/<gradable>.html`` per gradable and ``out_dir/review/index.html``.
 
     Pages are self-contained (inline CSS, no script, nothing from the network) and link to the
-    instructor's page of each student in ``out_dir/instructor/`` (``grader.output.report.write_reports``).
+    instructor's page of each student in ``out_dir/instructor/``
+    (``grader.output.report.write_reports``).
     """
     from grader.fsutil import atomic_write
 

@@ -1,8 +1,8 @@
 """Instructor overrides: a CSV or YAML file of scores that replace the automatic ones.
 
 A row names a ``student`` and a ``question`` (a challenge step is ``question/step``), or a
-``group`` id from the review pages (see ``grader.review.groups``) instead of the student: every member
-of that answer group gets the score. ``score`` is the final score, from 0 to the question's
+``group`` id from the review pages (see ``grader.review.groups``) instead of the student: every
+member of that answer group gets the score. ``score`` is the final score, from 0 to the question's
 points; ``comment`` is optional and shown to the student.
 
 When rows overlap, the most specific wins: a student's own row, then an exact-text group
@@ -453,9 +453,9 @@ def apply_overrides(
     Each overridden answer's ``score`` is the override's score; ``auto_score`` and the evidence
     are kept and ``override`` records the score, comment and "file:line". Question scores,
     student totals and the summary's mean are recomputed. ``groups`` (from
-    ``grader.review.groups.answer_groups``) is needed only for meaning groups ("q~..."); exact groups
-    ("q#...") are found from the answers' text. Unknown students, questions and groups, scores
-    above the points, and rows replaced by later rows are returned as problems, and are also
+    ``grader.review.groups.answer_groups``) is needed only for meaning groups ("q~..."); exact
+    groups ("q#...") are found from the answers' text. Unknown students, questions and groups,
+    scores above the points, and rows replaced by later rows are returned as problems, and are also
     added to the results' ``problems`` (so the class page lists them).
     """
     state = _resolve(results, overrides, groups)

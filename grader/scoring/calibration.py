@@ -1,4 +1,5 @@
-"""A calibration as grading uses it: per model, the bank's and each question's move of the meaning log-odds; its file (calibration.yaml), read and written."""
+"""A calibration as grading uses it: per model, the bank's and each question's move of the meaning
+log-odds; its file (calibration.yaml), read and written."""
 
 from __future__ import annotations
 

@@ -75,8 +75,8 @@ class Review:
 
 @dataclass(frozen=True)
 class Gaming:
-    """Checks for answers built to fool the grader (grader.scoring.gaming); each number with its reason
-    in defaults.yaml."""
+    """Checks for answers built to fool the grader (grader.scoring.gaming); each number with its
+    reason in defaults.yaml."""
 
     salad_factor: float
     copy_factor: float

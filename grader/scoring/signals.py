@@ -1,6 +1,6 @@
-"""Gather the signals of one answer for ``grader.scoring.rule``: per criterion its keywords, the closest
-reference and the share of its words the answer states, whether the answer negates it or comes
-closer to a wrong answer; the misconceptions' evidence; the gaming checks.
+"""Gather the signals of one answer for ``grader.scoring.rule``: per criterion its keywords, the
+closest reference and the share of its words the answer states, whether the answer negates it or
+comes closer to a wrong answer; the misconceptions' evidence; the gaming checks.
 
 The bank's own texts (model answers, prompts, concepts) are analysed once per run and kept in a
 ``ReferenceWords`` the grading run passes in.

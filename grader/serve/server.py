@@ -4,8 +4,8 @@ The banks, rubrics, language analysers and embedding models are loaded once, at 
 reference text is embedded then too), so a check only analyses and embeds the learner's answer.
 Learners see what ``grader.output.student_view`` lets a student see, with labels from the message
 catalogue in their language. Every check is stored in SQLite under ``--data``
-(``grader.serve.attempts``); nothing is written anywhere else (the embedding and analysis caches live
-in ``--data/cache``).
+(``grader.serve.attempts``); nothing is written anywhere else (the embedding and analysis caches
+live in ``--data/cache``).
 
 Security: 127.0.0.1 by default, and any other host only with an access code (typed once, kept
 as an HMAC in a cookie, checked on every request, never in a URL or a log). Forms carry a CSRF
@@ -349,7 +349,8 @@ def warm_up(service: Service) -> None:
     """Load what checks need: each bank language's analyser (run on one of its model answers)
     and each embedding model the banks use (run on one short text). Nothing is graded: the
     references are embedded later, by :func:`embed_references`."""
-    from grader.evidence.embedding import auto_model_for, load_embedder
+    from grader.evidence.embedding import load_embedder
+    from grader.evidence.models import auto_model_for
     from grader.text.analysis import analyze
 
     models = service.options.models if service.options.models is not None else {}

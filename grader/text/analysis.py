@@ -1,8 +1,8 @@
 """Per-language analysis of answers: words, their comparison keys, sentences and negation.
 
-The text is normalised (``grader.text.normalize``), cut into runs by script, and each run is analysed
-with its language's analyser, so mixed answers (Korean with English terms, ...) work. What each
-language gets (segmenter, lemmatiser or stemmer, stop words, negation cues, compound splitting)
+The text is normalised (``grader.text.normalize``), cut into runs by script, and each run is
+analysed with its language's analyser, so mixed answers (Korean with English terms, ...) work. What
+each language gets (segmenter, lemmatiser or stemmer, stop words, negation cues, compound splitting)
 is its profile in ``grader.text.languages`` (one module per language, see docs/languages.md): Kiwi
 morphemes for Korean, Sudachi for Japanese, rjieba words for Chinese, PyThaiNLP for Thai,
 pymorphy3 for Russian, Snowball for English, simplemma lemmas and Snowball stems for German,
@@ -101,7 +101,8 @@ class Analysis:
 
 UNDETERMINED = "und"
 CJK_LANGUAGES = frozenset({"ko", "ja", "zh"})
-# Languages whose terms are matched as units across the segmenter's words (grader.evidence.keywords).
+# Languages whose terms are matched as units across the segmenter's words
+# (grader.evidence.keywords).
 WRITTEN_TOGETHER = CJK_LANGUAGES | {"th"}
 
 # --- scripts -----------------------------------------------------------------------------------
@@ -142,8 +143,8 @@ def detect_language(text: str, candidates: Sequence[str] = ()) -> str | None:
     ``candidates`` names first (zh when neither); Cyrillic -> ru or the first Cyrillic candidate;
     Latin -> the first Latin-script candidate (else en), unless lingua finds the text clearly in
     another Latin-script language among the candidates and those the multilingual encoder reads
-    (``grader.text.languages.detect``; a text of fewer than four words never is). The script with the
-    most letters wins, a CJK character counting as three letters (it carries about as much as
+    (``grader.text.languages.detect``; a text of fewer than four words never is). The script with
+    the most letters wins, a CJK character counting as three letters (it carries about as much as
     three Latin letters), so a Korean answer with English terms is Korean.
     """
     counts: Counter[str] = Counter()

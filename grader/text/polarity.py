@@ -68,8 +68,9 @@ def _sentence_tokens(analysis: Analysis) -> list[list[Token]]:
 
 def retracting_sentences(analysis: Analysis) -> frozenset[int]:
     """The indexes of the sentences that take back what came before them: one with its
-    language's retraction phrase ("that is wrong"; grader.text.analysis.retractions), or one that says
-    nothing of its own (only discourse words: "No, actually it is not.") and holds a negation."""
+    language's retraction phrase ("that is wrong"; grader.text.analysis.retractions), or one that
+    says nothing of its own (only discourse words: "No, actually it is not.") and holds a
+    negation."""
     from grader.text.analysis import retractions
 
     found = set(retractions(analysis))

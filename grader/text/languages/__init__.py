@@ -68,7 +68,7 @@ def describe(code: str) -> dict[str, str]:
 
 
 def _encoder(code: str) -> str:
-    from grader.evidence.embedding import PACKAGED, auto_model_for
+    from grader.evidence.models import PACKAGED, auto_model_for
 
     model = auto_model_for(code)
     readers = {name for name, spec in PACKAGED.items() if spec.languages and code in spec.languages}

@@ -1,7 +1,7 @@
 """Which Latin-script language a text is in: lingua, restricted to the languages that can occur.
 
-The script decides everything else (``grader.text.analysis.detect_language``): Hangul is Korean, kana
-Japanese, and so on. Among Latin-script languages, the answer is the expected one (the
+The script decides everything else (``grader.text.analysis.detect_language``): Hangul is Korean,
+kana Japanese, and so on. Among Latin-script languages, the answer is the expected one (the
 submission's bank's first Latin-script language, else English) unless the text clearly says
 otherwise, because a wrong guess costs an honest answer its credit (a foreign-language penalty,
 the wrong stemmer):
@@ -88,7 +88,7 @@ def _stop_words(words: list[str], language: str) -> int:
 @cache
 def _encoder_latin() -> tuple[str, ...]:
     """The Latin-script languages the multilingual encoder reads."""
-    from grader.evidence.embedding import USE_LANGUAGES
+    from grader.evidence.models import USE_LANGUAGES
     from grader.text.analysis import is_latin_language
 
     primary = {code.split("-")[0].lower() for code in USE_LANGUAGES}

@@ -4,8 +4,8 @@ Traditional characters are converted to simplified ones first (OpenCC ``t2s``, c
 character, so offsets stay), then rjieba (the Rust port of jieba) cuts the text into dictionary
 words without its HMM guesser (which glues unknown characters to their neighbours: ``栈是``); an
 unknown word is left as single characters, which a term still matches, since terms are matched
-on consecutive words whose keys join to the term's (``grader.evidence.keywords``). A word's key is its
-simplified form, so ``資料結構`` matches ``资料结构``.
+on consecutive words whose keys join to the term's (``grader.evidence.keywords``). A word's key is
+its simplified form, so ``資料結構`` matches ``资料结构``.
 
 Negation: 不, 没(有), 无, 未, 非, 别, 莫, 勿 and the words made of them that negate (不是, 不能,
 无法, 并非, ...) negate their clause; 不仅/不只/不但 ("not only") do not, nor do words that
