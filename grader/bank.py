@@ -240,6 +240,9 @@ class Reveal(StrEnum):
         return self is Reveal.ALL
 
 
+REVEAL_CHOICES = tuple(level.value for level in Reveal)
+
+
 @dataclass(frozen=True)
 class Settings:
     model: str = "auto"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 
 # Characters a terminal acts on or that reorder the text around them: C0 and C1 controls (an
@@ -50,10 +51,20 @@ def format_problem(
     return printable(f"{where}: {message}" + (f" ({fix})" if fix else ""))
 
 
+class ExitCode(IntEnum):
+    """What ``grader`` exits with (docs: README, "Exit codes")."""
+
+    OK = 0
+    USER_ERROR = 1  # bad input: a located message says what to fix
+    USAGE = 2  # bad options or arguments (click's own exit code)
+    INTERNAL = 3  # a bug in grader
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM, after temporary files are removed
+
+
 class GraderError(Exception):
     """A mistake in the user's input or command; the message says where and how to fix it."""
 
-    exit_code = 1
+    exit_code = ExitCode.USER_ERROR
 
     def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""What every HTML page shares: the Jinja environment (autoescape on), text safety, number formats."""
+"""What every HTML page shares: the Jinja environment (autoescape on), text safety, numbers."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 
-REVEAL_CHOICES = tuple(level.value for level in Reveal)
 MODEL_ANSWER_CRITERION = "model-answer"  # the pseudo-criterion of a question without a rubric
 RTL_LANGUAGES = frozenset({"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
 EXCERPT_CHARS = 240
