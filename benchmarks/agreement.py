@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.bank import Bank  # noqa: E402
-from grader.evidence.embed_cache import default_cache_dir  # noqa: E402
+from grader.cache_file import default_cache_dir  # noqa: E402
 from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.load.loader import load_bank  # noqa: E402

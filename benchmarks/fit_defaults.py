@@ -55,7 +55,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import agreement  # noqa: E402
 
-from grader.evidence.embed_cache import EmbeddingCache, default_cache_dir  # noqa: E402
+from grader.cache_file import default_cache_dir  # noqa: E402
+from grader.evidence.embed_cache import EmbeddingCache  # noqa: E402
 from grader.evidence.embedding import embed_texts, load_embedder  # noqa: E402
 from grader.evidence.models import (  # noqa: E402
     ENGLISH_ENSEMBLE,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -49,6 +51,16 @@ def format_problem(
     if line and column:
         where += f":{column}"
     return printable(f"{where}: {message}" + (f" ({fix})" if fix else ""))
+
+
+def did_you_mean(word: object, choices: Iterable[str], otherwise: str = "allowed: ") -> str:
+    """A problem's fix for an unknown name: the closest of ``choices`` ("did you mean 'x'?"),
+    else ``otherwise`` and the list of them ("allowed: a, b"); nothing when ``otherwise`` is ""."""
+    listed = list(choices)
+    close = difflib.get_close_matches(str(word), listed, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return otherwise + ", ".join(listed) if otherwise else ""
 
 
 class ExitCode(IntEnum):

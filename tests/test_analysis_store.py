@@ -24,13 +24,13 @@ def _refuse(*_args: object) -> None:
 
 def test_analyses_come_back_from_disk_unchanged(tmp_path: Path, monkeypatch) -> None:
     analysis.clear_cache()
-    with analysis_store(tmp_path):
-        first = [analysis.analyze(text, language) for text, language in TEXTS]
+    with analysis_store(tmp_path) as store:
+        first = [analysis.analyze(text, language, store) for text, language in TEXTS]
     assert list(tmp_path.glob("analyses-*.sqlite3"))
     analysis.clear_cache()
     monkeypatch.setattr(analysis, "_analyze", _refuse)
-    with analysis_store(tmp_path):
-        again = [analysis.analyze(text, language) for text, language in TEXTS]
+    with analysis_store(tmp_path) as store:
+        again = [analysis.analyze(text, language, store) for text, language in TEXTS]
     assert again == first
     analysis.clear_cache()
     with pytest.raises(AssertionError, match="analysed again"):
@@ -39,8 +39,8 @@ def test_analyses_come_back_from_disk_unchanged(tmp_path: Path, monkeypatch) -> 
 
 
 def test_the_file_is_keyed_by_the_analysis_code_and_analysers(tmp_path: Path) -> None:
-    with analysis_store(tmp_path):
-        analysis.analyze("a text to keep", "en")
+    with analysis_store(tmp_path) as store:
+        analysis.analyze("a text to keep", "en", store)
     (path,) = tmp_path.glob("analyses-*.sqlite3")
     assert path.name == f"analyses-{analysis_version()}.sqlite3"
     analysis.clear_cache()
@@ -48,14 +48,14 @@ def test_the_file_is_keyed_by_the_analysis_code_and_analysers(tmp_path: Path) ->
 
 def test_a_damaged_row_is_analysed_again(tmp_path: Path, monkeypatch) -> None:
     analysis.clear_cache()
-    with analysis_store(tmp_path):
-        expected = analysis.analyze(TEXTS[1][0], "ko")
+    with analysis_store(tmp_path) as store:
+        expected = analysis.analyze(TEXTS[1][0], "ko", store)
     (path,) = tmp_path.glob("analyses-*.sqlite3")
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE vectors SET vector = ?", (b"[not json",))
     analysis.clear_cache()
-    with analysis_store(tmp_path):
-        assert analysis.analyze(TEXTS[1][0], "ko") == expected
+    with analysis_store(tmp_path) as store:
+        assert analysis.analyze(TEXTS[1][0], "ko", store) == expected
     analysis.clear_cache()
 
 
@@ -63,8 +63,8 @@ def test_a_file_that_is_not_a_database_is_replaced_with_a_warning(tmp_path: Path
     path = tmp_path / f"analyses-{analysis_version()}.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
     analysis.clear_cache()
-    with caplog.at_level(logging.WARNING), analysis_store(tmp_path):
-        found = analysis.analyze(TEXTS[0][0], "en")
+    with caplog.at_level(logging.WARNING), analysis_store(tmp_path) as store:
+        found = analysis.analyze(TEXTS[0][0], "en", store)
     assert found.tokens and "is damaged" in caplog.text
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM vectors").fetchone() == (1,)
@@ -116,14 +116,14 @@ def test_every_kind_of_damaged_row_is_analysed_again(tmp_path: Path, blob: bytes
     """A damaged row is analysed again (as documented), never an error in the middle of grading."""
     text, language = TEXTS[0]
     analysis.clear_cache()
-    with analysis_store(tmp_path):
-        expected = analysis.analyze(text, language)
+    with analysis_store(tmp_path) as store:
+        expected = analysis.analyze(text, language, store)
     (path,) = tmp_path.glob("analyses-*.sqlite3")
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE vectors SET vector = ?", (blob,))
     analysis.clear_cache()
-    with analysis_store(tmp_path):
-        assert analysis.analyze(text, language) == expected
+    with analysis_store(tmp_path) as store:
+        assert analysis.analyze(text, language, store) == expected
     analysis.clear_cache()
     with analysis_store(tmp_path), sqlite3.connect(path) as conn:  # and the row was replaced
         (stored,) = conn.execute("SELECT vector FROM vectors").fetchone()

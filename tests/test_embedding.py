@@ -15,14 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.cache_file import default_cache_dir
 from grader.errors import GraderError
 from grader.evidence import backends
-from grader.evidence.embed_cache import (
-    EmbeddingCache,
-    default_cache_dir,
-    model_file_name,
-    text_digest,
-)
+from grader.evidence.embed_cache import EmbeddingCache, model_file_name, text_digest
 from grader.evidence.embedding import embed_texts, load_embedder
 from grader.evidence.models import (
     ENGLISH_ENSEMBLE,

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import grader.evidence.embedding
+import grader.grading.embed
 from grader.bank import Bank
-from grader.grading import MAX_EMBED_CHARS, MAX_SENTENCES, GradeOptions, grade
+from grader.grading import GradeOptions, grade
+from grader.grading.embed import MAX_EMBED_CHARS, MAX_SENTENCES
 from grader.load.loader import load_bank
 from grader.load.submissions import Submission, read_submissions
 from grader.results import AnswerResult, Results
@@ -315,14 +316,14 @@ def model_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelRun]:
         rows.append(Submission(student, asked, seed.gradables()[source].answers["en"][0]))
     rows.append(Submission("megabyte", "kv-cache-vram", one_megabyte_answer()))
     embedded: list[str] = []
-    real_embed = grader.evidence.embedding.embed_texts
+    real_embed = grader.grading.embed.embed_texts
 
     def recording_embed(embedder, texts, cache):  # type: ignore[no-untyped-def]
         embedded.extend(texts)
         return real_embed(embedder, texts, cache)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(grader.evidence.embedding, "embed_texts", recording_embed)
+        patch.setattr(grader.grading.embed, "embed_texts", recording_embed)
         started = time.perf_counter()
         results = grade(bank, rows, GradeOptions(cache_dir=folder / "cache"))
         seconds = time.perf_counter() - started

@@ -24,10 +24,12 @@ from grader.evidence.backends import LazyEmbedder
 from grader.evidence.models import USE_MULTILINGUAL, ModelInfo, available_models
 from grader.evidence.space import Space, best_match, covered, other_answers
 from grader.grading import GradeOptions, grade, texts_to_embed
+from grader.grading.run import Answer
 from grader.load.loader import load_bank
 from grader.load.submissions import Submission, read_submissions
 from grader.pipeline import GradeRequest, grade_to_folder
 from grader.results import results_to_json
+from grader.scoring import signals
 from grader.scoring.signals import reference_sets
 from grader.text import analysis
 from grader.text.languages import ko
@@ -134,16 +136,21 @@ def test_the_same_answer_is_analysed_and_matched_once(monkeypatch: pytest.Monkey
     matched: Counter[str] = Counter()
     real_analyze, real_match = analysis.analyze, keywords.match_keywords
 
-    def counting_analyze(text: str, language: str | None = None) -> analysis.Analysis:
+    def counting_analyze(
+        text: str, language: str | None = None, store: analysis.StoredAnalyses | None = None
+    ) -> analysis.Analysis:
         analysed[text] += 1
-        return real_analyze(text, language)
+        return real_analyze(text, language, store)
 
-    def counting_match(keywords_: Keywords, answer: analysis.Analysis) -> keywords.KeywordResult:
-        matched[answer.text] += 1
+    def counting_match(
+        keywords_: Keywords, answer: analysis.Analysis | keywords.AnswerIndex
+    ) -> keywords.KeywordResult:
+        text = answer.analysis.text if isinstance(answer, keywords.AnswerIndex) else answer.text
+        matched[text] += 1
         return real_match(keywords_, answer)
 
-    monkeypatch.setattr(analysis, "analyze", counting_analyze)
-    monkeypatch.setattr(keywords, "match_keywords", counting_match)
+    monkeypatch.setattr(grading.analyse, "analyze", counting_analyze)
+    monkeypatch.setattr(signals, "match_keywords", counting_match)
     results = grade(bank, rows, GradeOptions(model="none"))
     criteria = len(bank.gradables()["text-to-text"].rubric.criteria)  # type: ignore[union-attr]
     assert {text: analysed[text] for text in texts} == dict.fromkeys(texts, 1)
@@ -220,7 +227,6 @@ def test_terms_in_a_script_the_answer_lacks_are_skipped_with_the_same_result(
     )
 
     def all_matches() -> list[keywords.KeywordResult]:
-        keywords._indexes.clear()
         found = []
         for language_keywords, row in groups:
             answer = analysis.analyze(row.answer, row.language or None)
@@ -229,7 +235,7 @@ def test_terms_in_a_script_the_answer_lacks_are_skipped_with_the_same_result(
         return found
 
     cannot_match = keywords._cannot_match
-    english = keywords._index(analysis.analyze("The decoder predicts the next token.", "en"))
+    english = keywords.index_answer(analysis.analyze("The decoder predicts the next token.", "en"))
     assert cannot_match(Term("디코더"), english)
     assert cannot_match(Term("декодер"), english)
     assert not cannot_match(Term("GPT는"), english)  # its Latin part may match
@@ -256,7 +262,7 @@ def test_other_question_check_matches_one_comparison_per_question() -> None:
     languages = space.embedder.info.languages
     for number, text in enumerate(answer_texts):
         gradable = list(bank.gradables().values())[number % len(bank.gradables())]
-        answer = grading._Answer(Submission("s", gradable.id, text), gradable, "en")
+        answer = Answer(Submission("s", gradable.id, text), gradable, "en")
         answer.units = [(text, None)]
         expected = (-1.0, "")
         for other in bank.gradables().values():  # the one-by-one loop it replaced

@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -184,7 +182,7 @@ def _stem_key(stem: str) -> str:
 
 
 @dataclass
-class _Index:
+class AnswerIndex:
     analysis: Analysis
     norms: list[str]
     by_norm: dict[str, list[int]]
@@ -206,26 +204,13 @@ class _Index:
         return self.surfaces[position]
 
 
-_INDEX_ENTRIES = 256
-_indexes: OrderedDict[int, _Index] = OrderedDict()
-_index_lock = threading.Lock()
+def _index(answer: Analysis | AnswerIndex) -> AnswerIndex:
+    return answer if isinstance(answer, AnswerIndex) else index_answer(answer)
 
 
-def _index(analysis: Analysis) -> _Index:
-    with _index_lock:
-        cached = _indexes.get(id(analysis))
-        if cached is not None and cached.analysis is analysis:
-            _indexes.move_to_end(id(analysis))
-            return cached
-    index = _build_index(analysis)
-    with _index_lock:
-        _indexes[id(analysis)] = index
-        while len(_indexes) > _INDEX_ENTRIES:
-            _indexes.popitem(last=False)
-    return index
-
-
-def _build_index(analysis: Analysis) -> _Index:
+def index_answer(analysis: Analysis) -> AnswerIndex:
+    """The answer's words indexed for matching: build it once per answer and pass it to every
+    ``match_*`` call (it also keeps the matches of the terms seen, which rubrics repeat)."""
     norms = [token.norm for token in analysis.tokens]
     by_norm: dict[str, list[int]] = {}
     by_first: dict[str, list[int]] = {}
@@ -241,7 +226,7 @@ def _build_index(analysis: Analysis) -> _Index:
     for position, token in enumerate(analysis.tokens):
         if _stem_key(token.stem):
             by_stem.setdefault(token.stem, []).append(position)
-    index = _Index(analysis, norms, by_norm, by_first, sentence, starts, {}, {}, scripts)
+    index = AnswerIndex(analysis, norms, by_norm, by_first, sentence, starts, {}, {}, scripts)
     index.by_stem = by_stem
     return index
 
@@ -308,7 +293,7 @@ def written_for(text: str, language: str) -> bool:
     return language in CYRILLIC_LANGUAGES and "cyrillic" in scripts
 
 
-def _cannot_match(term: Term, index: _Index) -> bool:
+def _cannot_match(term: Term, index: AnswerIndex) -> bool:
     if term.is_regex:
         return False
     scripts = _term_scripts(term.text)
@@ -328,7 +313,7 @@ def _levenshtein() -> Any:
 _Span = tuple[int, int, bool]  # first token, end token (exclusive), fuzzy
 
 
-def _occurrences(unit: _Unit, index: _Index) -> dict[int, list[tuple[int, bool]]]:
+def _occurrences(unit: _Unit, index: AnswerIndex) -> dict[int, list[tuple[int, bool]]]:
     """Where ``unit`` matches: start position -> [(end position, fuzzy)]."""
     found: dict[int, list[tuple[int, bool]]] = {}
     spans = _joined_exact(unit, index) if unit.joined else _word_exact(unit, index)
@@ -341,14 +326,14 @@ def _occurrences(unit: _Unit, index: _Index) -> dict[int, list[tuple[int, bool]]
     return found
 
 
-def _word_exact(unit: _Unit, index: _Index) -> list[_Span]:
+def _word_exact(unit: _Unit, index: AnswerIndex) -> list[_Span]:
     positions = index.by_norm.get(unit.key, [])
     if unit.stem and unit.stem in index.by_stem:  # Russian: the lemmas or the stems agree
         positions = sorted({*positions, *index.by_stem[unit.stem]})
     return [(position, position + 1, False) for position in positions]
 
 
-def _word_fuzzy(unit: _Unit, index: _Index) -> list[_Span]:
+def _word_fuzzy(unit: _Unit, index: AnswerIndex) -> list[_Span]:
     """Misspelt words: both the keys and the forms (_fuzzy_form) are _close."""
     spans: list[_Span] = []
     for position in index.by_first.get(unit.key[:1], ()):
@@ -381,7 +366,7 @@ def _has_digit(word: str) -> bool:
     return any(ch.isdigit() for ch in word)
 
 
-def _joined_exact(unit: _Unit, index: _Index) -> list[_Span]:
+def _joined_exact(unit: _Unit, index: AnswerIndex) -> list[_Span]:
     spans: list[_Span] = []
     key = unit.key
     for length in range(1, len(key) + 1):
@@ -392,7 +377,7 @@ def _joined_exact(unit: _Unit, index: _Index) -> list[_Span]:
     return spans
 
 
-def _join_to(key: str, start: int, index: _Index) -> int | None:
+def _join_to(key: str, start: int, index: AnswerIndex) -> int | None:
     """The end position where the keys from ``start`` on join to exactly ``key``, if any."""
     joined = index.norms[start]
     position = start + 1
@@ -406,7 +391,7 @@ def _join_to(key: str, start: int, index: _Index) -> int | None:
     return position if joined == key else None
 
 
-def _joined_fuzzy(unit: _Unit, index: _Index) -> list[_Span]:
+def _joined_fuzzy(unit: _Unit, index: AnswerIndex) -> list[_Span]:
     spans: list[_Span] = []
     key, edits = unit.key, unit.edits
     for start in index.by_first.get(key[:1], ()):
@@ -430,7 +415,7 @@ def _close_join(joined: str, key: str, edits: int) -> bool:
     return bool(levenshtein.distance(joined, key, score_cutoff=edits) <= edits)
 
 
-def _phrase_spans(units: tuple[_Unit, ...], gap: int, index: _Index) -> list[list[_Span]]:
+def _phrase_spans(units: tuple[_Unit, ...], gap: int, index: AnswerIndex) -> list[list[_Span]]:
     """Each match of the units in order: the span of every unit."""
     occurrences = []
     for unit in units:
@@ -454,7 +439,7 @@ def _extend(
     previous_end: int,
     sentence: int,
     gap: int,
-    index: _Index,
+    index: AnswerIndex,
 ) -> list[_Span] | None:
     if unit == len(occurrences):
         return []
@@ -471,15 +456,15 @@ def _extend(
 # --- matching ----------------------------------------------------------------------------------
 
 
-def match_term(term: Term, language: str, analysis: Analysis) -> TermMatch | None:
-    """The best match of ``term`` (a term of a ``language`` keyword group) in ``analysis``.
+def match_term(term: Term, language: str, answer: Analysis | AnswerIndex) -> TermMatch | None:
+    """The best match of ``term`` (a term of a ``language`` keyword group) in ``answer``.
 
     Best: not negated, then exact rather than fuzzy, then earliest.
     """
-    return _match_term(term, language, _index(analysis))
+    return _match_term(term, language, _index(answer))
 
 
-def _match_term(term: Term, language: str, index: _Index) -> TermMatch | None:
+def _match_term(term: Term, language: str, index: AnswerIndex) -> TermMatch | None:
     """match_term, once per answer for each term and pattern language (rubrics repeat terms)."""
     pattern_language = "" if term.is_regex else _pattern_language(language, index.analysis)
     key = (term, pattern_language)
@@ -509,7 +494,7 @@ def _rank(match: TermMatch) -> tuple[bool, bool, int]:
     return match.negated, match.fuzzy, match.start
 
 
-def _term_matches(term: Term, pattern: _Pattern, index: _Index) -> list[TermMatch]:
+def _term_matches(term: Term, pattern: _Pattern, index: AnswerIndex) -> list[TermMatch]:
     if not pattern.alternatives:
         return _literal_matches(term, pattern.literal, index)
     tokens = index.analysis.tokens
@@ -526,7 +511,7 @@ def _term_matches(term: Term, pattern: _Pattern, index: _Index) -> list[TermMatc
     return matches
 
 
-def _literal_matches(term: Term, literal: str, index: _Index) -> list[TermMatch]:
+def _literal_matches(term: Term, literal: str, index: AnswerIndex) -> list[TermMatch]:
     """A term with no words (symbols, a lone particle): its normalised text, found as is."""
     matches: list[TermMatch] = []
     if not literal:
@@ -539,7 +524,7 @@ def _literal_matches(term: Term, literal: str, index: _Index) -> list[TermMatch]
     return matches
 
 
-def _regex_matches(term: Term, index: _Index) -> list[TermMatch]:
+def _regex_matches(term: Term, index: AnswerIndex) -> list[TermMatch]:
     regex = compile_regex(term.text)
     matches: list[TermMatch] = []
     for found in regex.finditer(index.normalized.text):  # type: ignore[attr-defined]
@@ -548,7 +533,7 @@ def _regex_matches(term: Term, index: _Index) -> list[TermMatch]:
     return matches
 
 
-def _span_match(term: Term, start: int, end: int, index: _Index) -> TermMatch:
+def _span_match(term: Term, start: int, end: int, index: AnswerIndex) -> TermMatch:
     """A match of normalised text ``[start, end)``; negated when all the words it covers are."""
     original_start, original_end = index.normalized.to_original_span(start, end)
     words = _overlapping(index, original_start, original_end)
@@ -557,7 +542,7 @@ def _span_match(term: Term, start: int, end: int, index: _Index) -> TermMatch:
     return TermMatch(term, original_start, original_end, text, False, negated)
 
 
-def _overlapping(index: _Index, start: int, end: int) -> list[Token]:
+def _overlapping(index: AnswerIndex, start: int, end: int) -> list[Token]:
     tokens = index.analysis.tokens
     position = max(0, bisect.bisect_right(index.starts, start) - 1)
     words: list[Token] = []
@@ -568,12 +553,12 @@ def _overlapping(index: _Index, start: int, end: int) -> list[Token]:
     return words
 
 
-def match_group(group: KeywordGroup, analysis: Analysis) -> GroupResult:
+def match_group(group: KeywordGroup, answer: Analysis | AnswerIndex) -> GroupResult:
     """Whether any term of ``group`` is met; a negated match is kept to explain a miss."""
-    return _match_group(group, _index(analysis))
+    return _match_group(group, _index(answer))
 
 
-def _match_group(group: KeywordGroup, index: _Index) -> GroupResult:
+def _match_group(group: KeywordGroup, index: AnswerIndex) -> GroupResult:
     matches = [_match_term(term, group.language, index) for term in group.terms]
     found = [match for match in matches if match is not None]
     credited = [match for match in found if not match.negated]
@@ -582,21 +567,21 @@ def _match_group(group: KeywordGroup, index: _Index) -> GroupResult:
     return GroupResult(group, None, min(found, key=_rank, default=None))
 
 
-def match_keywords(keywords: Keywords, analysis: Analysis) -> KeywordResult:
+def match_keywords(keywords: Keywords, answer: Analysis | AnswerIndex) -> KeywordResult:
     """The groups of the keyword language that gives the answer the most credit.
 
     Every language's groups are tried on the answer (a Korean answer may use English terms, an
     English keyword set applies to an English answer); ties go to the answer's language, then to
     the first language.
     """
-    index = _index(analysis)
+    index = _index(answer)
     results = [
         KeywordResult(language, tuple(_match_group(group, index) for group in groups))
         for language, groups in keywords.by_language.items()
         if groups
     ]
     if not results:
-        return KeywordResult(analysis.language, ())
+        return KeywordResult(index.analysis.language, ())
     best = max(result.credit for result in results)
     top = [result for result in results if result.credit == best]
-    return next((r for r in top if r.language == analysis.language), top[0])
+    return next((r for r in top if r.language == index.analysis.language), top[0])

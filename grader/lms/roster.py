@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.errors import GraderError
+from grader.errors import GraderError, did_you_mean
 from grader.lms.plan import ROSTER_COLUMNS, Left, Plan
 from grader.load.yamlread import read_text
 from grader.results import Results, StudentResult
@@ -57,10 +56,7 @@ def _roster_columns(path: Path, header: list[str]) -> tuple[str, ...]:
     columns = tuple(name.strip().lower() for name in header)
     for name in columns:
         if name not in ROSTER_COLUMNS:
-            close = difflib.get_close_matches(name, ROSTER_COLUMNS, n=1)
-            fix = (
-                f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(ROSTER_COLUMNS)
-            )
+            fix = did_you_mean(name, ROSTER_COLUMNS)
             raise GraderError.at(path, 1, f"unknown roster column '{name}'", fix)
         if columns.count(name) > 1:
             raise GraderError.at(path, 1, f"the roster column '{name}' appears twice", "keep one")

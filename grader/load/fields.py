@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from grader.bank import (
     LocalText,
     WrongAnswer,
 )
-from grader.errors import Problem
+from grader.errors import Problem, did_you_mean
 from grader.load.yamlread import LineDict, LineList
 from grader.values import MAX_POINTS, describe, finite_number
 
@@ -108,8 +107,7 @@ def check_keys(check: Checker, mapping: LineDict, allowed: Sequence[str], where:
     for key in mapping:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), allowed, n=1)
-        fix = f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(allowed)
+        fix = did_you_mean(key, allowed)
         check.add(line_of(mapping, key), f"unknown key '{key}' in {where}", fix)
 
 

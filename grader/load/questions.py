@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 
 from grader.bank import (
@@ -15,6 +14,7 @@ from grader.bank import (
     QuestionType,
     Rubric,
 )
+from grader.errors import did_you_mean
 from grader.load.fields import (
     INLINE_RUBRIC_KEYS,
     MULTIPLE_CHOICE_KEYS,
@@ -46,8 +46,7 @@ def _question_type(check: Checker, mapping: LineDict, where: str) -> QuestionTyp
         return QuestionType(value)
     except ValueError:
         choices = [t.value for t in QuestionType]
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        fix = f"did you mean '{close[0]}'?" if close else "use one of: " + ", ".join(choices)
+        fix = did_you_mean(value, choices, "use one of: ")
         check.add(line_of(mapping, "type"), f"unknown type '{value}' in {where}", fix)
         return None
 

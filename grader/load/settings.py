@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from grader.bank import (
     Reveal,
     Settings,
 )
+from grader.errors import did_you_mean
 from grader.load.fields import (
     MAX_DISPLAY_DECIMALS,
     RETIRED_SETTINGS,
@@ -106,7 +106,6 @@ def _reveal(check: Checker, mapping: LineDict) -> Reveal:
         return Reveal(value)
     except ValueError:
         choices = [level.value for level in Reveal]
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        fix = f"did you mean '{close[0]}'?" if close else "use one of: " + ", ".join(choices)
+        fix = did_you_mean(value, choices, "use one of: ")
         check.add(line_of(mapping, "reveal"), f"settings: unknown reveal '{value}'", fix)
         return Reveal.MISSED

@@ -13,13 +13,12 @@ the earlier one is reported.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.errors import GraderError, Problem
+from grader.errors import GraderError, Problem, did_you_mean
 from grader.load.submissions import Submission
 from grader.results import AnswerResult, Override, ProblemRecord, Results, StudentResult
 from grader.review.groups import (
@@ -90,11 +89,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
 
 
 def _score(name: str, line: int, value: Any) -> tuple[float | None, Problem | None]:
@@ -212,7 +206,7 @@ def _check_columns(name: str, columns: Sequence[str]) -> None:
     known = (*COLUMNS, *IGNORED_COLUMNS)
     unknown = [column for column in columns if column not in known]
     if unknown:
-        hint = _did_you_mean(unknown[0], COLUMNS) or "the columns are " + ", ".join(COLUMNS)
+        hint = did_you_mean(unknown[0], COLUMNS, "the columns are ")
         raise GraderError.at(name, 1, f"unknown column '{unknown[0]}'", hint)
     missing = [column for column in ("score",) if column not in columns]
     if "student" not in columns and "group" not in columns:
@@ -255,7 +249,7 @@ def _read_yaml(path: Path) -> tuple[list[OverrideRow], list[Problem]]:
             continue
         unknown = [str(key) for key in item if key not in COLUMNS and key not in IGNORED_COLUMNS]
         if unknown:
-            hint = _did_you_mean(unknown[0], COLUMNS) or "the keys are " + ", ".join(COLUMNS)
+            hint = did_you_mean(unknown[0], COLUMNS, "the keys are ")
             problems.append(
                 Problem(
                     name, item.key_lines.get(unknown[0], line), f"unknown key '{unknown[0]}'", hint
@@ -298,12 +292,15 @@ def _unknown_question(row: OverrideRow, results: Results, gradables: Sequence[st
             f"'{row.question}' is a challenge: override one of its steps",
             "use " + " or ".join(steps),
         )
-    hint = _did_you_mean(row.question, gradables) or "the questions are " + ", ".join(gradables)
+    hint = did_you_mean(row.question, gradables, "the questions are ")
     return Problem(row.file, row.line, f"unknown question '{row.question}'", hint)
 
 
 def _unknown_student(row: OverrideRow, students: Sequence[str]) -> Problem:
-    hint = _did_you_mean(row.student or "", students) or "check the id against the submissions"
+    hint = (
+        did_you_mean(row.student or "", students, otherwise="")
+        or "check the id against the submissions"
+    )
     return Problem(row.file, row.line, f"unknown student '{row.student}'", hint)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from grader.errors import GraderError
+from grader.errors import GraderError, did_you_mean
 from grader.scoring.rule import (
     ScoringParams,
 )
@@ -219,12 +219,7 @@ class _Reader:
         if allowed is not None:
             for name in value:
                 if name not in allowed:
-                    import difflib
-
-                    close = difflib.get_close_matches(str(name), allowed, n=1)
-                    fix = (
-                        f"did you mean '{close[0]}'?" if close else "allowed: " + ", ".join(allowed)
-                    )
+                    fix = did_you_mean(name, allowed)
                     self.fail(value, name, f"unknown key '{name}' in {where}", fix)
         return value
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from grader.bank import Bank, Gradable, LocalText
+from grader.evidence.keywords import index_answer, match_keywords, written_for
 from grader.evidence.space import (
     Space,
     Unit,
@@ -36,7 +37,9 @@ from grader.scoring.rule import (
     ScoringParams,
     Signals,
     WrongAnswerSignal,
+    keyword_signal_from,
 )
+from grader.text.analysis import Analysis, analyze, content_words, is_latin_language
 from grader.text.polarity import (
     Reading,
     consistency,
@@ -48,8 +51,6 @@ from grader.text.polarity import (
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from grader.text.analysis import Analysis
 
 T = TypeVar("T")
 Span = tuple[int, int]
@@ -88,18 +89,16 @@ class AnswerView:
 
 def keyword_signals(gradable: Gradable, analysis: Analysis) -> KeywordSignals:
     """The rubric's keyword evidence for an answer."""
-    from grader.evidence.keywords import match_keywords
-    from grader.scoring.rule import keyword_signal_from
-
     rubric = gradable.rubric
+    index = index_answer(analysis)
     return (
         {
-            criterion.id: keyword_signal_from(match_keywords(criterion.keywords, analysis))
+            criterion.id: keyword_signal_from(match_keywords(criterion.keywords, index))
             for criterion in (rubric.criteria if rubric else ())
             if criterion.keywords
         },
         {
-            item.id: keyword_signal_from(match_keywords(item.keywords, analysis))
+            item.id: keyword_signal_from(match_keywords(item.keywords, index))
             for item in (rubric.misconceptions if rubric else ())
             if item.keywords
         },
@@ -113,7 +112,6 @@ def gather(
     params: ScoringParams,
     words: ReferenceWords,
 ) -> Signals:
-    from grader.text.analysis import content_words
 
     analysis = answer.analysis
     reading = read(analysis)
@@ -308,7 +306,6 @@ def _concept_overlap(
     """The share of the concept's own content words (the question's and ``elsewhere``'s, the
     other criteria's keywords, left out) the answer states; None where the concept has no
     version in the answer's language."""
-    from grader.text.analysis import analyze, content_words
 
     language = context.answer.language
     text = concept.by_language.get(language)
@@ -323,8 +320,6 @@ def _concept_overlap(
 def _criterion_words(gradable: Gradable, language: str) -> dict[str, frozenset[str]]:
     """Per criterion: the comparison keys of the content words of its keyword terms that could
     be written in ``language``."""
-    from grader.evidence.keywords import written_for
-    from grader.text.analysis import analyze, content_words
 
     found: dict[str, frozenset[str]] = {}
     for criterion in gradable.rubric.criteria if gradable.rubric else ():
@@ -434,7 +429,6 @@ def _model_answer_words(gradable: Gradable, language: str) -> list[frozenset[str
     """Content words of the model answers in ``language`` that the question itself does not
     already use (all of them where nothing would be left): words are compared within a language,
     and repeating the question's words is no evidence of knowing the answer."""
-    from grader.text.analysis import analyze, content_words
 
     prompt = frozenset().union(*_prompt_words(gradable, language))
     found = []
@@ -449,7 +443,6 @@ def _prompt_words(gradable: Gradable, language: str) -> list[frozenset[str]]:
     """Content words of the prompt in ``language`` and in the languages that share its script
     (those in other scripts are skipped, and their analysers not loaded); of every language's
     prompt when none does."""
-    from grader.text.analysis import analyze, content_words, is_latin_language
 
     def same_script(other: str) -> bool:
         return other == language or (is_latin_language(other) and is_latin_language(language))
@@ -464,7 +457,6 @@ def _prompt_words(gradable: Gradable, language: str) -> list[frozenset[str]]:
 
 def _longest_model_answer(gradable: Gradable, language: str) -> int:
     """The number of words of the longest model answer in ``language`` (of any, without one)."""
-    from grader.text.analysis import analyze
 
     texts = [(lang, text) for lang, text in gradable.model_answers() if lang == language]
     return max(
@@ -477,8 +469,6 @@ def _question_terms(gradable: Gradable, language: str) -> frozenset[str]:
     """The comparison keys of the content words of the question's own texts in ``language``
     (prompt, model answers, concepts) and of every (non-regex) keyword term of its rubric that
     could be written in it: the words a list of the question's terms is made of."""
-    from grader.evidence.keywords import written_for
-    from grader.text.analysis import analyze, content_words
 
     texts = [gradable.prompt.by_language.get(language, "")]
     texts.extend(text for lang, text in gradable.model_answers() if lang == language)

@@ -104,7 +104,7 @@ class ServeConfig:
 
 def default_data_folder() -> Path:
     """Beside the embedding cache: ``~/.cache/grader/serve`` on Linux."""
-    from grader.evidence.embed_cache import default_cache_dir
+    from grader.cache_file import default_cache_dir
 
     return default_cache_dir().parent / "serve"
 

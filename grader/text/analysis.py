@@ -386,8 +386,19 @@ _cache_lock = threading.Lock()
 _analysis_lock = threading.RLock()
 
 
-def analyze(text: str, language: str | None = None) -> Analysis:
-    """Analyse ``text`` (in ``language``, or the language detected from its script). Cached."""
+class StoredAnalyses(Protocol):
+    """Analyses kept between runs (``grader.text.store``)."""
+
+    def get(self, text: str, language: str | None) -> Analysis | None: ...
+
+    def put(self, text: str, language: str | None, found: Analysis) -> None: ...
+
+
+def analyze(
+    text: str, language: str | None = None, store: StoredAnalyses | None = None
+) -> Analysis:
+    """Analyse ``text`` (in ``language``, or the language detected from its script). Cached in
+    memory; looked up in ``store`` (and saved there) before it is computed."""
     global _cached_chars
     key = (text, _primary_subtag(language) if language else None)
     with _cache_lock:
@@ -395,7 +406,7 @@ def analyze(text: str, language: str | None = None) -> Analysis:
             _cache.move_to_end(key)
             return _cache[key]
     with _analysis_lock:
-        analysis = _stored(text, key[1])
+        analysis = _stored(text, key[1], store)
     with _cache_lock:
         _cache[key] = analysis
         _cached_chars += len(text)
@@ -405,29 +416,12 @@ def analyze(text: str, language: str | None = None) -> Analysis:
     return analysis
 
 
-class _Store(Protocol):
-    def get(self, text: str, language: str | None) -> Analysis | None: ...
-
-    def put(self, text: str, language: str | None, found: Analysis) -> None: ...
-
-
-_store: _Store | None = None  # analyses kept between runs (grader.text.store)
-
-
-def use_store(store: _Store | None) -> _Store | None:
-    """Look analyses up in ``store`` before computing them (None: no store); the previous one."""
-    global _store
-    with _analysis_lock:
-        previous, _store = _store, store
-    return previous
-
-
-def _stored(text: str, language: str | None) -> Analysis:
-    found = _store.get(text, language) if _store is not None else None
+def _stored(text: str, language: str | None, store: StoredAnalyses | None) -> Analysis:
+    found = store.get(text, language) if store is not None else None
     if found is None:
         found = _analyze(text, language)
-        if _store is not None:
-            _store.put(text, language, found)
+        if store is not None:
+            store.put(text, language, found)
     return found
 
 

@@ -57,7 +57,7 @@ class AnalysisStore:
     embedding cache's schema: its ``vectors`` table holds the analyses as JSON)."""
 
     def __init__(self, path: Path) -> None:
-        from grader.evidence.embed_cache import _connect
+        from grader.cache_file import connect
 
         self.path = path
         self._opened = contextlib.ExitStack()
@@ -65,19 +65,19 @@ class AnalysisStore:
         self._new: dict[bytes, bytes] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = self._opened.enter_context(_connect(path))
+            self._connection = self._opened.enter_context(connect(path))
         except sqlite3.DatabaseError as error:  # not a database, or damaged: start it afresh
             self._start_afresh(error)
         except (OSError, sqlite3.Error) as error:
             self._give_up(error)
 
     def _start_afresh(self, damage: Exception) -> None:
-        from grader.evidence.embed_cache import _connect, replace_with_empty_database
+        from grader.cache_file import connect, replace_with_empty_database
 
         log.warning("analysis cache %s is damaged (%s); starting it afresh", self.path, damage)
         try:
             replace_with_empty_database(self.path)
-            self._connection = self._opened.enter_context(_connect(self.path))
+            self._connection = self._opened.enter_context(connect(self.path))
         except (OSError, sqlite3.Error) as error:
             self._give_up(error)
 
@@ -113,7 +113,7 @@ class AnalysisStore:
             self._opened.close()
 
     def _save(self) -> None:
-        from grader.evidence.embed_cache import insert_rows
+        from grader.cache_file import insert_rows
 
         assert self._connection is not None
         insert_rows(self._connection, self._new.items())
@@ -124,17 +124,15 @@ class AnalysisStore:
 
 
 @contextlib.contextmanager
-def analysis_store(folder: Path | None) -> Iterator[None]:
-    """Within the block, analyses are read from and saved to ``folder`` (None: nowhere)."""
+def analysis_store(folder: Path | None) -> Iterator[AnalysisStore | None]:
+    """The store of ``folder`` (None: no store), open for the block: pass it to ``analyze``."""
     if folder is None:
-        yield
+        yield None
         return
     store = AnalysisStore(folder / f"analyses-{analysis_version()}.sqlite3")
-    previous = analysis.use_store(store)
     try:
-        yield
+        yield store
     finally:
-        analysis.use_store(previous)
         store.close()
 
 
