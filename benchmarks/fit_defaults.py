@@ -58,6 +58,7 @@ import agreement  # noqa: E402
 from grader.cache_file import default_cache_dir  # noqa: E402
 from grader.evidence.embed_cache import EmbeddingCache  # noqa: E402
 from grader.evidence.embedding import embed_texts, load_embedder  # noqa: E402
+from grader.evidence.match import Ramp  # noqa: E402
 from grader.evidence.models import (  # noqa: E402
     ENGLISH_ENSEMBLE,
     MINILM,
@@ -68,8 +69,8 @@ from grader.evidence.space import same_language  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.load.loader import load_bank  # noqa: E402
 from grader.load.submissions import read_submissions  # noqa: E402
-from grader.scoring.defaults import DEFAULTS_FILE, Ramp, defaults_from_dict  # noqa: E402
-from grader.scoring.rule import meaning_credit  # noqa: E402
+from grader.scoring.defaults import DEFAULTS_FILE, defaults_from_dict  # noqa: E402
+from grader.scoring.vectorised import meaning_credit  # noqa: E402
 from grader.text.analysis import analyze, content_words  # noqa: E402
 
 ANCHORS = ROOT / "grader" / "scoring" / "anchors.yaml"

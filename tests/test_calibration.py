@@ -11,6 +11,7 @@ import pytest
 
 from grader.bank import Bank, Gradable
 from grader.errors import GraderError
+from grader.evidence.match import Match, Ramp
 from grader.load.loader import load_bank
 from grader.quality.calibration import fit_from_results, fit_on, rescore
 from grader.quality.fit_search import FitOptions
@@ -32,15 +33,10 @@ from grader.scoring.calibration import (
     QuestionFit,
     load_calibration,
 )
-from grader.scoring.defaults import Logit, MeaningMap, Ramp, defaults
-from grader.scoring.rule import (
-    CriterionSignal,
-    KeywordSignal,
-    Match,
-    ScoringParams,
-    Signals,
-    score_answer,
-)
+from grader.scoring.defaults import Logit, MeaningMap, defaults
+from grader.scoring.inputs import CriterionSignal, KeywordSignal, Signals
+from grader.scoring.params import ScoringParams
+from grader.scoring.rule import score_answer
 
 MODEL = "fake-model"  # read through the generic ramp
 # Fixed scoring defaults, so that these tests do not move when grader/scoring/defaults.yaml is refitted.

@@ -20,21 +20,20 @@ from hypothesis import strategies as st
 
 from grader.bank import Bank, Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
 from grader.errors import GraderError
+from grader.evidence.match import Match, Ramp
 from grader.grading import GradeOptions, grade
 from grader.load.loader import load_bank
 from grader.load.submissions import Submission, read_submissions
 from grader.results import GroupEvidence, Results, TermEvidence, to_dict
-from grader.scoring.defaults import Ramp
-from grader.scoring.rule import (
+from grader.scoring.inputs import (
     CriterionSignal,
     KeywordSignal,
-    Match,
     MisconceptionSignal,
     Penalty,
-    ScoringParams,
     Signals,
-    score_answer,
 )
+from grader.scoring.params import ScoringParams
+from grader.scoring.rule import score_answer
 from tests.conftest import SEED_BANK
 from tests.test_loader import BANK, RUBRIC
 

@@ -8,22 +8,19 @@ import numpy as np
 import pytest
 
 from grader.bank import Criterion, Gradable, Keywords, LocalText, Misconception, Rubric
+from grader.evidence.match import Match, Ramp
 from grader.results import GroupEvidence, TermEvidence
-from grader.scoring.defaults import Logit, MeaningMap, Ramp, Review
-from grader.scoring.rule import (
+from grader.scoring.defaults import Logit, MeaningMap, Review
+from grader.scoring.inputs import (
     CriterionSignal,
     KeywordSignal,
-    Match,
     MisconceptionSignal,
     Penalty,
-    ScoringParams,
     Signals,
-    Status,
-    answer_share,
-    criterion_credit,
-    meaning_credit,
-    score_answer,
 )
+from grader.scoring.params import ScoringParams
+from grader.scoring.rule import Status, score_answer
+from grader.scoring.vectorised import answer_share, criterion_credit, meaning_credit
 
 MEANING = MeaningMap(
     both=Logit(-4.0, 4.0, 4.0),

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from grader.scoring.rule import Match
+from grader.evidence.match import Match
 
 if TYPE_CHECKING:
     import numpy as np

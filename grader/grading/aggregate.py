@@ -21,7 +21,7 @@ from grader.results import (
     Summary,
 )
 from grader.scoring.defaults import defaults
-from grader.scoring.rule import ScoringParams
+from grader.scoring.params import ScoringParams
 
 
 def aggregate_results(run: Run) -> None:

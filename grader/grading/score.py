@@ -12,7 +12,9 @@ from grader.grading.match import keywords_of
 from grader.grading.options import GradeOptions
 from grader.grading.run import Answer, AnswerKey, Run
 from grader.results import AnswerResult
-from grader.scoring.rule import ScoringParams, Signals, score_answer
+from grader.scoring.inputs import Signals
+from grader.scoring.params import ScoringParams
+from grader.scoring.rule import score_answer
 from grader.scoring.signals import AnswerView, ReferenceWords, gather
 
 

@@ -9,14 +9,9 @@ from typing import TYPE_CHECKING
 
 from grader.errors import GraderError
 from grader.evidence.space import same_language
-from grader.scoring.rule import (
-    MODEL_ANSWER_CRITERION,
-    ScoringParams,
-    answer_share,
-    criterion_credit,
-    map_share,
-    meaning_credit,
-)
+from grader.scoring.inputs import MODEL_ANSWER_CRITERION
+from grader.scoring.params import ScoringParams
+from grader.scoring.vectorised import answer_share, criterion_credit, map_share, meaning_credit
 
 if TYPE_CHECKING:
     import numpy as np

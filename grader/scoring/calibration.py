@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from grader.errors import GraderError, did_you_mean
-from grader.scoring.rule import (
-    ScoringParams,
-)
+from grader.scoring.params import ScoringParams
 from grader.values import describe, finite_number
 
 if TYPE_CHECKING:

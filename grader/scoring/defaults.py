@@ -15,26 +15,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from grader.evidence.match import Ramp
+
 DEFAULTS_FILE = "defaults.yaml"
 SCHEMA = "grader.defaults/1"
-
-
-@dataclass(frozen=True)
-class Ramp:
-    """Where one model's cosines sit: ``floor`` is the mean cosine of unrelated short answers,
-    ``ceiling`` that of two wordings of the same answer; ``cross_*`` the same across languages.
-    A cosine is read as ``(cosine - floor) / (ceiling - floor)``: 0 unrelated, 1 a paraphrase."""
-
-    floor: float
-    ceiling: float
-    cross_floor: float
-    cross_ceiling: float
-
-    def similarity(self, cosine: float, cross: bool = False) -> float:
-        floor, ceiling = (
-            (self.cross_floor, self.cross_ceiling) if cross else (self.floor, self.ceiling)
-        )
-        return (cosine - floor) / max(ceiling - floor, 1e-6)
 
 
 @dataclass(frozen=True)

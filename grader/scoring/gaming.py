@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grader.scoring.defaults import defaults
-from grader.scoring.rule import Penalty
+from grader.scoring.inputs import Penalty
 
 # Factors and thresholds: grader/scoring/defaults.yaml ("gaming"), each with its reason.
 CONTRADICTION_SENTENCES = 64  # sentences compared pairwise (a bound on the work, not a grade)

@@ -29,8 +29,8 @@ many parameter sets with the same vectorised functions (``meaning_credit``, ``cr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -38,18 +38,28 @@ from grader.bank import Criterion, Gradable, LocalText, Misconception
 from grader.results import (
     CriterionResult,
     Flag,
-    GroupEvidence,
     MisconceptionResult,
-    Similarity,
-    TermEvidence,
 )
-from grader.scoring.defaults import Defaults, MeaningMap, Ramp, Review, defaults, sigmoid
 
 if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import ArrayLike
-
-MODEL_ANSWER_CRITERION = "model-answer"
+    pass
+from grader.scoring.inputs import (
+    MODEL_ANSWER_CRITERION,
+    CriterionSignal,
+    MisconceptionSignal,
+    Penalty,
+    Scored,
+    Signals,
+    WrongAnswerSignal,
+)
+from grader.scoring.params import ScoringParams
+from grader.scoring.vectorised import (
+    answer_share,
+    criterion_credit,
+    map_share,
+    meaning_credit,
+    review_risk,
+)
 
 
 class Status(StrEnum):
@@ -65,288 +75,6 @@ class Status(StrEnum):
     @property
     def met(self) -> bool:
         return self in (Status.MET, Status.LIKELY)
-
-
-@dataclass(frozen=True)
-class ScoringParams:
-    """Everything the rule needs besides the signals; ``for_model`` gives the shipped defaults."""
-
-    ramp: Ramp
-    meaning: MeaningMap
-    met: float
-    meaning_cap: float
-    misconception_similarity: float
-    misconception_margin: float
-    wrong_margin: float
-    wrong_similarity: float
-    sharpness: float
-    meaning_only_flag: float
-    review: Review
-    shift: float = 0.0  # calibration: added to the meaning log-odds
-    scale: float = 1.0  # calibration: multiplies the meaning log-odds
-    share_map: tuple[tuple[float, float], ...] = ()  # calibration: knots (share in, share out)
-
-    @classmethod
-    def for_model(
-        cls,
-        model: str | None,
-        floor: float | None = None,
-        ceiling: float | None = None,
-        shipped: Defaults | None = None,
-    ) -> ScoringParams:
-        """The defaults (``shipped``, else the package's) for ``model`` (None: keywords only),
-        with a bank's floor/ceiling."""
-        shipped = shipped or defaults()
-        ramp = shipped.ramp(model or "generic")
-        if floor is not None or ceiling is not None:
-            ramp = _moved_ramp(ramp, floor, ceiling)
-        return cls(
-            ramp=ramp,
-            meaning=shipped.meaning,
-            met=shipped.met,
-            meaning_cap=shipped.meaning_cap,
-            misconception_similarity=shipped.misconception_similarity,
-            misconception_margin=shipped.misconception_margin,
-            wrong_margin=shipped.wrong_margin,
-            wrong_similarity=shipped.wrong_similarity,
-            sharpness=shipped.sharpness,
-            meaning_only_flag=shipped.meaning_only_flag,
-            review=shipped.review,
-        )
-
-
-def _moved_ramp(ramp: Ramp, floor: float | None, ceiling: float | None) -> Ramp:
-    """A bank's own floor/ceiling; the cross-language ramp moves with it."""
-    new_floor = ramp.floor if floor is None else floor
-    new_ceiling = ramp.ceiling if ceiling is None else ceiling
-    return Ramp(
-        new_floor,
-        new_ceiling,
-        ramp.cross_floor + new_floor - ramp.floor,
-        ramp.cross_ceiling + new_ceiling - ramp.ceiling,
-    )
-
-
-@dataclass(frozen=True)
-class Match:
-    """A cosine between (part of) the answer and one reference text."""
-
-    cosine: float
-    reference: str
-    reference_language: str
-    span: tuple[int, int] | None = None  # the answer sentence; None for the whole answer
-    cross: bool = False  # the reference is in another language than the answer
-
-    def similarity(self, params: ScoringParams) -> float:
-        return params.ramp.similarity(self.cosine, self.cross)
-
-    def evidence(self, params: ScoringParams) -> Similarity:
-        start, end = self.span if self.span else (None, None)
-        return Similarity(
-            round(self.cosine, 4),
-            round(min(1.0, max(0.0, self.similarity(params))), 4),
-            self.reference,
-            self.reference_language,
-            start,
-            end,
-        )
-
-
-@dataclass(frozen=True)
-class KeywordSignal:
-    """Keyword evidence of one criterion or misconception (from grader.evidence.keywords)."""
-
-    language: str
-    groups: tuple[GroupEvidence, ...]
-
-    @property
-    def credit(self) -> float:
-        usable = [group for group in self.groups if group.met and group.negated is None]
-        return len(usable) / len(self.groups) if self.groups else 0.0
-
-    @property
-    def negated(self) -> bool:
-        """A group found only in a negated clause, or stated and then negated elsewhere."""
-        return any(group.negated is not None for group in self.groups)
-
-
-@dataclass(frozen=True)
-class CriterionSignal:
-    """The evidence about one criterion (or, without a rubric, about the model answers)."""
-
-    keywords: KeywordSignal | None = None
-    match: Match | None = None  # the closest reference: the concept, or a model answer
-    overlap: float | None = None  # share of that reference's own content words the answer states
-    negated: bool = (
-        False  # the closest sentence negates the reference (grader.scoring.signals says when)
-    )
-    wrong: Match | None = None  # a wrong answer or misconception closer than the reference
-    rubric: bool = True  # a rubric criterion (False: the model answers of a question without one)
-
-    @property
-    def denied(self) -> bool:
-        """The answer negates the criterion: a keyword group found only negated or stated and
-        then negated, or the closest sentence negating the reference (``negated``)."""
-        return self.negated or bool(self.keywords and self.keywords.negated)
-
-
-@dataclass(frozen=True)
-class MisconceptionSignal:
-    keywords: KeywordSignal | None = None
-    match: Match | None = None  # the answer sentence closest to the statement
-    right_cosine: float = -1.0  # that sentence's cosine with the closest right reference
-    negated: bool = False  # that sentence negates the statement
-
-
-@dataclass(frozen=True)
-class WrongAnswerSignal:
-    """One of the question's known wrong answers, stated by the whole answer."""
-
-    match: Match
-    feedback: str = ""
-
-
-@dataclass(frozen=True)
-class Penalty:
-    """A gaming check that scales the score down."""
-
-    code: str
-    factor: float  # multiply the score by this (0..1)
-    reason: str
-
-
-@dataclass(frozen=True)
-class Signals:
-    language: str
-    answered: bool
-    criteria: Mapping[str, CriterionSignal] = field(default_factory=dict)  # by criterion id
-    misconceptions: Mapping[str, MisconceptionSignal] = field(default_factory=dict)
-    answer_match: Match | None = None  # best match with a model answer (evidence only)
-    wrong_answer: WrongAnswerSignal | None = None  # the answer is a known wrong answer
-    penalties: tuple[Penalty, ...] = ()
-    notes: tuple[Flag, ...] = ()  # flags found while gathering signals (language, truncation)
-
-
-@dataclass(frozen=True)
-class Scored:
-    score: float
-    criteria: tuple[CriterionResult, ...]
-    misconceptions: tuple[MisconceptionResult, ...]
-    flags: tuple[Flag, ...]
-    risk: float = 0.0  # estimated chance that the score is off by over a quarter of the points
-
-
-# ---------------------------------------------------------------- the rule, vectorised
-
-
-def meaning_credit(
-    similarity: ArrayLike,
-    overlap: ArrayLike,
-    meaning: MeaningMap,
-    shift: ArrayLike = 0.0,
-    scale: ArrayLike = 1.0,
-    sharpness: ArrayLike = 1.0,
-) -> np.ndarray:
-    """Credit 0..1 from a ramped similarity and a content-word overlap (nan: not known) through
-    the meaning map's predictor for what is known, read from the level of unrelated evidence
-    (similarity 0, no shared word: credit 0) up; nan where neither is known. Calibration's
-    ``shift`` and ``scale`` move the log-odds; a rubric criterion's ``sharpness`` then multiplies
-    them (a criterion is a yes/no point, a model answer many points at once)."""
-    import numpy as np
-
-    s = np.asarray(similarity, dtype=np.float64)
-    o = np.asarray(overlap, dtype=np.float64)
-    has_s, has_o = ~np.isnan(s), ~np.isnan(o)
-    s0, o0 = np.nan_to_num(s), np.nan_to_num(o)
-    both, alone, words = meaning.both, meaning.similarity_only, meaning.overlap_only
-    intercept = np.where(
-        has_s & has_o, both.intercept, np.where(has_s, alone.intercept, words.intercept)
-    )
-    evidence = np.where(
-        has_s & has_o,
-        both.similarity * s0 + both.overlap * o0,
-        np.where(has_s, alone.similarity * s0, words.overlap * o0),
-    )
-    credit = _through(intercept + evidence, shift, scale, sharpness)
-    # Evidence at the unrelated level (similarity 0, no shared word) earns nothing: the curve is
-    # read from there up, so an off-topic answer is not paid a floor of credit.
-    unrelated = _through(intercept, shift, scale, sharpness)
-    credit = np.clip((credit - unrelated) / np.maximum(1.0 - unrelated, 1e-9), 0.0, 1.0)
-    return np.where(has_s | has_o, credit, np.nan)
-
-
-def _through(
-    logit: np.ndarray, shift: ArrayLike, scale: ArrayLike, sharpness: ArrayLike
-) -> np.ndarray:
-    """A log-odds through calibration's shift and scale and a criterion's sharpness, as a
-    probability."""
-    import numpy as np
-
-    moved = np.asarray(scale, dtype=np.float64) * logit + np.asarray(shift, dtype=np.float64)
-    moved = np.asarray(sharpness, dtype=np.float64) * moved
-    return 1.0 / (1.0 + np.exp(-np.clip(moved, -50.0, 50.0)))
-
-
-def criterion_credit(
-    keyword: ArrayLike,
-    meaning: ArrayLike,
-    negated: ArrayLike,
-    void: ArrayLike,
-    cap: float,
-) -> np.ndarray:
-    """Each criterion's credit: keyword credit (nan: no keywords) and meaning credit (nan: no
-    evidence), nothing when negated, no meaning credit when void (closer to a wrong answer)."""
-    import numpy as np
-
-    k = np.asarray(keyword, dtype=np.float64)
-    m = np.nan_to_num(np.asarray(meaning, dtype=np.float64))
-    m = np.where(np.asarray(void, dtype=bool), 0.0, m)
-    credit = np.where(np.isnan(k), m, np.fmax(np.nan_to_num(k), np.fmin(m, cap)))
-    return np.where(np.asarray(negated, dtype=bool), 0.0, credit)
-
-
-def answer_share(
-    credit: ArrayLike,
-    weight: ArrayLike,
-    owner: ArrayLike,
-    answers: int,
-    factor: ArrayLike,
-    penalty: ArrayLike,
-) -> np.ndarray:
-    """Each answer's share of its points: its criteria's credits weighted by their share of the
-    points (``owner``: the answer of each criterion row), times the gaming factors, minus the
-    misconception penalties (as shares), clamped to 0..1."""
-    import numpy as np
-
-    earned = np.zeros(answers, dtype=np.float64)
-    np.add.at(earned, np.asarray(owner, dtype=np.int64), np.asarray(credit) * np.asarray(weight))
-    return np.clip(earned * np.asarray(factor) - np.asarray(penalty), 0.0, 1.0)
-
-
-def map_share(share: ArrayLike, knots: Sequence[tuple[float, float]]) -> np.ndarray:
-    """Shares through a monotone map given by knots (share in, share out); () is the identity."""
-    import numpy as np
-
-    values = np.asarray(share, dtype=np.float64)
-    if not knots:
-        return values
-    return np.interp(values, [x for x, _ in knots], [y for _, y in knots])
-
-
-def review_risk(
-    share: ArrayLike, disagreement: ArrayLike, words: ArrayLike, review: Review
-) -> np.ndarray:
-    """The fitted chance that an automatic share is off from a human's by over a quarter."""
-    import numpy as np
-
-    p = np.clip(np.asarray(share, dtype=np.float64), 0.0, 1.0)
-    logit = (
-        review.intercept
-        + review.uncertainty * p * (1.0 - p)
-        + review.disagreement * np.asarray(disagreement, dtype=np.float64)
-        + review.short / (1.0 + np.asarray(words, dtype=np.float64))
-    )
-    return 1.0 / (1.0 + np.exp(-logit))
 
 
 # ---------------------------------------------------------------- one answer
@@ -707,56 +435,3 @@ def _pick(text: LocalText, languages: Sequence[str]) -> tuple[str, str]:
         return "", ""
     language = text.language_of(None, tuple(languages))
     return text.get(language), language
-
-
-def keyword_signal_from(result: object) -> KeywordSignal:
-    """Convert a grader.evidence.keywords.KeywordResult into evidence records."""
-    language = getattr(result, "language", "")
-    groups = []
-    for group_result in getattr(result, "groups", ()):
-        match = getattr(group_result, "match", None)
-        negated = getattr(group_result, "negated", None)
-        groups.append(
-            GroupEvidence(
-                tuple(str(term) for term in group_result.group.terms),
-                match is not None,
-                _term_evidence(match),
-                _term_evidence(negated),
-            )
-        )
-    return KeywordSignal(language, tuple(groups))
-
-
-def _term_evidence(match: object | None) -> TermEvidence | None:
-    if match is None:
-        return None
-    return TermEvidence(
-        str(getattr(match, "term", "")),
-        str(getattr(match, "text", "")),
-        int(getattr(match, "start", 0)),
-        int(getattr(match, "end", 0)),
-        bool(getattr(match, "fuzzy", False)),
-        bool(getattr(match, "negated", False)),
-    )
-
-
-__all__ = [
-    "MODEL_ANSWER_CRITERION",
-    "CriterionSignal",
-    "KeywordSignal",
-    "Match",
-    "MisconceptionSignal",
-    "Penalty",
-    "Scored",
-    "ScoringParams",
-    "Signals",
-    "Status",
-    "WrongAnswerSignal",
-    "answer_share",
-    "criterion_credit",
-    "map_share",
-    "meaning_credit",
-    "review_risk",
-    "score_answer",
-    "sigmoid",
-]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from grader.bank import Bank, Gradable, LocalText
 from grader.evidence.keywords import index_answer, match_keywords, written_for
+from grader.evidence.match import Match
 from grader.evidence.space import (
     Space,
     Unit,
@@ -27,18 +28,17 @@ from grader.evidence.space import (
 from grader.results import Flag, GroupEvidence
 from grader.scoring import gaming
 from grader.scoring.defaults import defaults
-from grader.scoring.rule import (
+from grader.scoring.inputs import (
     MODEL_ANSWER_CRITERION,
     CriterionSignal,
     KeywordSignal,
-    Match,
     MisconceptionSignal,
     Penalty,
-    ScoringParams,
     Signals,
     WrongAnswerSignal,
     keyword_signal_from,
 )
+from grader.scoring.params import ScoringParams
 from grader.text.analysis import Analysis, analyze, content_words, is_latin_language
 from grader.text.polarity import (
     Reading,
