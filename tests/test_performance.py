@@ -23,6 +23,7 @@ from grader.evidence import keywords
 from grader.evidence.backends import LazyEmbedder
 from grader.evidence.models import USE_MULTILINGUAL, ModelInfo, available_models
 from grader.evidence.space import Space, best_match, covered, other_answers
+from grader.evidence.term_index import AnswerIndex, index_answer
 from grader.grading import GradeOptions, grade, texts_to_embed
 from grader.grading.run import Answer
 from grader.load.loader import load_bank
@@ -143,9 +144,9 @@ def test_the_same_answer_is_analysed_and_matched_once(monkeypatch: pytest.Monkey
         return real_analyze(text, language, store)
 
     def counting_match(
-        keywords_: Keywords, answer: analysis.Analysis | keywords.AnswerIndex
+        keywords_: Keywords, answer: analysis.Analysis | AnswerIndex
     ) -> keywords.KeywordResult:
-        text = answer.analysis.text if isinstance(answer, keywords.AnswerIndex) else answer.text
+        text = answer.analysis.text if isinstance(answer, AnswerIndex) else answer.text
         matched[text] += 1
         return real_match(keywords_, answer)
 
@@ -235,7 +236,7 @@ def test_terms_in_a_script_the_answer_lacks_are_skipped_with_the_same_result(
         return found
 
     cannot_match = keywords._cannot_match
-    english = keywords.index_answer(analysis.analyze("The decoder predicts the next token.", "en"))
+    english = index_answer(analysis.analyze("The decoder predicts the next token.", "en"))
     assert cannot_match(Term("디코더"), english)
     assert cannot_match(Term("декодер"), english)
     assert not cannot_match(Term("GPT는"), english)  # its Latin part may match

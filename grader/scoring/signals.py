@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from grader.bank import Bank, Gradable, LocalText
-from grader.evidence.keywords import index_answer, match_keywords, written_for
+from grader.evidence.keywords import match_keywords
 from grader.evidence.match import Match
 from grader.evidence.space import (
     Space,
@@ -25,6 +25,7 @@ from grader.evidence.space import (
     same_language,
     unit_cosine,
 )
+from grader.evidence.term_index import index_answer, written_for
 from grader.results import Flag, GroupEvidence
 from grader.scoring import gaming
 from grader.scoring.defaults import defaults
