@@ -31,7 +31,7 @@ from grader.load.submissions import Submission, read_submissions
 from grader.pipeline import GradeRequest, grade_to_folder
 from grader.results import results_to_json
 from grader.scoring import signals
-from grader.scoring.signals import reference_sets
+from grader.scoring.reference_words import reference_sets
 from grader.text import analysis
 from grader.text.languages import ko
 

@@ -13,7 +13,7 @@ from grader.evidence.space import Space, covered
 from grader.grading.options import GradeOptions
 from grader.grading.run import Answer, Run
 from grader.results import Flag
-from grader.scoring.signals import reference_sets
+from grader.scoring.reference_words import reference_sets
 
 MAX_SENTENCES = 64  # sentences of one answer compared one by one
 MAX_EMBED_CHARS = 4000  # the whole answer is embedded from its first characters

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from grader.grading.run import Answer, Run
-from grader.scoring.signals import KeywordSignals, keyword_signals
+from grader.scoring.answer_context import KeywordSignals
+from grader.scoring.signals import keyword_signals
 
 
 def match_keywords(run: Run) -> None:

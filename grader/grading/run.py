@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from grader.evidence.space import Space
     from grader.load.submissions import Submission
     from grader.results import AnswerResult, Flag, Results
-    from grader.scoring.signals import KeywordSignals, ReferenceWords
+    from grader.scoring.answer_context import KeywordSignals
+    from grader.scoring.reference_words import ReferenceWords
     from grader.text.analysis import Analysis, StoredAnalyses
 
 AnswerKey = tuple[str, str, str | None]  # gradable, answer text, declared language

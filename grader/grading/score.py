@@ -12,10 +12,12 @@ from grader.grading.match import keywords_of
 from grader.grading.options import GradeOptions
 from grader.grading.run import Answer, AnswerKey, Run
 from grader.results import AnswerResult
+from grader.scoring.answer_context import AnswerView
 from grader.scoring.inputs import Signals
 from grader.scoring.params import ScoringParams
+from grader.scoring.reference_words import ReferenceWords
 from grader.scoring.rule import score_answer
-from grader.scoring.signals import AnswerView, ReferenceWords, gather
+from grader.scoring.signals import gather
 
 
 def score_answers(run: Run) -> None:
