@@ -133,7 +133,7 @@ def grade_to_folder(
 def _load_overrides(path: Path | None) -> Any:
     if path is None:
         return None
-    from grader.review.overrides import load_overrides
+    from grader.review.override_file import load_overrides
 
     return load_overrides(path)
 
@@ -175,11 +175,12 @@ def _write_reports(
     results: Results, bank: Any, request: GradeRequest, diff: Any, folder: Path
 ) -> list[Path]:
     from grader.output.report import write_reports
-    from grader.review.groups import answer_groups, write_review_pages
+    from grader.review.groups import answer_groups
+    from grader.review.pages import write_review_pages
 
     sections = [_review_link_section()]
     if diff is not None:
-        from grader.review.diff import diff_section
+        from grader.review.diff_output import diff_section
 
         sections.insert(0, diff_section(diff))
     written: list[Path] = write_reports(
@@ -363,7 +364,8 @@ def review_to_folder(
     """Write review pages (answer groups per question) for saved results."""
     from grader.fsutil import staged_output
     from grader.results import load_results
-    from grader.review.groups import answer_groups, write_review_pages
+    from grader.review.groups import answer_groups
+    from grader.review.pages import write_review_pages
 
     results = load_results(results_path)
     bank = load_bank(bank_path) if bank_path is not None else None
@@ -399,7 +401,8 @@ def _graded_rows(request: AgreementRequest) -> tuple[Any, list[Any]]:
     rows = list(read_submissions(request.graded).rows) if request.graded else []
     if request.overrides is not None:
         from grader.results import load_results
-        from grader.review.overrides import load_overrides, overrides_as_graded_rows
+        from grader.review.override_file import load_overrides
+        from grader.review.overrides import overrides_as_graded_rows
 
         source = request.results or Path("reports") / "results.json"
         rows.extend(

@@ -12,18 +12,10 @@ from markupsafe import Markup
 from grader.bank import Bank
 from grader.output.class_page import render_class
 from grader.results import Results
-from grader.review.diff import (
-    SECTION_TITLE,
-    AnswerChange,
-    PartChange,
-    StudentChange,
-    diff_results,
-    diff_section,
-    diff_section_html,
-    diff_to_dict,
-    format_diff,
-)
-from grader.review.overrides import OverrideRow, apply_overrides
+from grader.review.diff import SECTION_TITLE, AnswerChange, PartChange, StudentChange, diff_results
+from grader.review.diff_output import diff_section, diff_section_html, diff_to_dict, format_diff
+from grader.review.override_file import OverrideRow
+from grader.review.overrides import apply_overrides
 from tests.test_review import BANK_YAML, CLASS_CSV, grade_class
 
 # the rubric edit: T5 alone no longer names the model, and naming the full title is penalised

@@ -15,12 +15,8 @@ from grader.grading import GradeOptions, grade
 from grader.load.submissions import Submission
 from grader.results import AnswerResult, Override, Results, results_from_dict, to_dict
 from grader.review.groups import answer_groups
-from grader.review.overrides import (
-    OverrideRow,
-    apply_overrides,
-    load_overrides,
-    overrides_as_graded_rows,
-)
+from grader.review.override_file import OverrideRow, load_overrides
+from grader.review.overrides import apply_overrides, overrides_as_graded_rows
 from tests.test_review import grade_class
 
 SAME_T2T = "t2t#" + hashlib.sha256(b"t5 is an encoder-decoder").hexdigest()[:12]

@@ -20,10 +20,9 @@ from grader.review.groups import (
     answer_groups,
     exact_group_id,
     group_key,
-    review_file_names,
     split_group_id,
-    write_review_pages,
 )
+from grader.review.pages import review_file_names, write_review_pages
 
 # ---------------------------------------------------------------- a small class, shared by the
 # review, override and diff tests

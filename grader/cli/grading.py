@@ -105,7 +105,7 @@ def grade(
     _warn_problems(outcome.results.problems)
     summary = outcome.results.summary
     if as_json:
-        from grader.review.diff import diff_to_dict
+        from grader.review.diff_output import diff_to_dict
 
         emit_json(
             {
@@ -120,7 +120,7 @@ def grade(
         )
         return
     if outcome.diff is not None:
-        from grader.review.diff import format_diff
+        from grader.review.diff_output import format_diff
 
         say(format_diff(outcome.diff))
     if dry_run:

@@ -9,35 +9,33 @@ are listed once as context. Students added or removed are listed by total only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
-
-from grader.results import AnswerResult, Override, Results, to_dict
+from grader.results import AnswerResult, Override, Results
 
 SECTION_TITLE = "Changes since the last grading"
 _DIGITS = 4
 
 
-def _same(first: float | None, second: float | None) -> bool:
+def same(first: float | None, second: float | None) -> bool:
     if first is None or second is None:
         return first is second
     return round(first, _DIGITS) == round(second, _DIGITS)
 
 
-def _num(value: float | None) -> str:
+def num(value: float | None) -> str:
     from grader.output.pages import number
 
     return number(value)
 
 
-def _signed(value: float) -> str:
+def signed(value: float) -> str:
     rounded = round(value, 2)
     if rounded == 0:
         return "±0"
-    return ("+" if rounded > 0 else "-") + _num(abs(rounded))
+    return ("+" if rounded > 0 else "-") + num(abs(rounded))
 
 
 # ---------------------------------------------------------------- the model
@@ -122,7 +120,7 @@ class ResultsDiff:
         return sum(
             1
             for change in self.answers
-            if change.status == "changed" and not _same(change.old_score, change.new_score)
+            if change.status == "changed" and not same(change.old_score, change.new_score)
         )
 
 
@@ -139,8 +137,8 @@ def _context(old: Results, new: Results) -> tuple[str, ...]:
         lines.append(f"bank '{old.bank.id}' → '{new.bank.id}'")
     if old.bank.sha256 != new.bank.sha256:
         lines.append(f"bank file changed (sha256 {old.bank.sha256[:12]} → {new.bank.sha256[:12]})")
-    if not _same(old.bank.points, new.bank.points):
-        lines.append(f"total points {_num(old.bank.points)} → {_num(new.bank.points)}")
+    if not same(old.bank.points, new.bank.points):
+        lines.append(f"total points {num(old.bank.points)} → {num(new.bank.points)}")
     for key in sorted(set(old.settings) | set(new.settings)):
         before, after = old.settings.get(key), new.settings.get(key)
         if before != after:
@@ -173,7 +171,7 @@ def _model_lines(
 
 
 def _override_text(override: Override) -> str:
-    text = f"{_num(override.score)}"
+    text = f"{num(override.score)}"
     if override.source:
         text += f" from {override.source}"
     if override.comment:
@@ -189,8 +187,8 @@ def _override_change(old: Override | None, new: Override | None) -> tuple[str, l
     if new is None and old is not None:
         return "removed", [f"override removed (was {_override_text(old)})"]
     assert old is not None and new is not None
-    if not _same(old.score, new.score):
-        return "changed", [f"override changed: {_num(old.score)} → {_override_text(new)}"]
+    if not same(old.score, new.score):
+        return "changed", [f"override changed: {num(old.score)} → {_override_text(new)}"]
     if old.comment != new.comment:
         return "changed", [f"override comment changed: {new.comment!r}"]
     return "changed", [f"override moved to {new.source}"]
@@ -206,7 +204,7 @@ def _criterion_parts(old: AnswerResult, new: AnswerResult) -> list[PartChange]:
         new_score = second.score if second else None
         old_points = first.points if first else None
         new_points = second.points if second else None
-        if _same(old_score, new_score) and _same(old_points, new_points):
+        if same(old_score, new_score) and same(old_points, new_points):
             continue
         parts.append(PartChange("criterion", name, old_score, new_score, old_points, new_points))
     return parts
@@ -218,24 +216,24 @@ def _misconception_parts(old: AnswerResult, new: AnswerResult) -> list[PartChang
     return [
         PartChange("misconception", name, before.get(name), after.get(name))
         for name in [*before, *(name for name in after if name not in before)]
-        if not _same(before.get(name), after.get(name))
+        if not same(before.get(name), after.get(name))
     ]
 
 
 def _part_reason(part: PartChange) -> str:
     if part.kind == "misconception":
         if part.old is None:
-            return f"misconception {part.id} now found (-{_num(part.new)})"
+            return f"misconception {part.id} now found (-{num(part.new)})"
         if part.new is None:
-            return f"misconception {part.id} no longer found (+{_num(part.old)})"
-        return f"misconception {part.id} penalty {_num(part.old)} → {_num(part.new)}"
+            return f"misconception {part.id} no longer found (+{num(part.old)})"
+        return f"misconception {part.id} penalty {num(part.old)} → {num(part.new)}"
     if part.old is None:
-        return f"criterion {part.id} added: {_num(part.new)}/{_num(part.new_points)}"
+        return f"criterion {part.id} added: {num(part.new)}/{num(part.new_points)}"
     if part.new is None:
-        return f"criterion {part.id} removed (was {_num(part.old)}/{_num(part.old_points)})"
+        return f"criterion {part.id} removed (was {num(part.old)}/{num(part.old_points)})"
     return (
-        f"criterion {part.id}: {_num(part.old)}/{_num(part.old_points)} → "
-        f"{_num(part.new)}/{_num(part.new_points)} ({_signed(part.effect)})"
+        f"criterion {part.id}: {num(part.old)}/{num(part.old_points)} → "
+        f"{num(part.new)}/{num(part.new_points)} ({signed(part.effect)})"
     )
 
 
@@ -245,8 +243,8 @@ def _answer_reasons(old: AnswerResult, new: AnswerResult) -> list[str]:
         reasons.append("answer added" if new.answered else "answer removed")
     elif old.answer != new.answer:
         reasons.append("answer text changed")
-    if not _same(old.points, new.points):
-        reasons.append(f"points {_num(old.points)} → {_num(new.points)}")
+    if not same(old.points, new.points):
+        reasons.append(f"points {num(old.points)} → {num(new.points)}")
     if old.language != new.language and old.answered and new.answered:
         reasons.append(f"language {old.language or '?'} → {new.language or '?'}")
     if old.model != new.model:
@@ -256,14 +254,10 @@ def _answer_reasons(old: AnswerResult, new: AnswerResult) -> list[str]:
 
 def _similarity_reasons(old: AnswerResult, new: AnswerResult) -> list[str]:
     reasons = []
-    if (
-        old.similarity
-        and new.similarity
-        and not _same(old.similarity.credit, new.similarity.credit)
-    ):
+    if old.similarity and new.similarity and not same(old.similarity.credit, new.similarity.credit):
         before, after = old.similarity.cosine, new.similarity.cosine
         reasons.append(f"closest model answer: cosine {before:.2f} → {after:.2f}")
-    if not _same(old.overlap, new.overlap) and old.overlap is not None and new.overlap is not None:
+    if not same(old.overlap, new.overlap) and old.overlap is not None and new.overlap is not None:
         reasons.append(f"model-answer overlap {old.overlap:.0%} → {new.overlap:.0%}")
     return reasons
 
@@ -280,7 +274,7 @@ def _auto_reasons(
             "scoring settings or calibration changed" if context else "automatic score changed"
         )
     if old.override is not None or new.override is not None:
-        reasons.insert(0, f"automatic score {_num(old.auto_score)} → {_num(new.auto_score)}")
+        reasons.insert(0, f"automatic score {num(old.auto_score)} → {num(new.auto_score)}")
     return reasons, parts
 
 
@@ -288,12 +282,12 @@ def _answer_change(
     student: str, question: str, old: AnswerResult, new: AnswerResult, context: bool
 ) -> AnswerChange | None:
     override, override_reasons = _override_change(old.override, new.override)
-    if _same(old.score, new.score) and not override:
+    if same(old.score, new.score) and not override:
         return None
     reasons = list(override_reasons)
     parts: list[PartChange] = []
-    if not _same(old.auto_score, new.auto_score) or (
-        not _same(old.score, new.score) and not override
+    if not same(old.auto_score, new.auto_score) or (
+        not same(old.score, new.score) and not override
     ):
         auto_reasons, parts = _auto_reasons(old, new, context)
         reasons.extend(auto_reasons)
@@ -381,150 +375,6 @@ def diff_results(old: Results, new: Results) -> ResultsDiff:
                     student, old_answers[student], new_answers[student], order, bool(context)
                 )
             )
-        if not _same(before, after):
+        if not same(before, after):
             students.append(StudentChange(student, before, after))
     return ResultsDiff(context, tuple(students), tuple(answers))
-
-
-# ---------------------------------------------------------------- output
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _headline(diff: ResultsDiff) -> str:
-    if diff.empty:
-        return "No changes: every score is the same."
-    changed = [c for c in diff.answers if c.status == "changed"]
-    rescored = [c for c in changed if not _same(c.old_score, c.new_score)]
-    students = len({change.student for change in rescored})
-    parts = [
-        f"{_plural(len(rescored), 'score')} changed for {_plural(students, 'student')}"
-        if rescored
-        else "No score changed"
-    ]
-    if len(changed) > len(rescored):
-        others = len(changed) - len(rescored)
-        parts.append(f"{_plural(others, 'override')} changed without changing the score")
-    if len(diff.answers) > len(changed):
-        parts.append(
-            f"{_plural(len(diff.answers) - len(changed), 'answer')} to added or removed questions"
-        )
-    added = sum(1 for change in diff.students if change.status == "added")
-    removed = sum(1 for change in diff.students if change.status == "removed")
-    if added or removed:
-        parts.append(f"{_plural(added, 'student')} added, {removed} removed")
-    return "; ".join(parts) + "."
-
-
-def _score_pair(old: float | None, new: float | None) -> str:
-    if old is None:
-        return f"new: {_num(new)}"
-    if new is None:
-        return f"gone (was {_num(old)})"
-    return f"{_num(old)} → {_num(new)} ({_signed((new or 0) - (old or 0))})"
-
-
-def format_diff(diff: ResultsDiff) -> str:
-    """The diff as text for the terminal."""
-    lines = [_headline(diff)]
-    if diff.context:
-        lines.append("What changed for everyone:")
-        lines.extend(f"  {line}" for line in diff.context)
-    by_student: dict[str, list[AnswerChange]] = {}
-    for change in diff.answers:
-        by_student.setdefault(change.student, []).append(change)
-    for total_change in diff.students:
-        by_student.setdefault(total_change.student, [])
-    totals = {change.student: change for change in diff.students}
-    for student, changes in sorted(by_student.items()):
-        total = totals.get(student)
-        head = _score_pair(total.old_total, total.new_total) if total else "total unchanged"
-        lines.append(f"{student}: {head}")
-        for change in changes:
-            lines.append(f"  {change.answer}: {_score_pair(change.old_score, change.new_score)}")
-            lines.extend(f"    {reason}" for reason in change.reasons)
-    return "\n".join(lines)
-
-
-def _marked(text: str) -> Markup:
-    from grader.output.pages import mark_controls
-
-    return mark_controls(text)
-
-
-def _answer_row(change: AnswerChange) -> Markup:
-    why = Markup("<br>").join(_marked(reason) for reason in change.reasons)
-    return Markup(
-        '<tr><td><bdi>{}</bdi></td><td><code>{}</code></td><td class="num">{}</td>'
-        '<td class="num">{}</td><td class="num">{}</td><td class="small">{}</td></tr>'
-    ).format(
-        _marked(change.student),
-        _marked(change.answer),
-        _num(change.old_score),
-        _num(change.new_score),
-        _signed(change.delta),
-        why,
-    )
-
-
-def _student_items(students: Sequence[StudentChange], status: str) -> Markup:
-    chosen = [student for student in students if student.status == status]
-    if not chosen:
-        return Markup("")
-    label = "Students added" if status == "added" else "Students removed"
-    names = Markup(", ").join(
-        Markup("<bdi>{}</bdi> ({})").format(
-            _marked(student.student),
-            _num(student.new_total if status == "added" else student.old_total),
-        )
-        for student in chosen
-    )
-    return Markup("<p>{}: {}</p>").format(label, names)
-
-
-def diff_section_html(diff: ResultsDiff) -> Markup:
-    """The diff as an HTML fragment for the class page (everything escaped); pass it to
-    ``grader.output.report.write_reports(..., extra_sections=[diff_section(diff)])``."""
-    parts = [Markup("<p>{}</p>").format(_headline(diff))]
-    if diff.context:
-        items = Markup("").join(
-            Markup("<li>{}</li>").format(_marked(line)) for line in diff.context
-        )
-        parts.append(Markup('<ul class="small">{}</ul>').format(items))
-    parts.append(_student_items(diff.students, "added"))
-    parts.append(_student_items(diff.students, "removed"))
-    if diff.answers:
-        rows = Markup("").join(_answer_row(change) for change in diff.answers)
-        parts.append(
-            Markup(
-                '<div class="table-wrap" role="region" aria-label="Changed scores" tabindex="0">'
-                '<table><thead><tr><th>Student</th><th>Question</th><th class="num">Before</th>'
-                '<th class="num">After</th><th class="num">Change</th><th>Why</th></tr></thead>'
-                "<tbody>{}</tbody></table></div>"
-            ).format(rows)
-        )
-    return Markup("").join(parts)
-
-
-def diff_section(diff: ResultsDiff) -> tuple[str, str]:
-    """(title, html) for ``grader.output.report.write_reports``'s ``extra_sections``."""
-    return SECTION_TITLE, str(diff_section_html(diff))
-
-
-def diff_to_dict(diff: ResultsDiff) -> dict[str, Any]:
-    """The diff as a JSON-ready document."""
-    return {
-        "empty": diff.empty,
-        "scores_changed": diff.scores_changed,
-        "context": list(diff.context),
-        "students": [
-            {**to_dict(change), "delta": change.delta, "status": change.status}
-            for change in diff.students
-        ],
-        "answers": [
-            {**to_dict(change), "delta": change.delta, "status": change.status}
-            for change in diff.answers
-        ],
-    }
