@@ -233,7 +233,7 @@ def _detection_sets() -> list[tuple[str, str, list[str]]]:
 def detection() -> None:
     from collections import Counter
 
-    from grader.text.analysis import detect_language
+    from grader.text.scripts import detect_language
 
     print("| answers      | written in | bank language | n      | detected as                 |")
     print("|--------------|------------|---------------|--------|-----------------------------|")

@@ -74,7 +74,7 @@ class _Pools:
 
 
 def _detect(text: str) -> str:
-    from grader.text.analysis import detect_language
+    from grader.text.scripts import detect_language
 
     return detect_language(text, tuple(LANGUAGE_SHARES)) or "en"
 

@@ -6,15 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.text.analysis import (
-    Analysis,
-    Token,
-    analyze,
-    clear_cache,
-    content_words,
-    detect_language,
-    split_sentences,
-)
+from grader.text.analysis import Analysis, Token, analyze, clear_cache, content_words
+from grader.text.scripts import detect_language
+from grader.text.sentences import split_sentences
 
 
 def _token(analysis: Analysis, surface: str) -> Token:

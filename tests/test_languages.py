@@ -13,8 +13,9 @@ from grader.evidence.keywords import TermMatch, match_term
 from grader.evidence.models import USE_LANGUAGES
 from grader.grading import GradeOptions, check_answer
 from grader.load.loader import load_bank
-from grader.text.analysis import analyze, detect_language, retractions
+from grader.text.analysis import analyze, retractions
 from grader.text.languages import PROFILED_LANGUAGES, describe, profile
+from grader.text.scripts import detect_language
 from tests.conftest import ROOT
 
 GERMAN_BANK = ROOT / "tests" / "data" / "languages" / "atmung-de.yaml"

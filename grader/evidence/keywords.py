@@ -41,12 +41,9 @@ from dataclasses import dataclass
 from grader.bank import KeywordGroup, Keywords, Term
 from grader.evidence.phrases import phrase_spans
 from grader.evidence.term_index import AnswerIndex, Pattern, _index, term_pattern, term_scripts
-from grader.text.analysis import (
-    UNDETERMINED,
-    Analysis,
-    Token,
-)
+from grader.text.analysis import Analysis, Token
 from grader.text.regex import compile_regex
+from grader.text.scripts import UNDETERMINED
 
 
 @dataclass(frozen=True)

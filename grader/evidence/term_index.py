@@ -10,15 +10,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from grader.bank import Term
-from grader.text.analysis import (
-    CJK_LANGUAGES,
-    CYRILLIC_LANGUAGES,
-    WRITTEN_TOGETHER,
-    Analysis,
-    Token,
-    analyze,
-)
+from grader.text.analysis import Analysis, Token, analyze
 from grader.text.normalize import NormalizedText, normalize_text, normalize_with_spans
+from grader.text.scripts import CJK_LANGUAGES, CYRILLIC_LANGUAGES, WRITTEN_TOGETHER
 
 if TYPE_CHECKING:
     from grader.evidence.keywords import TermMatch

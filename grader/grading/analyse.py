@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 from grader.grading.run import Run
-from grader.text.analysis import analyze, detect_language
+from grader.text.analysis import analyze
+from grader.text.scripts import detect_language
 
 
 def analyse_answers(run: Run) -> None:

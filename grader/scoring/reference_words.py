@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from grader.bank import Gradable
 from grader.evidence.term_index import written_for
-from grader.text.analysis import analyze, content_words, is_latin_language
+from grader.text.analysis import analyze, content_words
+from grader.text.scripts import is_latin_language
 
 if TYPE_CHECKING:
     pass

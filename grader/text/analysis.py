@@ -41,39 +41,31 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-import unicodedata
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from grader.text.languages import LanguageProfile, Script, profile
 from grader.text.languages.base import (
-    AFFIX,
-    BREAK_AFTER,
-    BREAK_BEFORE,
-    CLAUSE_NEGATOR,
     CONTENT,
-    CYRILLIC,
-    FORWARD_NEGATOR,
     FUNCTION,
-    HAN,
-    HANGUL,
-    KANA,
-    LATIN,
-    PHRASE_AFTER_NEGATOR,
-    PHRASE_BEFORE_NEGATOR,
-    PUNCT,
-    SOFT_BREAK,
-    VERB_PHRASE_NEGATOR,
     Analyser,
     Context,
     Raw,
-    words,
 )
 from grader.text.languages.words import analyse_words, rejoin_latin_words
 from grader.text.languages.words import word_norm as word_norm
 from grader.text.normalize import normalize_text, normalize_with_spans
+from grader.text.scripts import (
+    CJK_LANGUAGES,
+    CYRILLIC_LANGUAGES,
+    SCRIPT_RUN,
+    UNDETERMINED,
+    detect_language,
+    is_latin_language,
+    other_script_language,
+)
+from grader.text.sentences import mark_negation, split_sentences
 
 
 @dataclass(frozen=True, slots=True)  # slots: a large class has millions of tokens
@@ -97,107 +89,6 @@ class Analysis:
     tokens: tuple[Token, ...]
     sentences: tuple[tuple[int, int], ...]  # (start, end) of each sentence in ``text``
     languages_present: tuple[str, ...]  # languages of the tokens, most tokens first
-
-
-UNDETERMINED = "und"
-CJK_LANGUAGES = frozenset({"ko", "ja", "zh"})
-# Languages whose terms are matched as units across the segmenter's words
-# (grader.evidence.keywords).
-WRITTEN_TOGETHER = CJK_LANGUAGES | {"th"}
-
-# --- scripts -----------------------------------------------------------------------------------
-
-_KNOWN_SCRIPTS = HANGUL + KANA + HAN + CYRILLIC + LATIN
-_SCRIPT_RUN = re.compile(
-    f"(?P<ko>[{HANGUL}]+)|(?P<kana>[{KANA}]+)|(?P<han>[{HAN}]+)|(?P<cyr>[{CYRILLIC}]+)"
-    f"|(?P<lat>[{LATIN}]+)|(?P<other>(?:(?![{_KNOWN_SCRIPTS}])[^\\W\\d_])+)"
-)
-_OTHER_SCRIPT_LANGUAGE = {
-    "GREEK": "el",
-    "ARABIC": "ar",
-    "HEBREW": "he",
-    "DEVANAGARI": "hi",
-    "BENGALI": "bn",
-    "TAMIL": "ta",
-    "THAI": "th",
-    "ARMENIAN": "hy",
-    "GEORGIAN": "ka",
-}
-CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg", "tt"})
-_NON_LATIN_LANGUAGES = (
-    CJK_LANGUAGES | CYRILLIC_LANGUAGES | frozenset(_OTHER_SCRIPT_LANGUAGE.values()) | {"fa", "ur"}
-)
-_DETECTION_PREFIX = 100_000  # characters looked at by detect_language
-_CJK_WEIGHT = 3  # a Hangul/kana/Han character counts as this many Latin letters
-
-
-def is_latin_language(language: str) -> bool:
-    primary = language.split("-")[0].lower()  # zh-TW is Chinese
-    return primary not in _NON_LATIN_LANGUAGES and primary != UNDETERMINED
-
-
-def detect_language(text: str, candidates: Sequence[str] = ()) -> str | None:
-    """The language of ``text`` from its letters' scripts (None when it has no letters).
-
-    Hangul -> ko; kana -> ja (with the Han characters around it); Han alone -> zh or ja, whichever
-    ``candidates`` names first (zh when neither); Cyrillic -> ru or the first Cyrillic candidate;
-    Latin -> the first Latin-script candidate (else en), unless lingua finds the text clearly in
-    another Latin-script language among the candidates and those the multilingual encoder reads
-    (``grader.text.languages.detect``; a text of fewer than four words never is). The script with
-    the most letters wins, a CJK character counting as three letters (it carries about as much as
-    three Latin letters), so a Korean answer with English terms is Korean.
-    """
-    counts: Counter[str] = Counter()
-    normalized = normalize_with_spans(text).text[:_DETECTION_PREFIX]
-    for match in _SCRIPT_RUN.finditer(normalized):
-        group = match.lastgroup or "other"
-        key = _other_script_language(match.group()) if group == "other" else group
-        counts[key] += len(match.group())
-    if not counts:
-        return None
-    cands = tuple(code.lower() for code in candidates)
-    scores: Counter[str] = Counter()
-    han = counts.pop("han", 0)
-    if counts.get("kana"):
-        scores["ja"] += _CJK_WEIGHT * (counts.pop("kana") + han)
-    elif counts.get("ko"):
-        scores["ko"] += _CJK_WEIGHT * han
-    elif han:
-        scores[_han_language(cands)] += _CJK_WEIGHT * han
-    for key, count in counts.items():
-        if key == "ko":
-            scores["ko"] += _CJK_WEIGHT * count
-        elif key == "cyr":
-            scores[_cyrillic_language(cands)] += count
-        elif key == "lat":
-            scores[_latin_language(cands)] += count
-        else:
-            scores[key] += count
-    best = max(scores, key=lambda code: scores[code])
-    if "lat" in counts and best == _latin_language(cands):
-        from grader.text.languages.detect import latin_language
-
-        return latin_language(normalized, cands, best)
-    return best
-
-
-def _other_script_language(run: str) -> str:
-    script = unicodedata.name(run[0], "").split(" ")[0]
-    return _OTHER_SCRIPT_LANGUAGE.get(script, UNDETERMINED)
-
-
-def _han_language(candidates: Sequence[str]) -> str:
-    return next((code for code in candidates if code in ("zh", "ja")), "zh")
-
-
-def _cyrillic_language(candidates: Sequence[str]) -> str:
-    if "ru" in candidates:
-        return "ru"
-    return next((code for code in candidates if code in CYRILLIC_LANGUAGES), "ru")
-
-
-def _latin_language(candidates: Sequence[str]) -> str:
-    return next((code for code in candidates if is_latin_language(code)), "en")
 
 
 # --- segmentation into runs of one language -------------------------------------------------------
@@ -224,13 +115,13 @@ def _run_language(group: str, run: str, language: str, has_kana: bool) -> str:
         return language if language in CYRILLIC_LANGUAGES else "ru"
     if group == "lat":
         return language if is_latin_language(language) else "en"
-    return _other_script_language(run)
+    return other_script_language(run)
 
 
 def _segments(text: str, language: str) -> list[tuple[int, int, str]]:
     """(start, end, language) pieces covering ``text``, each for one analyser."""
     runs = [
-        (m.start(), m.end(), m.lastgroup or "other", m.group()) for m in _SCRIPT_RUN.finditer(text)
+        (m.start(), m.end(), m.lastgroup or "other", m.group()) for m in SCRIPT_RUN.finditer(text)
     ]
     if not runs:
         return [(0, len(text), language)] if text else []
@@ -259,121 +150,6 @@ def _glue_to_cjk(text: str, runs: list[tuple[int, int, str, str]], languages: li
                 if not any(ch.isspace() for ch in text[runs[left][1] : runs[right][0]]):
                     languages[index] = languages[neighbour]
                     break
-
-
-# --- sentences ---------------------------------------------------------------------------------
-
-_SENTENCE_END = re.compile(
-    r"[.!?…]+[\"'”’»)\]]*(?=\s|$)|[。！？｡]+[」』”’)\]）]*|[!?！？؟]+|[।۔]|\n"
-)
-_ABBREVIATIONS = words(
-    "e.g i.e etc vs cf al fig eq approx mr mrs ms dr prof т.е т.д т.п т.к др см рис напр"
-)
-
-
-def split_sentences(text: str, language: str | None = None) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences of ``text``, without surrounding whitespace.
-
-    A sentence ends at . ! ? … followed by a space or the end (not after common abbreviations such
-    as "e.g." or a single-letter initial), at 。！？ anywhere, and at a line break.
-    """
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        if match.group().startswith(".") and _is_abbreviation(text, match.start()):
-            continue
-        _add_span(text, start, match.end(), spans)
-        start = match.end()
-    _add_span(text, start, len(text), spans)
-    return spans
-
-
-def _is_abbreviation(text: str, dot: int) -> bool:
-    before = text[max(0, dot - 12) : dot]
-    pieces = before.split()
-    word = pieces[-1].lower().strip("(\"'") if pieces and not before[-1:].isspace() else ""
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
-
-
-def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
-    piece = text[start:end]
-    stripped = piece.strip()
-    if not stripped:
-        return
-    left = start + len(piece) - len(piece.lstrip())
-    spans.append((left, left + len(stripped)))
-
-
-# --- negation over the merged token stream --------------------------------------------------------
-
-
-def _mark_negation(raws: list[Raw], sentence_of: list[int]) -> list[bool]:
-    negated = [False] * len(raws)
-    clause: list[int] = []
-    for index, raw in enumerate(raws):
-        new_sentence = index > 0 and sentence_of[index] != sentence_of[index - 1]
-        if raw.boundary == BREAK_BEFORE or new_sentence:
-            _negate_clause(raws, clause, negated)
-            clause = []
-        clause.append(index)
-        if raw.boundary == BREAK_AFTER:
-            _negate_clause(raws, clause, negated)
-            clause = []
-    _negate_clause(raws, clause, negated)
-    return negated
-
-
-def _negate_clause(raws: list[Raw], clause: list[int], negated: list[bool]) -> None:
-    """Mark what the negators of one clause (token positions ``clause``) negate."""
-    if not any(raws[index].negator for index in clause):
-        return
-    negated_from = len(clause)  # the clause is negated from here to its end
-    segment_start = 0  # the clause position after the last soft break
-    phrase_start = 0  # where a verb phrase may start: after the last topic particle
-    for position, index in enumerate(clause):
-        raw = raws[index]
-        if raw.boundary == SOFT_BREAK:
-            segment_start = phrase_start = position
-        if raw.negator == CLAUSE_NEGATOR:
-            negated_from = min(negated_from, segment_start)
-        elif raw.negator == FORWARD_NEGATOR:
-            negated_from = min(negated_from, position)
-        elif raw.negator == PHRASE_BEFORE_NEGATOR:
-            first = _phrase_start(raws, clause, segment_start, position)
-            if first == position:  # no noun phrase right before it: the clause
-                negated_from = min(negated_from, segment_start)
-            _negate(clause, first, position + 1, negated)
-        elif raw.negator == PHRASE_AFTER_NEGATOR:
-            last = position + 1
-            while last < len(clause) and _in_phrase(raws[clause[last]]):
-                last += 1
-            _negate(clause, position, last, negated)
-        elif raw.negator == VERB_PHRASE_NEGATOR:
-            _negate(clause, phrase_start, position + 1, negated)
-        if raw.topic:
-            phrase_start = position + 1
-    _negate(clause, negated_from, len(clause), negated)
-
-
-def _phrase_start(raws: list[Raw], clause: list[int], segment_start: int, position: int) -> int:
-    """The clause position where the noun phrase before ``position`` starts (``position`` when
-    there is none); one particle between them is skipped (예시도 없이, 重み更新はなし)."""
-    first = position
-    if first > segment_start and raws[clause[first - 1]].kind == AFFIX:
-        first -= 1
-    words_end = first
-    while first > segment_start and _in_phrase(raws[clause[first - 1]]):
-        first -= 1
-    return first if first < words_end else position
-
-
-def _in_phrase(raw: Raw) -> bool:
-    return raw.kind != PUNCT and raw.in_phrase and raw.boundary != BREAK_BEFORE
-
-
-def _negate(clause: list[int], first: int, end: int, negated: list[bool]) -> None:
-    for index in clause[first:end]:
-        negated[index] = True
 
 
 # --- analysis ----------------------------------------------------------------------------------
@@ -453,7 +229,7 @@ def _analyze(text: str, language: str | None) -> Analysis:
     ]
     sentence_starts = [start for start, _ in sentences]
     sentence_of = [bisect.bisect_right(sentence_starts, start) for start, _ in original]
-    negated = _mark_negation(raws, sentence_of)
+    negated = mark_negation(raws, sentence_of)
     tokens = tuple(
         Token(
             text[start:end], raw.norm, start, end, raw.language, raw.kind == CONTENT, neg, raw.stem

@@ -30,7 +30,7 @@ _ANALYSERS = (
     "kiwipiepy", "sudachipy", "sudachidict-core", "pymorphy3", "snowballstemmer", "simplemma",
     "rjieba", "opencc", "pyarabic", "pythainlp", "lingua-language-detector",
 )  # fmt: skip
-_SOURCES = ("analysis.py", "normalize.py")
+_SOURCES = ("analysis.py", "normalize.py", "scripts.py", "sentences.py")
 
 
 @cache

@@ -89,7 +89,7 @@ def _stop_words(words: list[str], language: str) -> int:
 def _encoder_latin() -> tuple[str, ...]:
     """The Latin-script languages the multilingual encoder reads."""
     from grader.evidence.models import USE_LANGUAGES
-    from grader.text.analysis import is_latin_language
+    from grader.text.scripts import is_latin_language
 
     primary = {code.split("-")[0].lower() for code in USE_LANGUAGES}
     return tuple(sorted(code for code in primary if is_latin_language(code)))
@@ -100,7 +100,7 @@ def _lingua_languages() -> dict[str, Any]:
     """ISO 639-1 code -> lingua Language, for the Latin-script languages lingua knows."""
     from lingua import Language
 
-    from grader.text.analysis import is_latin_language
+    from grader.text.scripts import is_latin_language
 
     found = {}
     for language in Language.all():
