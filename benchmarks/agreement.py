@@ -54,10 +54,11 @@ from grader.fsutil import atomic_write  # noqa: E402
 from grader.grading import GradeOptions, grade  # noqa: E402
 from grader.load.loader import load_bank  # noqa: E402
 from grader.load.submissions import read_submissions  # noqa: E402
+from grader.output.results_json import load_results, results_to_json  # noqa: E402
 from grader.quality.calibration import fit_from_results, fit_on, rescore  # noqa: E402
 from grader.quality.evaluation import Agreement, Evaluation, evaluate_pairs, evaluate_results  # noqa: E402
 from grader.quality.fit_search import FitOptions  # noqa: E402
-from grader.results import Results, load_results, results_to_json  # noqa: E402
+from grader.results import Results  # noqa: E402
 from grader.scoring.defaults import Defaults, defaults  # noqa: E402
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"

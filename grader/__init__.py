@@ -21,7 +21,7 @@ _EXPORTS = {
     "ValidationError": "grader.errors",
     "Problem": "grader.errors",
     "load_bank": "grader.load.loader",
-    "load_rubric": "grader.load.loader",
+    "load_rubric": "grader.load.rubric",
     "validate_paths": "grader.load.loader",
     "read_submissions": "grader.load.submissions",
     "Submission": "grader.load.submissions",
@@ -29,9 +29,9 @@ _EXPORTS = {
     "check_answer": "grader.grading",
     "GradeOptions": "grader.grading",
     "Results": "grader.results",
-    "load_results": "grader.results",
-    "write_results": "grader.output.files",
-    "grades_csv": "grader.output.files",
+    "load_results": "grader.output.results_json",
+    "write_results": "grader.output.result_files",
+    "grades_csv": "grader.output.result_files",
 }
 
 __all__ = [
@@ -58,8 +58,9 @@ if TYPE_CHECKING:
     from grader.load.loader import load_bank, validate_paths
     from grader.load.rubric import load_rubric
     from grader.load.submissions import Submission, read_submissions
-    from grader.output.files import grades_csv, write_results
-    from grader.results import Results, load_results
+    from grader.output.result_files import grades_csv, write_results
+    from grader.output.results_json import load_results
+    from grader.results import Results
 
 
 def __getattr__(name: str) -> Any:

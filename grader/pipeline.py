@@ -90,7 +90,7 @@ def grade_to_folder(
     all are written (grader.fsutil.staged_output): an interruption leaves the earlier outputs as
     they were, and ``out_dir`` is locked against a second run meanwhile."""
     from grader.fsutil import staged_output
-    from grader.output.files import write_results
+    from grader.output.result_files import write_results
 
     with contextlib.ExitStack() as stack:
         with timed(request.timings, "load"):
@@ -140,7 +140,7 @@ def _load_overrides(path: Path | None) -> Any:
 
 def _previous_results(request: GradeRequest) -> Results | None:
     """The results to compare with: --compare, or for --dry-run the folder's current results."""
-    from grader.results import load_results
+    from grader.output.results_json import load_results
 
     if request.compare is not None:
         return load_results(request.compare)
@@ -323,7 +323,7 @@ def rerender(
     from grader.fsutil import staged_output
     from grader.output.pages import check_reveal
     from grader.output.report import write_reports
-    from grader.results import load_results
+    from grader.output.results_json import load_results
 
     if reveal is not None:
         check_reveal(reveal)
@@ -363,7 +363,7 @@ def review_to_folder(
 ) -> list[Path]:
     """Write review pages (answer groups per question) for saved results."""
     from grader.fsutil import staged_output
-    from grader.results import load_results
+    from grader.output.results_json import load_results
     from grader.review.groups import answer_groups
     from grader.review.pages import write_review_pages
 
@@ -400,7 +400,7 @@ def _graded_rows(request: AgreementRequest) -> tuple[Any, list[Any]]:
     bank = load_bank(request.bank, request.rubric_dirs)
     rows = list(read_submissions(request.graded).rows) if request.graded else []
     if request.overrides is not None:
-        from grader.results import load_results
+        from grader.output.results_json import load_results
         from grader.review.override_file import load_overrides
         from grader.review.overrides import overrides_as_graded_rows
 

@@ -31,7 +31,8 @@ from grader.fsutil import atomic_write
 from grader.grading import GradeOptions, grade
 from grader.load.loader import load_bank
 from grader.load.submissions import Submission, read_submissions
-from grader.results import Results, to_dict
+from grader.output.results_json import to_dict
+from grader.results import Results
 from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
 
 

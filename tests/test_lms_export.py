@@ -11,6 +11,7 @@ from grader.errors import GraderError
 from grader.lms.export import export_grades, question_feedback, unmatched_path, write_export
 from grader.lms.gradebook import read_gradebook
 from grader.lms.roster import load_roster
+from grader.output.results_json import results_to_json
 from grader.results import (
     AnswerResult,
     BankInfo,
@@ -21,7 +22,6 @@ from grader.results import (
     Results,
     StudentResult,
     Summary,
-    results_to_json,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lms"
@@ -616,7 +616,7 @@ def test_write_export_is_atomic_utf8_and_writes_the_unmatched_beside(tmp_path: P
 
 
 def test_export_works_from_a_saved_results_file(tmp_path: Path) -> None:
-    from grader.results import load_results
+    from grader.output.results_json import load_results
 
     path = tmp_path / "results.json"
     path.write_text(results_to_json(RESULTS), encoding="utf-8")

@@ -13,7 +13,8 @@ from grader.bank import Bank
 from grader.errors import GraderError, Problem
 from grader.grading import GradeOptions, grade
 from grader.load.submissions import Submission
-from grader.results import AnswerResult, Override, Results, results_from_dict, to_dict
+from grader.output.results_json import results_from_dict, to_dict
+from grader.results import AnswerResult, Override, Results
 from grader.review.groups import answer_groups
 from grader.review.override_file import OverrideRow, load_overrides
 from grader.review.overrides import apply_overrides, overrides_as_graded_rows

@@ -28,8 +28,8 @@ from grader.grading import GradeOptions, grade, texts_to_embed
 from grader.grading.run import Answer
 from grader.load.loader import load_bank
 from grader.load.submissions import Submission, read_submissions
+from grader.output.results_json import results_to_json
 from grader.pipeline import GradeRequest, grade_to_folder
-from grader.results import results_to_json
 from grader.scoring import signals
 from grader.scoring.reference_words import reference_sets
 from grader.text import analysis

@@ -24,7 +24,8 @@ from grader.evidence.match import Match, Ramp
 from grader.grading import GradeOptions, grade
 from grader.load.loader import load_bank
 from grader.load.submissions import Submission, read_submissions
-from grader.results import GroupEvidence, Results, TermEvidence, to_dict
+from grader.output.results_json import to_dict
+from grader.results import GroupEvidence, Results, TermEvidence
 from grader.scoring.inputs import (
     CriterionSignal,
     KeywordSignal,

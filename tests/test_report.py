@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader.bank import (
+    REVEAL_CHOICES,
     Bank,
     Closed,
     Gradable,
@@ -28,7 +29,6 @@ from grader.output import statistics as report_stats
 from grader.output.answer_views import highlight
 from grader.output.class_page import render_class
 from grader.output.pages import (
-    REVEAL_CHOICES,
     lang_attr,
     mark_controls,
     number,
@@ -36,6 +36,7 @@ from grader.output.pages import (
     plain_controls,
     script_text,
 )
+from grader.output.results_json import load_results, results_to_json
 from grader.output.student_page import render_instructor, render_student
 from grader.results import (
     AnswerResult,
@@ -52,8 +53,6 @@ from grader.results import (
     StudentResult,
     Summary,
     TermEvidence,
-    load_results,
-    results_to_json,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -676,7 +675,7 @@ def test_streamed_results_json_has_one_student_per_line() -> None:
     each student on a line of its own."""
     import json
 
-    from grader.results import results_json_chunks, to_dict
+    from grader.output.results_json import results_json_chunks, to_dict
 
     results = make_results()
     text = "".join(results_json_chunks(results))

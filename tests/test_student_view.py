@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from grader.bank import Reveal
 from grader.errors import GraderError
 from grader.load.loader import load_bank
-from grader.output.files import grades_csv
 from grader.output.i18n import gettext_for
+from grader.output.result_files import grades_csv
 from grader.output.student_view import (
     Display,
     Policy,

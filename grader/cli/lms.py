@@ -103,7 +103,7 @@ def export(
 ) -> None:
     """Export grades from a results.json for Moodle, Canvas or scripts."""
     from grader.lms.export import export_grades, unmatched_path, write_export
-    from grader.results import load_results
+    from grader.output.results_json import load_results
 
     results = call(load_results, results_file)
     result = call(

@@ -36,7 +36,7 @@ from grader.lms.plan import (
     number,
 )
 from grader.lms.roster import Roster, RosterEntry, load_roster, roster_students
-from grader.output.files import cell_number
+from grader.output.result_files import cell_number
 from grader.output.student_view import (
     Display,
     Policy,

@@ -11,10 +11,7 @@ from markupsafe import Markup
 
 from grader.output import statistics as report_stats
 from grader.output.i18n import label_language
-from grader.results import (
-    ProblemRecord,
-    Results,
-)
+from grader.results import ProblemRecord, Results
 
 if TYPE_CHECKING:
     from grader.bank import Bank

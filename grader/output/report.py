@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from grader.bank import Reveal
-from grader.results import (
-    Results,
-)
+from grader.results import Results
 
 if TYPE_CHECKING:
     from grader.bank import Bank

@@ -18,12 +18,7 @@ from grader.output.student_view import (
     parse_reveal,
     student_report,
 )
-from grader.results import (
-    AnswerResult,
-    QuestionResult,
-    Results,
-    StudentResult,
-)
+from grader.results import AnswerResult, QuestionResult, Results, StudentResult
 
 if TYPE_CHECKING:
     from grader.bank import Bank

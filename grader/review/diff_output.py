@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from grader.results import to_dict
+from grader.output.results_json import to_dict
 from grader.review.diff import (
     SECTION_TITLE,
     AnswerChange,

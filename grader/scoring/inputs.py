@@ -6,13 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from grader.results import (
-    CriterionResult,
-    Flag,
-    GroupEvidence,
-    MisconceptionResult,
-    TermEvidence,
-)
+from grader.results import CriterionResult, Flag, GroupEvidence, MisconceptionResult, TermEvidence
 
 if TYPE_CHECKING:
     from grader.evidence.keywords import KeywordResult, TermMatch

@@ -35,11 +35,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from grader.bank import Criterion, Gradable, LocalText, Misconception
-from grader.results import (
-    CriterionResult,
-    Flag,
-    MisconceptionResult,
-)
+from grader.results import CriterionResult, Flag, MisconceptionResult
 
 if TYPE_CHECKING:
     pass

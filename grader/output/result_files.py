@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.fsutil import atomic_write, csv_text
+from grader.output.results_json import results_json_chunks
 from grader.output.student_view import Display, shown_scores
-from grader.results import Results, results_json_chunks
+from grader.results import Results
 
 
 def grades_csv(results: Results) -> str:
