@@ -31,6 +31,7 @@ lint: install
 	$(BIN)/ruff check grader tests benchmarks
 	$(BIN)/ruff format --check grader tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
@@ -38,6 +39,6 @@ test: install browser
 # Interface labels: extract them from the code and templates, update every grader.po, compile the
 # grader.mo files that run (commit all three; tests fail when a .mo is stale or a label untranslated).
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k ngettext:1,2 --no-location --sort-output --omit-header -o grader/output/locale/grader.pot .
-	$(BIN)/pybabel update -i grader/output/locale/grader.pot -d grader/output/locale -D grader --no-fuzzy-matching --ignore-obsolete --width 100
-	$(BIN)/pybabel compile -d grader/output/locale -D grader --statistics
+	$(BIN)/pybabel extract -F babel.cfg -k ngettext:1,2 --no-location --sort-output --omit-header -o grader/locale/grader.pot .
+	$(BIN)/pybabel update -i grader/locale/grader.pot -d grader/locale -D grader --no-fuzzy-matching --ignore-obsolete --width 100
+	$(BIN)/pybabel compile -d grader/locale -D grader --statistics

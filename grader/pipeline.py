@@ -225,8 +225,8 @@ def check_one(
     """A learner's self-check of one answer, as the student view shows it (``reveal``, else the
     bank's setting)."""
     from grader.errors import GraderError
+    from grader.i18n import label_language
     from grader.load.submissions import MAX_ANSWER_CHARS
-    from grader.output.i18n import label_language
     from grader.output.student_view import bank_policy, student_answer
 
     bank = load_bank(bank_path, rubric_dirs)
@@ -250,7 +250,7 @@ def check_one(
 
 def check_document(outcome: CheckOutcome) -> dict[str, Any]:
     """The self-check as JSON-ready data (the same shape as ``grader serve``'s /api/check)."""
-    from grader.output.i18n import gettext_for
+    from grader.i18n import gettext_for
     from grader.output.student_view import answer_document
 
     return {
@@ -263,7 +263,7 @@ def check_document(outcome: CheckOutcome) -> dict[str, Any]:
 
 def describe_check(outcome: CheckOutcome) -> str:
     """The self-check as text, every label in the answer's language."""
-    from grader.output.i18n import gettext_for, ngettext_for
+    from grader.i18n import gettext_for, ngettext_for
     from grader.output.student_view import criterion_name, format_number
 
     _ = gettext_for(outcome.label_language)

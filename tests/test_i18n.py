@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.output.i18n import (
+from grader.i18n import (
     DOMAIN,
     LOCALE_DIR,
     accept_language,

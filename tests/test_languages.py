@@ -10,11 +10,12 @@ import pytest
 
 from grader.bank import Term
 from grader.evidence.keywords import TermMatch, match_term
+from grader.evidence.language_support import describe
 from grader.evidence.models import USE_LANGUAGES
 from grader.grading import GradeOptions, check_answer
 from grader.load.loader import load_bank
 from grader.text.analysis import analyze, retractions
-from grader.text.languages import PROFILED_LANGUAGES, describe, profile
+from grader.text.languages import PROFILED_LANGUAGES, profile
 from grader.text.scripts import detect_language
 from tests.conftest import ROOT
 
@@ -334,7 +335,7 @@ def _loaded_after(code: str) -> list[str]:
 def test_validate_and_languages_load_no_analyser() -> None:
     loaded = _loaded_after(
         "from grader.load.loader import validate_paths, bank_languages\n"
-        "from grader.text.languages import PROFILED_LANGUAGES, describe\n"
+        "from grader.text.languages import PROFILED_LANGUAGES\nfrom grader.evidence.language_support import describe\n"
         "validate_paths(['banks', 'tests/data/languages'])\n"
         "[describe(c) for c in bank_languages(['banks', 'tests/data/languages'])]\n"
         "[describe(c) for c in PROFILED_LANGUAGES]"

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from grader.bank import Reveal
 from grader.errors import GraderError
+from grader.i18n import gettext_for
 from grader.load.loader import load_bank
-from grader.output.i18n import gettext_for
 from grader.output.result_files import grades_csv
 from grader.output.student_view import (
     Display,
@@ -293,7 +293,7 @@ def test_results_record_the_display_setting(bank, tmp_path: Path) -> None:
 def test_a_criterion_credited_on_meaning_alone_shows_as_likely_met(bank) -> None:
     from dataclasses import replace
 
-    from grader.output.i18n import gettext_for
+    from grader.i18n import gettext_for
 
     answer = result()
     likely = replace(answer.criteria[0], status="likely", feedback="", feedback_language="")

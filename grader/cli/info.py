@@ -17,8 +17,8 @@ from grader.errors import ExitCode
 @json_option
 def validate(paths: tuple[str, ...], rubric_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Check banks and rubrics (files or folders) and list every problem."""
+    from grader.evidence.language_support import describe
     from grader.load.loader import bank_languages, validate_paths
-    from grader.text.languages import describe
 
     problems = call(validate_paths, paths, rubric_dirs)
     languages = [] if problems else [describe(code) for code in bank_languages(paths, rubric_dirs)]
@@ -57,7 +57,8 @@ def describe_languages(languages: list[dict[str, str]]) -> str:
 @json_option
 def languages(as_json: bool) -> None:
     """What the grader does for each language it has a profile for (and for the others)."""
-    from grader.text.languages import PROFILED_LANGUAGES, describe
+    from grader.evidence.language_support import describe
+    from grader.text.languages import PROFILED_LANGUAGES
 
     found = [describe(code) for code in PROFILED_LANGUAGES]
     if as_json:

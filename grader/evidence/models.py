@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from grader.errors import GraderError
+from grader.text.languages import ENCODER_LANGUAGES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,10 +29,7 @@ SENTENCE_TRANSFORMERS = "sentence-transformers"
 USE_NUMPY = "use-numpy"
 ENSEMBLE = "ensemble"
 
-USE_LANGUAGES = (
-    "ar", "de", "en", "es", "fr", "it", "ja", "ko",
-    "nl", "pl", "pt", "ru", "th", "tr", "zh", "zh-TW",
-)  # fmt: skip
+USE_LANGUAGES = ENCODER_LANGUAGES
 
 # Chosen with benchmarks/model_choice.py (Pearson r of cosine vs human score): on English the
 # average of both models is best or within 0.01 of best on Mohler, SemEval SciEntsBank and Beetle;

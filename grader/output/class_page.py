@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from grader.i18n import label_language
 from grader.output import statistics as report_stats
-from grader.output.i18n import label_language
 from grader.results import ProblemRecord, Results
 
 if TYPE_CHECKING:

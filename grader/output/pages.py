@@ -13,7 +13,7 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from grader.bank import Reveal
-from grader.output.i18n import template_globals
+from grader.i18n import template_globals
 from grader.output.student_view import (
     format_number,
     parse_reveal,

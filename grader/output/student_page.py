@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from grader.bank import Reveal
-from grader.output.i18n import gettext_for, label_language
+from grader.i18n import gettext_for, label_language
 from grader.output.student_view import (
     Display,
     Policy,

@@ -248,7 +248,7 @@ def _feedback(criterion: Criterion, status: Status, languages: Sequence[str]) ->
     if status is Status.MET:
         return _pick(criterion.feedback_met, languages)
     if status is Status.LIKELY:
-        from grader.output.i18n import gettext_for
+        from grader.i18n import gettext_for
 
         language = languages[0] if languages else "en"
         _ = gettext_for(language)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from grader.output.i18n import gettext_for, label_language
+from grader.i18n import gettext_for, label_language
 from grader.output.student_view import answer_document
 from grader.serve.handlers import add_error_handlers, add_guards
 from grader.serve.server import (

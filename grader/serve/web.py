@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader.bank import Bank, Gradable, Question
-from grader.output.i18n import accept_language, gettext_for, label_language, template_globals
+from grader.i18n import accept_language, gettext_for, label_language, template_globals
 from grader.output.pages import environment, lang_attr
 from grader.output.student_view import StudentAnswer, criterion_name, format_number
 from grader.serve.attempts import Attempt

@@ -18,7 +18,14 @@ from functools import cache
 
 from grader.text.languages.base import LanguageProfile, Script
 
-__all__ = ["PROFILED_LANGUAGES", "LanguageProfile", "Script", "describe", "profile"]
+__all__ = ["ENCODER_LANGUAGES", "PROFILED_LANGUAGES", "LanguageProfile", "Script", "profile"]
+
+# The languages the multilingual sentence encoder (use-multilingual) was trained on: language
+# detection considers them (grader.text.languages.detect), and grader.evidence.models lists them.
+ENCODER_LANGUAGES = (
+    "ar", "de", "en", "es", "fr", "it", "ja", "ko",
+    "nl", "pl", "pt", "ru", "th", "tr", "zh", "zh-TW",
+)  # fmt: skip
 
 # The code of every language with a module of its own, in the order `grader languages` lists them.
 PROFILED_LANGUAGES = (
@@ -34,44 +41,3 @@ def profile(code: str) -> LanguageProfile | None:
     module = importlib.import_module(f"grader.text.languages.{code}")
     found: LanguageProfile = module.PROFILE
     return found
-
-
-def describe(code: str) -> dict[str, str]:
-    """What the grader does for answers in ``code``, in words (for `validate` and `languages`):
-    the analyser, the negation cues, compound splitting and the encoder ``--model auto`` uses."""
-    from grader.text.languages.words import snowball_name
-
-    found = profile(code.split("-")[0].lower())  # zh-TW: the Chinese profile
-    if found is None:
-        stemmer = snowball_name(code)
-        analyser = (
-            f"no profile: words at spaces, Snowball {stemmer} stems, no stop words"
-            if stemmer
-            else "no profile: only exact matching of lower-case words"
-        )
-        return {
-            "language": code,
-            "name": code,
-            "analyser": analyser,
-            "negation": "none",
-            "compounds": "not split",
-            "encoder": _encoder(code),
-        }
-    return {
-        "language": code,
-        "name": found.name,
-        "analyser": f"{found.segmenter}; {found.lemmatiser}",
-        "negation": found.negation_cues,
-        "compounds": found.compounds or "not split",
-        "encoder": _encoder(code),
-    }
-
-
-def _encoder(code: str) -> str:
-    from grader.evidence.models import PACKAGED, auto_model_for
-
-    model = auto_model_for(code)
-    readers = {name for name, spec in PACKAGED.items() if spec.languages and code in spec.languages}
-    if readers & set(model.split("+")):
-        return f"{model} (what --model auto uses)"
-    return f"{model} (what --model auto uses), not made for '{code}': meaning is compared roughly"

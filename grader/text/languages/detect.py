@@ -88,10 +88,10 @@ def _stop_words(words: list[str], language: str) -> int:
 @cache
 def _encoder_latin() -> tuple[str, ...]:
     """The Latin-script languages the multilingual encoder reads."""
-    from grader.evidence.models import USE_LANGUAGES
+    from grader.text.languages import ENCODER_LANGUAGES
     from grader.text.scripts import is_latin_language
 
-    primary = {code.split("-")[0].lower() for code in USE_LANGUAGES}
+    primary = {code.split("-")[0].lower() for code in ENCODER_LANGUAGES}
     return tuple(sorted(code for code in primary if is_latin_language(code)))
 
 

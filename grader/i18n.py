@@ -1,6 +1,6 @@
-"""Interface labels from one gettext message catalogue (``grader/output/locale``).
+"""Interface labels from one gettext message catalogue (``grader/locale``).
 
-The catalogue's sources are ``grader/output/locale/<language>/LC_MESSAGES/grader.po`` (msgids are
+The catalogue's sources are ``grader/locale/<language>/LC_MESSAGES/grader.po`` (msgids are
 the English labels); the compiled ``grader.mo`` beside each is what runs, read by the standard
 library's ``gettext`` (no dependency at run time). ``make messages`` extracts the labels from the
 code and templates with Babel, updates every ``.po`` and compiles the ``.mo`` files; a test fails
