@@ -227,7 +227,7 @@ def test_few_answers_per_question_still_help_on_unseen_answers(bank: Bank) -> No
     before = [
         p for p, keep in zip(rescore(None, bank, results, SCORING), held_out, strict=True) if keep
     ]
-    from grader.quality.metrics import pearson, rmse
+    from grader.metrics import pearson, rmse
 
     def human(pairs: list) -> list[float]:
         return [p.human for p in pairs]

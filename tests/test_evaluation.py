@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from grader import metrics
 from grader.errors import GraderError
 from grader.grading import GradeOptions
 from grader.load.loader import load_bank
 from grader.load.submissions import read_submissions
-from grader.quality import metrics
 from grader.quality.evaluation import (
     PAGE_NAME,
     Pair,

@@ -1,4 +1,4 @@
-"""grader.quality.metrics against scipy / scikit-learn (both declared in the [dev] extra)."""
+"""grader.metrics against scipy / scikit-learn (both declared in the [dev] extra)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import scipy.stats as stats
 import sklearn.metrics as sk_metrics
 
-from grader.quality import metrics
+from grader import metrics
 
 
 @pytest.fixture

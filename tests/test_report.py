@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import math
 import os
 import random
 import re
@@ -24,6 +25,7 @@ from grader.bank import (
     QuestionType,
 )
 from grader.errors import GraderError
+from grader.metrics import pearson
 from grader.output import report
 from grader.output import statistics as report_stats
 from grader.output.answer_views import highlight
@@ -955,15 +957,16 @@ def test_class_page_content() -> None:
 
 
 def test_pearson_and_item_rest() -> None:
-    assert report_stats.pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
-    assert report_stats.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert report_stats.pearson([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
-    assert report_stats.pearson([1, 1, 1], [1, 2, 3]) is None
-    assert report_stats.pearson([1, 2], [1, 2]) is None
+    assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert pearson([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert math.isnan(pearson([1, 1, 1], [1, 2, 3]))  # undefined: one side has no spread
     results = make_results()
+    two_students = dataclasses.replace(results, students=results.students[:2])
+    assert report_stats.item_rest(two_students, 0) is None  # discrimination needs three
     items = [s.questions[0].score for s in results.students]
     rests = [s.total - s.questions[0].score for s in results.students]
-    assert report_stats.item_rest(results, 0) == pytest.approx(report_stats.pearson(items, rests))
+    assert report_stats.item_rest(results, 0) == pytest.approx(pearson(items, rests))
 
 
 def test_question_stats() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grader.metrics import pearson
 from grader.results import AnswerResult, ProblemRecord, Results, StudentResult
 
 MIN_PAIR_WORDS = 8  # shorter answers are too alike by nature to suggest copying
@@ -91,27 +92,18 @@ def problem_kinds(problems: Sequence[ProblemRecord]) -> list[ProblemKind]:
     return [ProblemKind(kind, counts[kind], first[kind]) for kind in ranked]
 
 
-def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson's r; None when there are fewer than three pairs or either side has no spread."""
-    if len(xs) != len(ys) or len(xs) < 3:
-        return None
-    mean_x = sum(xs) / len(xs)
-    mean_y = sum(ys) / len(ys)
-    dx = [x - mean_x for x in xs]
-    dy = [y - mean_y for y in ys]
-    sxx = sum(d * d for d in dx)
-    syy = sum(d * d for d in dy)
-    if sxx <= 1e-12 or syy <= 1e-12:
-        return None
-    r = sum(a * b for a, b in zip(dx, dy, strict=True)) / math.sqrt(sxx * syy)
-    return max(-1.0, min(1.0, r))
+MIN_ITEM_REST = 3  # students a question's discrimination needs
 
 
 def item_rest(results: Results, question_index: int) -> float | None:
-    """Discrimination: the correlation of a question's score with the rest of the total."""
+    """Discrimination: the correlation of a question's score with the rest of the total; None
+    with fewer than three students or without spread."""
     items = [s.questions[question_index].score for s in results.students]
     rests = [s.total - s.questions[question_index].score for s in results.students]
-    return pearson(items, rests)
+    if len(items) < MIN_ITEM_REST:
+        return None
+    r = pearson(items, rests)
+    return None if math.isnan(r) else r
 
 
 def question_stats(results: Results) -> list[QuestionStats]:

@@ -136,7 +136,7 @@ def rescore(
 
 
 def _summary(item: Agreement) -> dict[str, float | None]:
-    from grader.quality.metrics import finite_or_none
+    from grader.metrics import finite_or_none
 
     summary: dict[str, float | None] = {"n": float(item.n)}
     for key in ("pearson", "spearman", "qwk", "rmse", "mae", "accuracy", "macro_f1"):

@@ -6,7 +6,7 @@ does the same for results already graded, and ``evaluate_pairs`` for bare (human
 
 When every compared answer has the same points, metrics are in points (RMSE 0.9 on a 0-5 scale);
 when points differ between questions, overall metrics are on the share of points (0..1). QWK and
-exact/adjacent agreement round both scores to the humans' step (see ``grader.quality.metrics``). A
+exact/adjacent agreement round both scores to the humans' step (see ``grader.metrics``). A
 question whose human scores are all 0 or full points is a 0/1 item: it also gets accuracy and
 macro-F1, with an answer counted correct at or above ``threshold`` x points.
 """
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.quality import metrics
+from grader import metrics
 
 if TYPE_CHECKING:
     from grader.bank import Bank

@@ -129,7 +129,7 @@ class Fitter:
         no worse than the defaults'; the defaults unless one beats them."""
         import numpy as np
 
-        from grader.quality.metrics import pearson
+        from grader.metrics import pearson
 
         recipes = _recipes(self.options)
         folds = _folds(train, self.options, self.table.questions, self.options.folds)
@@ -154,7 +154,8 @@ class Fitter:
         if not correlations[0] >= chance:
             return Adjustment()
         baseline = correlations[0] - CORRELATION_SLACK
-        eligible = np.nan_to_num(correlations, nan=-np.inf) >= max(baseline, chance)
+        defined = ~np.isnan(correlations)  # nan: undefined (a constant side), never eligible
+        eligible = defined & (np.where(defined, correlations, 0.0) >= max(baseline, chance))
         eligible[0] = True
         best = int(np.argmin(np.where(eligible, errors, np.inf)))
         if best == 0 or errors[best] >= errors[0] * (1.0 - MIN_GAIN):

@@ -43,11 +43,13 @@ def _pair(human: Values, machine: Values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pearson(human: Values, machine: Values) -> float:
-    """Pearson's r; nan with fewer than two values or when either side is constant."""
+    """Pearson's r; nan (undefined) with fewer than two values or when either side is constant
+    (as scipy.stats.pearsonr). The one Pearson of the package: callers that show or compare it
+    decide what nan means to them."""
     import numpy as np
 
     x, y = _pair(human, machine)
-    if x.size < 2:
+    if x.size < 2 or bool(np.all(x == x[0])) or bool(np.all(y == y[0])):
         return NAN
     dx, dy = x - x.mean(), y - y.mean()
     denominator = math.sqrt(float(dx @ dx) * float(dy @ dy))
