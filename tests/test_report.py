@@ -1054,6 +1054,8 @@ def test_word_count_handles_unspaced_scripts() -> None:
     assert report_stats.word_count("one two three") == 3
     assert report_stats.word_count("次トークン予測で学習したデコーダーはそのまま生成に使え") >= 8
     assert report_stats.normalise("Self-Attention,  IS\tfast!") == "self attention is fast"
+    # the grader's own normaliser: a Cyrillic "а" in a Latin word is the Latin letter
+    assert report_stats.normalise("Trаnsformer") == report_stats.normalise("Transformer")
 
 
 # ---------------------------------------------------------------- with the real pipeline

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from grader.metrics import pearson
 from grader.results import AnswerResult, ProblemRecord, Results, StudentResult
+from grader.text.normalize import normalize_text
 
 MIN_PAIR_WORDS = 8  # shorter answers are too alike by nature to suggest copying
 PAIR_THRESHOLD = 90.0  # rapidfuzz ratio (0..100) from which two answers count as near-identical
@@ -157,9 +157,9 @@ def histogram(results: Results, bins: int = 10) -> list[Bin]:
 
 
 def normalise(text: str) -> str:
-    """Text for near-duplicate comparison: NFKC, case-folded, punctuation and spacing collapsed."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_NOT_WORD.sub(" ", folded).split())
+    """Text for near-duplicate comparison: the grader's comparison form (``normalize_text``:
+    NFKC, case-folded, look-alike letters folded), punctuation and spacing collapsed."""
+    return " ".join(_NOT_WORD.sub(" ", normalize_text(text)).split())
 
 
 def word_count(text: str) -> int:
