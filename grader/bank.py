@@ -241,6 +241,7 @@ class Reveal(StrEnum):
 
 
 REVEAL_CHOICES = tuple(level.value for level in Reveal)
+DEFAULT_REVEAL = Reveal.MISSED  # a bank without a reveal setting, and grader export
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,7 @@ class Settings:
     similarity_ceiling: float | None = None
     display_decimals: int = 2  # scores shown to students: rounded to this many decimals ...
     display_step: float | None = None  # ... or to multiples of this step (e.g. 0.5)
-    reveal: Reveal = Reveal.MISSED  # what student-facing outputs show
+    reveal: Reveal = DEFAULT_REVEAL  # what student-facing outputs show
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from grader.evidence.models import DEFAULT_DEVICE
 from grader.grading import GradeOptions, check_answer, grade, timed
 from grader.load.loader import load_bank
 from grader.load.submissions import read_submissions
 from grader.results import Results
+from grader.review.groups import DEFAULT_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class GradeRequest:
     submissions: str  # a path, or "-" for stdin
     out_dir: Path
     model: str | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     cache_dir: Path | None = None
     use_cache: bool = True
     rubric_dirs: Sequence[Path] = ()
@@ -358,8 +360,8 @@ def review_to_folder(
     results_path: Path,
     out_dir: Path,
     model: str = "none",
-    device: str = "auto",
-    threshold: float = 0.92,
+    device: str = DEFAULT_DEVICE,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Path]:
     """Write review pages (answer groups per question) for saved results."""
     from grader.fsutil import staged_output
@@ -387,7 +389,7 @@ class AgreementRequest:
     bank: Path
     graded: str  # a submissions file with a score column ("-": stdin)
     model: str | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     cache_dir: Path | None = None
     use_cache: bool = True
     rubric_dirs: Sequence[Path] = ()

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from grader.errors import ExitCode, GraderError, printable
+from grader.evidence.models import DEFAULT_DEVICE
 
 T = TypeVar("T")
 REVEAL_HELP = (
@@ -85,7 +86,7 @@ model_option = click.option(
     "or a sentence-transformers id or folder. Default: the bank's setting (auto).",
 )
 device_option = click.option(
-    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+    "--device", default=DEFAULT_DEVICE, show_default=True, help="auto, cpu, cuda or cuda:N."
 )
 cache_options = [
     click.option(

@@ -26,6 +26,7 @@ from grader.cli.common import (
     with_cache_options,
 )
 from grader.errors import format_problem
+from grader.review.groups import DEFAULT_THRESHOLD
 
 
 @cli.command()
@@ -260,7 +261,13 @@ def _warning(message: str) -> None:
     "none: the same text only.",
 )
 @device_option
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.92, show_default=True)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Cosine at which two answers join one meaning group (with --model).",
+)
 @json_option
 def review(
     bank: Path,

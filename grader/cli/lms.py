@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from grader.bank import DEFAULT_REVEAL, REVEAL_CHOICES
 from grader.cli.common import call, cli, emit_json, json_option, say, warn
 from grader.errors import printable
+from grader.lms.plan import DEFAULT_ITEMS, EXPORT_FORMATS, ITEMS
 
 
 @cli.command(name="import")
@@ -48,9 +50,7 @@ def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json
 
 @cli.command()
 @click.argument("results_file", type=click.Path(path_type=Path))
-@click.option(
-    "--format", "fmt", type=click.Choice(["moodle-csv", "canvas-csv", "jsonl"]), required=True
-)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option(
     "--roster",
@@ -66,8 +66,8 @@ def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json
 )
 @click.option(
     "--items",
-    type=click.Choice(["questions", "total", "both"]),
-    default="questions",
+    type=click.Choice(ITEMS),
+    default=DEFAULT_ITEMS,
     show_default=True,
     help="Grade items: one per question, the bank total, or both.",
 )
@@ -77,8 +77,8 @@ def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json
 )
 @click.option(
     "--reveal",
-    type=click.Choice(["none", "missed", "all"]),
-    default="missed",
+    type=click.Choice(REVEAL_CHOICES),
+    default=DEFAULT_REVEAL.value,
     show_default=True,
     help="With --feedback: what feedback students may see, as for the student pages.",
 )

@@ -38,6 +38,7 @@ from grader.evidence.backends import (
     UseEmbedder,
 )
 from grader.evidence.models import (
+    DEFAULT_DEVICE,
     DEVICE_PATTERN,
     MINILM,
     PACKAGED,
@@ -61,7 +62,7 @@ from grader.evidence.models import (
 
 def load_embedder(
     name: str = MINILM,
-    device: str = "auto",
+    device: str = DEFAULT_DEVICE,
     batch_size: int | None = None,
     *,
     lazy: bool = False,

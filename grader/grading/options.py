@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.evidence.models import DEFAULT_DEVICE, Embedder
+
 if TYPE_CHECKING:
-    from grader.evidence.models import Embedder
     from grader.scoring.calibration import Calibration
     from grader.scoring.defaults import Defaults
 
@@ -20,7 +21,7 @@ Progress = Callable[[int, int], None]
 @dataclass(frozen=True)
 class GradeOptions:
     model: str | None = None  # None: the bank's setting; "none": keywords only
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     cache_dir: Path | None = None  # None: the default cache folder
     use_cache: bool = True
     calibration: Calibration | None = None

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.bank import DEFAULT_REVEAL
 from grader.errors import GraderError
 from grader.fsutil import Identifier, atomic_write, csv_text, plain_identifier
 from grader.lms.gradebook import gradebook_plan, read_gradebook
 from grader.lms.plan import (
     CANVAS_HEADER,
+    DEFAULT_ITEMS,
     EXPORT_FORMATS,
     ITEMS,
     MOODLE_FEEDBACK_SUFFIX,
@@ -68,11 +70,11 @@ def export_grades(
     fmt: str,
     roster: Path | None = None,
     *,
-    items: str = "questions",
+    items: str = DEFAULT_ITEMS,
     identifier: str | None = None,
     gradebook: Path | None = None,
     feedback: bool = False,
-    reveal: str = "missed",
+    reveal: str = DEFAULT_REVEAL.value,
 ) -> ExportResult:
     """Grades in an LMS's import format.
 
@@ -159,7 +161,7 @@ def _score(result: StudentResult, item: Item, display: Display) -> float | int |
     return cell_number(total)
 
 
-def question_feedback(question: QuestionResult, reveal: str = "missed") -> str:
+def question_feedback(question: QuestionResult, reveal: str = DEFAULT_REVEAL.value) -> str:
     """The feedback a student may see on one question, as plain text: one line per remark.
 
     Made from the student view (``grader.output.student_view``), as the student pages are: an

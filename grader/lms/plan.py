@@ -9,6 +9,7 @@ from grader.results import StudentResult
 
 EXPORT_FORMATS = ("moodle-csv", "canvas-csv", "jsonl")
 ITEMS = ("questions", "total", "both")
+DEFAULT_ITEMS = "questions"  # one grade item per question
 ROSTER_COLUMNS = (
     "student",
     "name",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.bank import (
+    DEFAULT_REVEAL,
     Reveal,
     Settings,
 )
@@ -101,11 +102,11 @@ def _display(check: Checker, mapping: LineDict) -> tuple[int | None, float | Non
 
 
 def _reveal(check: Checker, mapping: LineDict) -> Reveal:
-    value = mapping.get("reveal", Reveal.MISSED.value)
+    value = mapping.get("reveal", DEFAULT_REVEAL.value)
     try:
         return Reveal(value)
     except ValueError:
         choices = [level.value for level in Reveal]
         fix = did_you_mean(value, choices, "use one of: ")
         check.add(line_of(mapping, "reveal"), f"settings: unknown reveal '{value}'", fix)
-        return Reveal.MISSED
+        return DEFAULT_REVEAL

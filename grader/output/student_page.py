@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from grader.bank import Reveal
+from grader.bank import DEFAULT_REVEAL, Reveal
 from grader.i18n import gettext_for, label_language
 from grader.output.student_view import (
     Display,
@@ -181,7 +181,7 @@ def student_policy(results: Results, bank: Bank | None, reveal: str | Reveal | N
     """The reveal level (``reveal``, else the bank's setting) and the rounding of the results."""
     level = parse_reveal(reveal) if reveal is not None else None
     if level is None:
-        level = bank.settings.reveal if bank is not None else Reveal.MISSED
+        level = bank.settings.reveal if bank is not None else DEFAULT_REVEAL
     return Policy(level, Display.from_settings(results.settings))
 
 

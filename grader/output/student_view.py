@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from grader.bank import Reveal
+from grader.bank import DEFAULT_REVEAL, Reveal
 from grader.errors import GraderError
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def shown_scores(student: StudentResult, display: Display) -> tuple[dict[str, fl
 class Policy:
     """What one output shows: the reveal level and the rounding."""
 
-    reveal: Reveal = Reveal.MISSED
+    reveal: Reveal = DEFAULT_REVEAL
     display: Display = Display()
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
+from grader.evidence.models import DEFAULT_DEVICE
 
 if TYPE_CHECKING:
     from grader.bank import Bank, Gradable, Question
@@ -78,7 +79,7 @@ class ServeConfig:
     rate_limit: int = 30  # checks a minute per client
     max_answer: int = 5000  # characters
     model: str | None = None  # None: each bank's setting
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     rubric_dirs: tuple[Path, ...] = ()
     reveal: str | None = None  # None: each bank's setting
 
