@@ -17,13 +17,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from enum import IntEnum
 from functools import lru_cache
 
+
 # What a source character turns into.
-_NORMAL = 0  # one or more output characters
-_REMOVED = 1  # nothing (zero-width, bidi controls, other format and control characters)
-_SPACE = 2  # whitespace: collapsed to one space
-_MARK = 3  # continues the previous character's cluster (combining marks, conjoining jamo)
+class _CharKind(IntEnum):
+    """What a character becomes in the comparison form."""
+
+    NORMAL = 0  # one or more output characters
+    REMOVED = 1  # nothing (zero-width, bidi controls, other format and control characters)
+    SPACE = 2  # whitespace: collapsed to one space
+    MARK = 3  # continues the previous character's cluster (combining marks, conjoining jamo)
+
+
+_NORMAL, _REMOVED, _SPACE, _MARK = _CharKind
 
 _PUNCTUATION = {
     **dict.fromkeys("‘’‚‛′‵`´＇", "'"),
@@ -107,7 +115,7 @@ def _normalize(text: str) -> NormalizedText:
 
 
 @lru_cache(maxsize=65536)
-def _char_info(ch: str) -> tuple[int, str]:
+def _char_info(ch: str) -> tuple[_CharKind, str]:
     if ch in _PUNCTUATION:
         return _NORMAL, _PUNCTUATION[ch]
     if ch.isspace():
@@ -143,7 +151,7 @@ def _continues_cluster(ch: str, folded: str) -> bool:
 
 
 def _normalize_simple(
-    text: str, kinds: dict[str, tuple[int, str]]
+    text: str, kinds: dict[str, tuple[_CharKind, str]]
 ) -> tuple[str, list[int], list[int]]:
     """Fast path: no removed characters and no combining marks, so each source char stands alone."""
     table = {ord(ch): piece for ch, (_, piece) in kinds.items() if piece != ch}
@@ -165,7 +173,7 @@ def _normalize_simple(
 
 
 def _normalize_general(
-    text: str, kinds: dict[str, tuple[int, str]]
+    text: str, kinds: dict[str, tuple[_CharKind, str]]
 ) -> tuple[str, list[int], list[int]]:
     """Character by character, composing clusters (base letter + combining marks)."""
     out: list[str] = []

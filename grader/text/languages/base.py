@@ -12,18 +12,48 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import NamedTuple
 
-# What a raw token is.
-PUNCT, AFFIX, FUNCTION, CONTENT = range(4)
-# What a negator negates: its clause (back to the last soft break, on to the clause end); the rest
-# of the clause after it; the noun phrase just before it (없이, なしで) or just after it (без); or
-# its verb phrase, back to the topic or subject particle (ず).
-NOT_NEGATOR, CLAUSE_NEGATOR, FORWARD_NEGATOR = range(3)
-PHRASE_BEFORE_NEGATOR, PHRASE_AFTER_NEGATOR, VERB_PHRASE_NEGATOR = range(3, 6)
-# A soft break (before the token: "or", "и") stops a clause negator's reach backwards only.
-NO_BREAK, BREAK_BEFORE, BREAK_AFTER, SOFT_BREAK = range(4)
+
+class Kind(IntEnum):
+    """What a raw token is."""
+
+    PUNCT = 0
+    AFFIX = 1
+    FUNCTION = 2
+    CONTENT = 3
+
+
+class Negator(IntEnum):
+    """What a negator negates: its clause (back to the last soft break, on to the clause end); the
+    rest of the clause after it; the noun phrase just before it (없이, なしで) or just after it
+    (без); or its verb phrase, back to the topic or subject particle (ず)."""
+
+    NONE = 0
+    CLAUSE = 1
+    FORWARD = 2
+    PHRASE_BEFORE = 3
+    PHRASE_AFTER = 4
+    VERB_PHRASE = 5
+
+
+class Break(IntEnum):
+    """Where a token breaks a clause; a soft break (before the token: "or", "и") stops a clause
+    negator's reach backwards only."""
+
+    NONE = 0
+    BEFORE = 1
+    AFTER = 2
+    SOFT = 3
+
+
+# The members by their short names, as the analysers write them (a global name reads faster than
+# an enum attribute in the per-token loops).
+PUNCT, AFFIX, FUNCTION, CONTENT = Kind
+NOT_NEGATOR, CLAUSE_NEGATOR, FORWARD_NEGATOR, PHRASE_BEFORE_NEGATOR = tuple(Negator)[:4]
+PHRASE_AFTER_NEGATOR, VERB_PHRASE_NEGATOR = tuple(Negator)[4:]
+NO_BREAK, BREAK_BEFORE, BREAK_AFTER, SOFT_BREAK = Break
 
 BOUNDARY_PUNCT = frozenset(',;:()[]{}"!?.。、，；：！？「」『』（）【】《》〈〉…،؛؟')
 
@@ -36,9 +66,9 @@ class Raw:
     end: int
     norm: str
     language: str
-    kind: int
-    negator: int = NOT_NEGATOR
-    boundary: int = NO_BREAK
+    kind: Kind
+    negator: Negator = Negator.NONE
+    boundary: Break = Break.NONE
     stem: str = ""  # a second comparison key (Russian: the Snowball stem)
     in_phrase: bool = True  # may be part of the noun phrase of a phrase negator
     topic: bool = False  # a topic or subject particle: a verb phrase starts after it

@@ -29,6 +29,7 @@ from grader.text.languages.base import (
     VERB_PHRASE_NEGATOR,
     Context,
     LanguageProfile,
+    Negator,
     Raw,
     Script,
     chunks,
@@ -118,7 +119,7 @@ def _mark_japanese_negation(raws: list[Raw], infos: list[tuple[tuple[str, ...], 
             _end_clause_after_negation(raws, infos, index)
 
 
-def _japanese_negator_kind(pos: tuple[str, ...], surface: str) -> int:
+def _japanese_negator_kind(pos: tuple[str, ...], surface: str) -> Negator:
     """ず negates its verb phrase (使わずに; not ません, also ず to Sudachi), なし the noun
     phrase before it (重み更新なしで)."""
     if pos[0] == "助動詞" and surface == "ず":

@@ -29,6 +29,7 @@ from grader.text.languages.base import (
     SOFT_BREAK,
     Context,
     Negation,
+    Negator,
     Raw,
     WordInfo,
 )
@@ -168,7 +169,7 @@ def _after_particle(index: int, surfaces: list[str], cues: Negation) -> bool:
     return any(word in cues.particles or word.startswith(cues.particle_prefixes) for word in before)
 
 
-def _forward_kind(cues: Negation, following: str) -> int:
+def _forward_kind(cues: Negation, following: str) -> Negator:
     if following in cues.clause_before:  # "no longer"
         return CLAUSE_NEGATOR
     return PHRASE_AFTER_NEGATOR if cues.forward_phrase_only else FORWARD_NEGATOR
