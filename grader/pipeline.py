@@ -7,14 +7,47 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grader.evidence.models import DEFAULT_DEVICE
+from grader.errors import GraderError
+from grader.evidence.embedding import load_embedder
+from grader.evidence.models import DEFAULT_DEVICE, auto_model_for
+from grader.fsutil import staged_output
 from grader.grading import GradeOptions, check_answer, grade, timed
+from grader.i18n import gettext_for, label_language, ngettext_for
 from grader.load.loader import load_bank
-from grader.load.submissions import read_submissions
+from grader.load.submissions import MAX_ANSWER_CHARS, read_submissions
+from grader.output.pages import check_reveal
+from grader.output.report import write_reports
+from grader.output.result_files import write_results
+from grader.output.results_json import load_results
+from grader.output.student_view import (
+    answer_document,
+    bank_policy,
+    criterion_name,
+    format_number,
+    student_answer,
+)
+from grader.quality.calibration import fit_calibration_with_evidence
+from grader.quality.evaluation import evaluate, write_evaluation_page
 from grader.results import Results
-from grader.review.groups import DEFAULT_THRESHOLD
+from grader.review.diff import diff_results
+from grader.review.diff_output import diff_section
+from grader.review.groups import DEFAULT_THRESHOLD, answer_groups
+from grader.review.override_file import load_overrides
+from grader.review.overrides import apply_overrides, overrides_as_graded_rows
+from grader.review.pages import write_review_pages
+from grader.scoring.calibration import load_calibration
+
+if TYPE_CHECKING:
+    from grader.bank import Bank
+    from grader.load.submissions import Submission
+    from grader.output.student_view import StudentAnswer
+    from grader.quality.evaluation import Evaluation
+    from grader.quality.fit_search import CalibrationFit
+    from grader.review.diff import ResultsDiff
+    from grader.review.groups import AnswerGroup
+    from grader.review.override_file import OverrideRow
 
 
 @dataclass(frozen=True)
@@ -56,7 +89,7 @@ REVIEW_OUTPUTS = ("review",)
 class Outcome:
     results: Results
     written: list[Path]
-    diff: Any = None  # grader.review.diff.ResultsDiff when compared
+    diff: ResultsDiff | None = None  # when compared
 
 
 def _options(
@@ -66,8 +99,6 @@ def _options(
 ) -> GradeOptions:
     calibration = None
     if request.calibration is not None:
-        from grader.scoring.calibration import load_calibration
-
         calibration = load_calibration(request.calibration)
         if bank_id is not None:
             calibration.check_bank(bank_id)
@@ -91,9 +122,6 @@ def grade_to_folder(
     The outputs are written into a fresh folder inside ``out_dir`` and swapped in together when
     all are written (grader.fsutil.staged_output): an interruption leaves the earlier outputs as
     they were, and ``out_dir`` is locked against a second run meanwhile."""
-    from grader.fsutil import staged_output
-    from grader.output.result_files import write_results
-
     with contextlib.ExitStack() as stack:
         with timed(request.timings, "load"):
             bank = load_bank(request.bank, request.rubric_dirs)
@@ -118,8 +146,6 @@ def grade_to_folder(
             results = _apply_overrides(results, overrides, request)
         diff = None
         if previous is not None:
-            from grader.review.diff import diff_results
-
             diff = diff_results(previous, results)
         if output is None:
             return Outcome(results, [], diff)
@@ -132,18 +158,15 @@ def grade_to_folder(
     return Outcome(results, finals, diff)
 
 
-def _load_overrides(path: Path | None) -> Any:
+def _load_overrides(path: Path | None) -> list[OverrideRow] | None:
     if path is None:
         return None
-    from grader.review.override_file import load_overrides
 
     return load_overrides(path)
 
 
 def _previous_results(request: GradeRequest) -> Results | None:
     """The results to compare with: --compare, or for --dry-run the folder's current results."""
-    from grader.output.results_json import load_results
-
     if request.compare is not None:
         return load_results(request.compare)
     existing = request.out_dir / "results.json"
@@ -152,9 +175,9 @@ def _previous_results(request: GradeRequest) -> Results | None:
     return None
 
 
-def _apply_overrides(results: Results, overrides: Any, request: GradeRequest) -> Results:
-    from grader.review.overrides import apply_overrides
-
+def _apply_overrides(
+    results: Results, overrides: Sequence[OverrideRow], request: GradeRequest
+) -> Results:
     groups = None
     if any(row.group and "~" in row.group for row in overrides):
         groups = _meaning_groups(results, request.model, request.device)
@@ -163,27 +186,24 @@ def _apply_overrides(results: Results, overrides: Any, request: GradeRequest) ->
     return replace(updated, settings=settings)
 
 
-def _meaning_groups(results: Results, model: str | None, device: str) -> Any:
+def _meaning_groups(
+    results: Results, model: str | None, device: str
+) -> dict[str, list[AnswerGroup]]:
     """Answer groups by meaning, for overrides that name a "~" group (multilingual by default)."""
-    from grader.evidence.embedding import load_embedder
-    from grader.review.groups import answer_groups
-
     name = "use-multilingual" if model in (None, "auto") else model
     embed = None if name == "none" else load_embedder(name, device).encode
     return answer_groups(results, embed)
 
 
 def _write_reports(
-    results: Results, bank: Any, request: GradeRequest, diff: Any, folder: Path
+    results: Results,
+    bank: Bank | None,
+    request: GradeRequest,
+    diff: ResultsDiff | None,
+    folder: Path,
 ) -> list[Path]:
-    from grader.output.report import write_reports
-    from grader.review.groups import answer_groups
-    from grader.review.pages import write_review_pages
-
     sections = [_review_link_section()]
     if diff is not None:
-        from grader.review.diff_output import diff_section
-
         sections.insert(0, diff_section(diff))
     written: list[Path] = write_reports(
         results, bank, folder, reveal=request.reveal, extra_sections=sections
@@ -208,7 +228,7 @@ class CheckOutcome:
 
     question: str
     prompt: str
-    view: Any  # grader.output.student_view.StudentAnswer
+    view: StudentAnswer
     label_language: str  # the interface's: the answer's, else the bank's first, else English
 
 
@@ -226,11 +246,6 @@ def check_one(
 ) -> CheckOutcome:
     """A learner's self-check of one answer, as the student view shows it (``reveal``, else the
     bank's setting)."""
-    from grader.errors import GraderError
-    from grader.i18n import label_language
-    from grader.load.submissions import MAX_ANSWER_CHARS
-    from grader.output.student_view import bank_policy, student_answer
-
     bank = load_bank(bank_path, rubric_dirs)
     policy = bank_policy(bank, reveal)
     if len(answer) > MAX_ANSWER_CHARS:
@@ -252,9 +267,6 @@ def check_one(
 
 def check_document(outcome: CheckOutcome) -> dict[str, Any]:
     """The self-check as JSON-ready data (the same shape as ``grader serve``'s /api/check)."""
-    from grader.i18n import gettext_for
-    from grader.output.student_view import answer_document
-
     return {
         "ok": True,
         "question": outcome.question,
@@ -265,9 +277,6 @@ def check_document(outcome: CheckOutcome) -> dict[str, Any]:
 
 def describe_check(outcome: CheckOutcome) -> str:
     """The self-check as text, every label in the answer's language."""
-    from grader.i18n import gettext_for, ngettext_for
-    from grader.output.student_view import criterion_name, format_number
-
     _ = gettext_for(outcome.label_language)
     ngettext = ngettext_for(outcome.label_language)
     view = outcome.view
@@ -322,11 +331,6 @@ def rerender(
     Without ``bank_path`` the bank recorded in the results is used only if its sha256 is still
     the recorded one; a changed bank is left out (and ``warn`` says so). ``reveal``: what the
     student pages show (None: the bank's setting)."""
-    from grader.fsutil import staged_output
-    from grader.output.pages import check_reveal
-    from grader.output.report import write_reports
-    from grader.output.results_json import load_results
-
     if reveal is not None:
         check_reveal(reveal)
     results = load_results(results_path)
@@ -364,18 +368,10 @@ def review_to_folder(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Path]:
     """Write review pages (answer groups per question) for saved results."""
-    from grader.fsutil import staged_output
-    from grader.output.results_json import load_results
-    from grader.review.groups import answer_groups
-    from grader.review.pages import write_review_pages
-
     results = load_results(results_path)
     bank = load_bank(bank_path) if bank_path is not None else None
     embed = None
     if model != "none":
-        from grader.evidence.embedding import load_embedder
-        from grader.evidence.models import auto_model_for
-
         name = auto_model_for(results.bank.languages[0] if results.bank.languages else "en")
         embed = load_embedder(name if model == "auto" else model, device).encode
     groups = answer_groups(results, embed, threshold)
@@ -398,14 +394,10 @@ class AgreementRequest:
     results: Path | None = None  # calibrate: the results the overrides were made on
 
 
-def _graded_rows(request: AgreementRequest) -> tuple[Any, list[Any]]:
+def _graded_rows(request: AgreementRequest) -> tuple[Bank, list[Submission]]:
     bank = load_bank(request.bank, request.rubric_dirs)
     rows = list(read_submissions(request.graded).rows) if request.graded else []
     if request.overrides is not None:
-        from grader.output.results_json import load_results
-        from grader.review.override_file import load_overrides
-        from grader.review.overrides import overrides_as_graded_rows
-
         source = request.results or Path("reports") / "results.json"
         rows.extend(
             overrides_as_graded_rows(load_results(source), load_overrides(request.overrides))
@@ -427,20 +419,18 @@ def _agreement_options(request: AgreementRequest) -> GradeOptions:
     return _options(grade_request, None)
 
 
-def evaluate_file(request: AgreementRequest, out_dir: Path | None = None) -> tuple[Any, list[Path]]:
+def evaluate_file(
+    request: AgreementRequest, out_dir: Path | None = None
+) -> tuple[Evaluation, list[Path]]:
     """Grade human-scored answers and measure agreement; optionally write the HTML page."""
-    from grader.quality.evaluation import evaluate, write_evaluation_page
-
     bank, rows = _graded_rows(request)
     evaluation = evaluate(bank, rows, _agreement_options(request))
     written = [write_evaluation_page(evaluation, out_dir)] if out_dir is not None else []
     return evaluation, written
 
 
-def calibrate_file(request: AgreementRequest, out: Path) -> Any:
+def calibrate_file(request: AgreementRequest, out: Path) -> CalibrationFit:
     """Fit a calibration to human-scored answers (cross-validated) and save it."""
-    from grader.quality.calibration import fit_calibration_with_evidence
-
     bank, rows = _graded_rows(request)
     fit = fit_calibration_with_evidence(bank, rows, _agreement_options(request))
     fit.calibration.save(out)

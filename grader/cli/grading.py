@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,9 @@ from grader.cli.common import (
 )
 from grader.errors import format_problem
 from grader.review.groups import DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:
+    from grader.results import ProblemRecord
 
 
 @cli.command()
@@ -134,7 +137,7 @@ def grade(
         say(f"Wrote {path}")
 
 
-def _warn_problems(problems: Sequence[Any]) -> None:
+def _warn_problems(problems: Sequence[ProblemRecord]) -> None:
     """Each row problem on its own line; past the first hundred, a count per kind."""
     from grader.output.statistics import MAX_LISTED_PROBLEMS, problem_kinds
 

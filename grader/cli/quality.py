@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,8 +19,12 @@ from grader.cli.common import (
     with_cache_options,
 )
 
+if TYPE_CHECKING:
+    from grader.pipeline import AgreementRequest
+    from grader.quality.evaluation import Evaluation
 
-def _agreement_request(**options: Any) -> Any:
+
+def _agreement_request(**options: Any) -> AgreementRequest:
     from grader.pipeline import AgreementRequest
 
     return AgreementRequest(
@@ -37,7 +41,7 @@ def _agreement_request(**options: Any) -> Any:
     )
 
 
-def _print_evaluation(evaluation: Any, title: str = "") -> None:
+def _print_evaluation(evaluation: Evaluation, title: str = "") -> None:
     from grader.quality.evaluation import format_agreement
 
     if title:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader.evidence.match import Match
 
@@ -24,20 +24,25 @@ class Space:
     name: str
     embedder: Embedder
     texts: dict[str, int] = field(default_factory=dict)
-    vectors: Any = None  # np.ndarray: one row per text, in the order of ``texts``
-    references: dict[tuple[str, ...], Any] = field(default_factory=dict)  # stacked, reused
+    vectors: np.ndarray | None = None  # one row per text, in the order of ``texts``
+    references: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)  # stacked, reused
     other_answers: dict[str, OtherAnswers] = field(default_factory=dict)  # per answer language
 
     def add(self, text: str) -> None:
         if text not in self.texts:
             self.texts[text] = len(self.texts)
 
+    def embedded(self) -> np.ndarray:
+        """The vectors (the space must have been embedded)."""
+        assert self.vectors is not None, f"the {self.name} space is not embedded yet"
+        return self.vectors
+
     def vector(self, text: str) -> np.ndarray:
-        return self.vectors[self.texts[text]]
+        return self.embedded()[self.texts[text]]
 
     def rows(self, texts: Sequence[str]) -> np.ndarray:
         """The vectors of ``texts`` stacked (a new array, equal to np.stack of each vector)."""
-        return self.vectors[[self.texts[text] for text in texts]]
+        return self.embedded()[[self.texts[text] for text in texts]]
 
     def reference_rows(self, texts: tuple[str, ...]) -> np.ndarray:
         """Like ``rows``, kept: the same reference sets meet every answer to a question."""
@@ -122,8 +127,8 @@ class OtherAnswers:
     """The model answers of every question that the space's model reads, stacked once."""
 
     ids: tuple[str, ...]  # the gradable of each block of rows, in bank order
-    starts: Any  # np.ndarray: the first row of each block
-    matrix: Any  # np.ndarray: one row per model answer
+    starts: np.ndarray  # the first row of each block
+    matrix: np.ndarray | None  # one row per model answer; None: no question has one
 
 
 def other_answers(bank: Bank, space: Space, language: str) -> OtherAnswers:

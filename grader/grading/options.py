@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.cache_file import default_cache_dir
 from grader.evidence.models import DEFAULT_DEVICE, Embedder
 
 if TYPE_CHECKING:
@@ -48,6 +49,4 @@ def timed(timings: dict[str, float] | None, stage: str) -> Iterator[None]:
 
 def cache_folder(options: GradeOptions) -> Path | None:
     """Where embeddings and analyses are kept between runs (None: nowhere)."""
-    from grader.cache_file import default_cache_dir
-
     return (options.cache_dir or default_cache_dir()) if options.use_cache else None

@@ -3,9 +3,9 @@ texts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader.results import (
     AnswerResult,
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 from grader.output.pages import MODEL_ANSWER_CRITERION, excerpt, lang_attr
 
 # ---------------------------------------------------------------- views of one answer
+
+Gettext = Callable[[str], str]  # the labels' translation
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def highlight(text: str, spans: Sequence[tuple[int, int, int, str, str]]) -> tup
 
 
 def answer_spans(
-    answer: AnswerResult, names: dict[str, str], _: Any
+    answer: AnswerResult, names: dict[str, str], _: Gettext
 ) -> list[tuple[int, int, int, str, str]]:
     spans: list[tuple[int, int, int, str, str]] = []
     for misconception in answer.misconceptions:
@@ -198,7 +200,7 @@ def _group_views(groups: Sequence[GroupEvidence], show_expected: bool) -> tuple[
     )
 
 
-def criterion_names(criteria: Sequence[CriterionResult], _: Any) -> dict[str, str]:
+def criterion_names(criteria: Sequence[CriterionResult], _: Gettext) -> dict[str, str]:
     return {
         criterion.id: _("Model answer") if criterion.id == MODEL_ANSWER_CRITERION else criterion.id
         for criterion in criteria

@@ -15,6 +15,7 @@ from grader.results import ProblemRecord, Results
 
 if TYPE_CHECKING:
     from grader.bank import Bank
+from grader.fsutil import MAX_NAME_BYTES, safe_file_names
 from grader.output.answer_views import BankText
 from grader.output.pages import (
     INSTRUCTOR_FOLDER,
@@ -128,8 +129,6 @@ def histogram_view(
 
 def page_names(results: Results) -> dict[str, str]:
     """Each student's page file stem: the recorded file name when every one is safe and unique."""
-    from grader.fsutil import MAX_NAME_BYTES, safe_file_names
-
     recorded = [student.file_name for student in results.students]
     folded = [name.casefold() for name in recorded]
     safe = all(

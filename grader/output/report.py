@@ -22,6 +22,7 @@ from grader.results import Results
 
 if TYPE_CHECKING:
     from grader.bank import Bank
+from grader.fsutil import atomic_write
 from grader.output.class_page import page_names, render_class
 from grader.output.pages import INSTRUCTOR_FOLDER, STUDENT_FOLDER, SectionHtml, check_reveal
 from grader.output.student_page import render_instructor, render_student
@@ -46,8 +47,6 @@ def write_reports(
     """
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
-
-    from grader.fsutil import atomic_write
 
     if reveal is not None:
         check_reveal(reveal)

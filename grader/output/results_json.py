@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
+from grader.load.yamlread import read_text
 from grader.results import (
     SCHEMA,
     AnswerResult,
@@ -280,8 +281,6 @@ def results_from_dict(data: Any, source: str = "results.json") -> Results:
 
 
 def load_results(path: str | Path) -> Results:
-    from grader.load.yamlread import read_text
-
     text = read_text(Path(path))
     try:
         data = json.loads(text)

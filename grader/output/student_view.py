@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.bank import DEFAULT_REVEAL, Reveal
 from grader.errors import GraderError
+from grader.evidence.closed import chosen_options
 
 if TYPE_CHECKING:
     from grader.bank import Bank, Gradable, LocalText
@@ -426,7 +427,6 @@ def _chosen(
     closed = gradable.closed if gradable else None
     if closed is None or not closed.options or not answer.answered:
         return ()
-    from grader.evidence.closed import chosen_options
 
     options, unknown = chosen_options(closed, answer.answer)
     if unknown:

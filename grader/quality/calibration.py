@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from grader.quality.evaluation import Agreement, Pair
     from grader.results import Results
     from grader.scoring.defaults import Defaults
+from grader.grading import GradeOptions, grade
+from grader.metrics import finite_or_none
+from grader.quality.evaluation import evaluate_pairs, format_agreement
 from grader.quality.fit_search import (
     CalibrationFit,
     FitOptions,
@@ -58,8 +61,6 @@ def fit_from_results(
     """Fit a calibration to graded results that carry human scores, with held-out evidence:
     ``after`` scores every answer with a calibration fitted on the other folds only."""
     import numpy as np
-
-    from grader.quality.evaluation import evaluate_pairs
 
     answers = collect_signals(bank, results, options.defaults)
     check_enough(answers, options)
@@ -136,8 +137,6 @@ def rescore(
 
 
 def _summary(item: Agreement) -> dict[str, float | None]:
-    from grader.metrics import finite_or_none
-
     summary: dict[str, float | None] = {"n": float(item.n)}
     for key in ("pearson", "spearman", "qwk", "rmse", "mae", "accuracy", "macro_f1"):
         value = getattr(item, key)
@@ -161,8 +160,6 @@ def fit_calibration_with_evidence(
     options: GradeOptions | None = None,
     fit_options: FitOptions = FitOptions(),
 ) -> CalibrationFit:
-    from grader.grading import GradeOptions, grade
-
     uncalibrated = replace(options or GradeOptions(), calibration=None)
     results = grade(bank, graded_rows, uncalibrated)
     return fit_from_results(bank, results, fit_options)
@@ -170,8 +167,6 @@ def fit_calibration_with_evidence(
 
 def describe_fit(fit: CalibrationFit) -> str:
     """Held-out agreement before and after, one line each, and what was fitted."""
-    from grader.quality.evaluation import format_agreement
-
     lines = [
         f"held-out before: {format_agreement(fit.before.overall)}",
         f"held-out after:  {format_agreement(fit.after.overall)}",

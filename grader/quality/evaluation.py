@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import metrics
+from grader.errors import GraderError
+from grader.fsutil import atomic_write
+from grader.grading import GradeOptions, grade
 
 if TYPE_CHECKING:
     from grader.bank import Bank
@@ -227,8 +230,6 @@ def pairs_from_results(results: Results) -> tuple[list[Pair], int]:
 
 
 def evaluate_results(results: Results, threshold: float = THRESHOLD) -> Evaluation:
-    from grader.errors import GraderError
-
     pairs, ungraded = pairs_from_results(results)
     if not pairs:
         raise GraderError(
@@ -247,8 +248,6 @@ def evaluate(
     threshold: float = THRESHOLD,
 ) -> Evaluation:
     """Grade ``graded_rows`` (submissions with a human ``score``) and compare with the humans."""
-    from grader.grading import GradeOptions, grade
-
     results = grade(bank, graded_rows, options or GradeOptions())
     return evaluate_results(results, threshold)
 
@@ -316,8 +315,6 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def write_evaluation_page(evaluation: Evaluation, out_dir: Path) -> Path:
     """Write ``evaluation.html`` atomically: scatter plot, confusion matrix, worst disagreements."""
-    from grader.fsutil import atomic_write
-
     path = out_dir / PAGE_NAME
     atomic_write(path, render_evaluation_page(evaluation))
     return path

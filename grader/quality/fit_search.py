@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from grader.bank import Bank
     from grader.quality.evaluation import Evaluation, Pair
     from grader.scoring.defaults import Defaults
+from grader.metrics import pearson
+from grader.quality.evaluation import Pair
 from grader.quality.signal_table import AnswerSignals, SignalTable, default_params
 from grader.scoring.calibration import (
     NO_MODEL,
@@ -128,8 +130,6 @@ class Fitter:
         """The recipe with the lowest inner cross-validated error whose held-out correlation is
         no worse than the defaults'; the defaults unless one beats them."""
         import numpy as np
-
-        from grader.metrics import pearson
 
         recipes = _recipes(self.options)
         folds = _folds(train, self.options, self.table.questions, self.options.folds)
@@ -370,8 +370,6 @@ def check_enough(answers: Sequence[AnswerSignals], options: FitOptions) -> None:
 
 
 def pairs(answers: Sequence[AnswerSignals], shares: Sequence[float]) -> list[Pair]:
-    from grader.quality.evaluation import Pair
-
     return [
         Pair(
             a.question,

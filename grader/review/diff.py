@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grader.output.pages import number
 from grader.results import AnswerResult, Override, Results
 
 SECTION_TITLE = "Changes since the last grading"
@@ -26,8 +27,6 @@ def same(first: float | None, second: float | None) -> bool:
 
 
 def num(value: float | None) -> str:
-    from grader.output.pages import number
-
     return number(value)
 
 

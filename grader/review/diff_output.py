@@ -8,6 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from grader.output.pages import mark_controls
 from grader.output.results_json import to_dict
 from grader.review.diff import (
     SECTION_TITLE,
@@ -82,8 +83,6 @@ def format_diff(diff: ResultsDiff) -> str:
 
 
 def _marked(text: str) -> Markup:
-    from grader.output.pages import mark_controls
-
     return mark_controls(text)
 
 

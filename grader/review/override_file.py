@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError, Problem, did_you_mean
+from grader.load.submissions import read_csv_records
+from grader.load.yamlread import LineDict, LineList, load_yaml, read_text
 from grader.review.groups import (
     split_group_id,
 )
@@ -53,8 +55,6 @@ def load_overrides(path: str | Path) -> list[OverrideRow]:
     number or negative. Scores above a question's points, and unknown students, questions and
     groups, are found by ``apply_overrides`` (they need the results).
     """
-    from grader.load.yamlread import read_text
-
     name = str(path)
     if Path(name).suffix.lower() in YAML_SUFFIXES:
         rows, problems = _read_yaml(Path(path))
@@ -164,8 +164,6 @@ def _group_question(
 
 
 def _read_csv(name: str, text: str) -> tuple[list[OverrideRow], list[Problem]]:
-    from grader.load.submissions import read_csv_records
-
     found = read_csv_records(
         name,
         text,
@@ -201,8 +199,6 @@ def _check_columns(name: str, columns: Sequence[str]) -> None:
 
 
 def _read_yaml(path: Path) -> tuple[list[OverrideRow], list[Problem]]:
-    from grader.load.yamlread import LineDict, LineList, load_yaml
-
     name = str(path)
     data = load_yaml(path)
     if data is None:

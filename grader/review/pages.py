@@ -14,6 +14,9 @@ from grader.results import AnswerResult, Flag, Override, Results
 
 if TYPE_CHECKING:
     from grader.bank import Bank
+from grader.fsutil import atomic_write, safe_file_names
+from grader.output.class_page import page_names
+from grader.output.pages import INSTRUCTOR_FOLDER, environment, lang_attr, number
 from grader.review.groups import AnswerGroup, answers_by_gradable
 
 # ---------------------------------------------------------------- review pages
@@ -119,15 +122,10 @@ def _evidence(answer: AnswerResult) -> tuple[EvidenceLine, ...]:
 
 
 def _num(value: float) -> str:
-    from grader.output.pages import number
-
     return number(value)
 
 
 def _page_links(results: Results) -> dict[str, str]:
-    from grader.output.class_page import page_names
-    from grader.output.pages import INSTRUCTOR_FOLDER
-
     return {
         student: f"../{INSTRUCTOR_FOLDER}/{quote(name)}.html"
         for student, name in page_names(results).items()
@@ -224,16 +222,12 @@ def _bank_title(results: Results, bank: Bank | None) -> str:
 
 
 def _render(**context: object) -> str:
-    from grader.output.pages import environment
-
     template = environment().get_template("review.html.j2")
     return template.render(csp=_csp(), **context)
 
 
 def review_file_names(gradables: Sequence[str]) -> dict[str, str]:
     """The page file stem of each gradable: readable, safe, unique."""
-    from grader.fsutil import safe_file_names
-
     names = safe_file_names(gradables)
     for gradable, name in names.items():
         if name.casefold() == "index":  # the index page's own name
@@ -271,8 +265,6 @@ def render_review_page(
 
 
 def _page_lang(results: Results) -> str:
-    from grader.output.pages import lang_attr
-
     languages = results.bank.languages
     return lang_attr(languages[0]) if languages and lang_attr(languages[0]) else "en"
 
@@ -331,8 +323,6 @@ def write_review_pages(
     instructor's page of each student in ``out_dir/instructor/``
     (``grader.output.report.write_reports``).
     """
-    from grader.fsutil import atomic_write
-
     folder = Path(out_dir) / "review"
     names = review_file_names(list(answers_by_gradable(results)))
     written = []

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from grader.errors import GraderError, did_you_mean
+from grader.fsutil import atomic_write
+from grader.load.yamlread import LineDict, load_yaml
 from grader.scoring.params import ScoringParams
 from grader.values import describe, finite_number
 
@@ -96,8 +98,6 @@ class Calibration:
             )
 
     def save(self, path: Path) -> None:
-        from grader.fsutil import atomic_write
-
         atomic_write(path, calibration_to_yaml(self))
 
 
@@ -155,8 +155,6 @@ def calibration_to_yaml(calibration: Calibration) -> str:
 
 def load_calibration(path: str | Path) -> Calibration:
     """Read and check a calibration file; every mistake names the file, the line and the key."""
-    from grader.load.yamlread import load_yaml
-
     file = Path(path)
     data = load_yaml(file)
     reader = _Reader(file)
@@ -196,8 +194,6 @@ class _Reader:
     file: Path
 
     def fail(self, container: Any, key: Any, message: str, fix: str = "") -> NoReturn:
-        from grader.load.yamlread import LineDict
-
         line = None
         if isinstance(container, LineDict):
             line = container.key_lines.get(key, container.line)

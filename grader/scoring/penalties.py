@@ -108,7 +108,7 @@ def _other_question(bank: Bank, context: Context, own_best: float) -> Penalty | 
     assert space is not None
     best: tuple[float, str] = (-1.0, "")
     table = other_answers(bank, space, context.answer.language)
-    if table.ids and context.answer.units:
+    if table.ids and table.matrix is not None and context.answer.units:
         import numpy as np
 
         whole = space.rows([context.answer.units[0][0]])  # the whole answer, as in its own match

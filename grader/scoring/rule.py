@@ -39,6 +39,7 @@ from grader.results import CriterionResult, Flag, MisconceptionResult
 
 if TYPE_CHECKING:
     pass
+from grader.i18n import gettext_for
 from grader.scoring.inputs import (
     MODEL_ANSWER_CRITERION,
     CriterionSignal,
@@ -248,8 +249,6 @@ def _feedback(criterion: Criterion, status: Status, languages: Sequence[str]) ->
     if status is Status.MET:
         return _pick(criterion.feedback_met, languages)
     if status is Status.LIKELY:
-        from grader.i18n import gettext_for
-
         language = languages[0] if languages else "en"
         _ = gettext_for(language)
         note = _(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
+from grader.fsutil import atomic_write, csv_text
 
 DATABASE = "attempts.sqlite3"
 SUBMISSION_COLUMNS = ("student", "question", "answer", "language")
@@ -241,8 +242,6 @@ def submissions_text(attempts: Sequence[Attempt], json_lines: bool = False) -> s
     The language is written only where the learner gave it: a detected language is left to be
     detected again, so that ``grader grade`` reaches the score the learner saw.
     """
-    from grader.fsutil import csv_text
-
     records = [
         {
             "student": attempt.student,
@@ -263,8 +262,6 @@ def export_attempts(
 ) -> list[Attempt]:
     """Write the attempts of a ``grader serve --data`` folder as a submissions file (JSON Lines
     for a ``.jsonl`` name, else CSV); returns the attempts written."""
-    from grader.fsutil import atomic_write
-
     attempts = open_store(Path(folder)).all()
     banks = sorted({attempt.bank for attempt in attempts})
     if bank is not None:

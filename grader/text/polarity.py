@@ -20,7 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from grader.text.analysis import Analysis, Token, analyze
+from grader.text.analysis import Analysis, Token, analyze, retractions
+from grader.text.languages import profile
 
 Span = tuple[int, int]
 
@@ -71,8 +72,6 @@ def retracting_sentences(analysis: Analysis) -> frozenset[int]:
     language's retraction phrase ("that is wrong"; grader.text.analysis.retractions), or one that
     says nothing of its own (only discourse words: "No, actually it is not.") and holds a
     negation."""
-    from grader.text.analysis import retractions
-
     found = set(retractions(analysis))
     language = analysis.language
     if language in _DISCOURSE and len(analysis.sentences) > 1:
@@ -189,7 +188,6 @@ def _denied(analysis: Analysis) -> list[bool]:
     after a negator of its sentence)."""
     if analysis.language not in _NEGATOR_FIRST:
         return [token.negated for token in analysis.tokens]
-    from grader.text.languages import profile
 
     found = profile(analysis.language)
     negation = found.negation if found else None
@@ -218,8 +216,6 @@ def _counterfactual_sentences(analysis: Analysis) -> tuple[Span, ...]:
     """Sentences with a "without" and a clause negation: "Without it the model would see the
     token, which would not match generation" (a counterfactual, whose polarity a word-level
     reading gets backwards): they count neither way."""
-    from grader.text.languages import profile
-
     found = profile(analysis.language)
     if found is None:
         return ()

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from grader.cache_file import connect, insert_rows, replace_with_empty_database
 from grader.text import analysis
 from grader.text.analysis import Analysis, Token
 
@@ -57,8 +58,6 @@ class AnalysisStore:
     embedding cache's schema: its ``vectors`` table holds the analyses as JSON)."""
 
     def __init__(self, path: Path) -> None:
-        from grader.cache_file import connect
-
         self.path = path
         self._opened = contextlib.ExitStack()
         self._connection: sqlite3.Connection | None = None
@@ -72,8 +71,6 @@ class AnalysisStore:
             self._give_up(error)
 
     def _start_afresh(self, damage: Exception) -> None:
-        from grader.cache_file import connect, replace_with_empty_database
-
         log.warning("analysis cache %s is damaged (%s); starting it afresh", self.path, damage)
         try:
             replace_with_empty_database(self.path)
@@ -113,8 +110,6 @@ class AnalysisStore:
             self._opened.close()
 
     def _save(self) -> None:
-        from grader.cache_file import insert_rows
-
         assert self._connection is not None
         insert_rows(self._connection, self._new.items())
 
