@@ -13,9 +13,10 @@ _NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?)\s
 
 
 def score_closed(
-    gradable: Gradable, answer: str, languages: Sequence[str]
+    gradable: Gradable, answer: str, languages: Sequence[str], met: float
 ) -> tuple[float, tuple[CriterionResult, ...]]:
-    """The score and one criterion record explaining it."""
+    """The score and one criterion record explaining it; the criterion is met at a credit of
+    ``met`` or more (the scoring defaults' ``criteria.met``)."""
     closed = gradable.closed
     assert closed is not None
     if closed.options:
@@ -31,7 +32,7 @@ def score_closed(
         gradable.points,
         round(credit, 4),
         score,
-        credit >= 0.5,
+        credit >= met,
         feedback=feedback,
         feedback_language=language,
         reason=reason,

@@ -13,6 +13,7 @@ from grader.grading.options import GradeOptions
 from grader.grading.run import Answer, AnswerKey, Run
 from grader.results import AnswerResult
 from grader.scoring.answer_context import AnswerView
+from grader.scoring.defaults import defaults
 from grader.scoring.inputs import Signals
 from grader.scoring.params import ScoringParams
 from grader.scoring.reference_words import ReferenceWords
@@ -81,7 +82,8 @@ def _scored(answer: Answer, run: Run) -> AnswerResult:
     bank, gradable = run.bank, answer.gradable
     languages = (answer.language, *bank.languages) if answer.language else bank.languages
     if gradable.closed is not None:
-        credit, criteria = score_closed(gradable, answer.row.answer, languages)
+        met = (run.options.defaults or defaults()).met
+        credit, criteria = score_closed(gradable, answer.row.answer, languages, met)
         answered = bool(answer.row.answer.strip())
         return answer_result(
             gradable, answer, bank, score=credit, answered=answered, criteria=criteria

@@ -72,6 +72,14 @@ class Gaming:
     salad_known: float
     padding_ratio: float
     padding_minimum: int
+    copy_minimum: int  # content words of an answer checked for a copy of the question
+    copy_answer_share: float  # ... the share of them that are the prompt's
+    copy_prompt_share: float  # ... and the share of the prompt's that they restate
+    other_answer_margin: float  # cosine by which another question's model answer must win
+    contradiction_overlap: float  # Jaccard of two sentences' words: the same statement
+    contradiction_negated: float  # ... share of the shared words negated: its opposite
+    retraction_minimum: int  # negated words after a retraction word that were stated before
+    retraction_share: float  # ... as a share of the sentence's negated words
 
 
 @dataclass(frozen=True)

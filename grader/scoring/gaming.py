@@ -40,13 +40,18 @@ def copied_question(
     Both shares matter: a short answer naturally reuses the question's terms ("BERT uses masked
     language modelling"), but it does not restate most of the question.
     """
-    if len(answer_words) < 3:
+    settings = defaults().gaming
+    if len(answer_words) < settings.copy_minimum:
         return None
     for words in prompt_words:
         shared = len(answer_words & words)
-        if words and shared / len(answer_words) >= 0.8 and shared / len(words) >= 0.7:
+        if (
+            words
+            and shared / len(answer_words) >= settings.copy_answer_share
+            and shared / len(words) >= settings.copy_prompt_share
+        ):
             return Penalty(
-                "copied-question", defaults().gaming.copy_factor, "the answer repeats the question"
+                "copied-question", settings.copy_factor, "the answer repeats the question"
             )
     return None
 
@@ -55,10 +60,11 @@ def other_question_answer(
     own_best: float, other_best: float, other_id: str, ceiling: float
 ) -> Penalty | None:
     """The answer is much closer to another question's model answer than to this one's."""
-    if other_best >= ceiling and other_best > own_best + 0.1:
+    settings = defaults().gaming
+    if other_best >= ceiling and other_best > own_best + settings.other_answer_margin:
         return Penalty(
             "answers-another-question",
-            defaults().gaming.other_answer_factor,
+            settings.other_answer_factor,
             f"the answer matches the model answer of '{other_id}' better than this question's",
         )
     return None
@@ -102,27 +108,34 @@ def takes_it_back(sentences: Sequence[Sentence]) -> Penalty | None:
     whether it has a retraction word ("actually", "wrong", "not true", ...: grader.text.polarity).
     Two tests, over the first ``CONTRADICTION_SENTENCES`` sentences:
 
-    * a later sentence that shares most of its words with an earlier plain one (Jaccard 0.6)
-      and negates most of those shared words: "It is T5. It is not T5.";
-    * a later sentence with a retraction word whose negated words are, three or more and most of
-      them, words stated plainly before: "... Actually no, that is wrong: the mask does not hide
-      future tokens." (Without the retraction word this is how a comparison reads, "X is A; Y is
-      not A", which is not caught.)
+    * a later sentence that shares most of its words with an earlier plain one (Jaccard
+      ``contradiction_overlap``) and negates half or more of those shared words
+      (``contradiction_negated``): "It is T5. It is not T5.";
+    * a later sentence with a retraction word whose negated words are, ``retraction_minimum`` or
+      more and ``retraction_share`` of them, words stated plainly before: "... Actually no, that
+      is wrong: the mask does not hide future tokens." (Without the retraction word this is how
+      a comparison reads, "X is A; Y is not A", which is not caught.)
     """
+    settings = defaults().gaming
+    overlap = settings.contradiction_overlap
     limited = sentences[:CONTRADICTION_SENTENCES]
     stated: set[str] = set()
     for index, (words, negated, cue) in enumerate(limited):
         repeated = len(negated & stated)
-        if cue and repeated >= 3 and repeated / len(negated) >= 0.6:
+        if (
+            cue
+            and repeated >= settings.retraction_minimum
+            and repeated / len(negated) >= settings.retraction_share
+        ):
             return _contradiction()
         stated |= words - negated
         if negated or len(words) < 2:
             continue
         for later_words, later_negated, _cue in limited[index + 1 :]:
             shared = words & later_words
-            if not later_words or len(shared) / len(words | later_words) < 0.6:
+            if not later_words or len(shared) / len(words | later_words) < overlap:
                 continue
-            if len(shared & later_negated) * 2 >= len(shared):
+            if len(shared & later_negated) >= settings.contradiction_negated * len(shared):
                 return _contradiction()
     return None
 
