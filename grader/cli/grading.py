@@ -36,7 +36,12 @@ if TYPE_CHECKING:
 @click.argument("bank", type=click.Path(path_type=Path))
 @click.argument("submissions")
 @click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="The folder for results.json, grades.csv and the pages.",
 )
 @model_option
 @device_option
@@ -225,7 +230,13 @@ def check(
 
 @cli.command()
 @click.argument("results_file", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The folder for the pages (results.json stays where it is).",
+)
 @click.option(
     "--bank",
     type=click.Path(path_type=Path),
@@ -255,7 +266,13 @@ def _warning(message: str) -> None:
 @cli.command()
 @click.argument("bank", type=click.Path(path_type=Path))
 @click.argument("results_file", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The folder for the review pages (review/).",
+)
 @click.option(
     "--model",
     default="none",

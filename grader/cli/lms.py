@@ -50,8 +50,14 @@ def import_(source: Path, out: Path, language: str, bank_id: str | None, as_json
 
 @cli.command()
 @click.argument("results_file", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    required=True,
+    help="The LMS file: Moodle's grade import CSV, a Canvas gradebook CSV, or JSON Lines.",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The file to write.")
 @click.option(
     "--roster",
     type=click.Path(path_type=Path),

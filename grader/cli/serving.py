@@ -17,12 +17,17 @@ from grader.cli.common import (
     model_option,
     rubrics_option,
 )
+from grader.serve.server import ServeConfig
 
 
 @cli.command()
 @click.argument("banks", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--host", default=ServeConfig.host, show_default=True, help="The address to listen on."
+)
+@click.option(
+    "--port", default=ServeConfig.port, show_default=True, type=int, help="The port to listen on."
+)
 @click.option(
     "--data",
     type=click.Path(path_type=Path, file_okay=False),
@@ -36,12 +41,22 @@ from grader.cli.common import (
     help="A code learners type once; required for any --host but 127.0.0.1 "
     "(or set GRADER_ACCESS_CODE).",
 )
-@click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
 @click.option(
-    "--rate-limit", default=30, show_default=True, type=int, help="Checks a minute per client."
+    "--workers", default=ServeConfig.workers, show_default=True, type=int, help="Server processes."
 )
 @click.option(
-    "--max-answer", default=5000, show_default=True, type=int, help="Characters an answer may have."
+    "--rate-limit",
+    default=ServeConfig.rate_limit,
+    show_default=True,
+    type=int,
+    help="Checks a minute per client.",
+)
+@click.option(
+    "--max-answer",
+    default=ServeConfig.max_answer,
+    show_default=True,
+    type=int,
+    help="Characters an answer may have.",
 )
 @click.option("--reveal", type=click.Choice(REVEAL_CHOICES), default=None, help=REVEAL_HELP)
 @model_option
