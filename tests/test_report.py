@@ -574,8 +574,17 @@ def assert_inert(page: str) -> None:
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
 
 
-def check_golden(name: str, text: str) -> None:
+def main_of(page: str) -> str:
+    """The page's ``<main>`` element: what the page says, without the CSS and script every page
+    shares (a style change must not rewrite the goldens; other tests check the head)."""
+    found = re.findall(r"<main\b.*?</main>", page, re.S)
+    assert len(found) == 1, "a page has exactly one <main>"
+    return found[0] + "\n"
+
+
+def check_golden(name: str, page: str) -> None:
     path = GOLDEN / name
+    text = main_of(page)
     if UPDATE_GOLDENS:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -587,6 +596,16 @@ def check_golden(name: str, text: str) -> None:
 
 
 # ---------------------------------------------------------------- golden pages
+
+
+def test_goldens_hold_the_main_element_only() -> None:
+    results = make_results()
+    bob = next(s for s in results.students if s.id == "bob")
+    page = render_student(results, bob, BANK, "missed")
+    restyled = page.replace("<style>", "<style>body { color: red; }", 1)
+    assert restyled != page and main_of(restyled) == main_of(page)  # a style change: same golden
+    changed = page.replace("</main>", "<p>new</p></main>", 1)
+    assert main_of(changed) != main_of(page)  # what the page says: a new golden
 
 
 def test_golden_student_page() -> None:
