@@ -222,7 +222,7 @@ def test_row_order_changes_no_score(seed):
 @pytest.mark.slow
 def test_row_order_and_reruns_with_the_default_model(tmp_path):
     """Embedding batches hold other texts when the rows move; the scores must not."""
-    from tests.test_gaming import write_compact_bank
+    from tests.scoring.test_gaming import write_compact_bank
 
     bank = load_bank(write_compact_bank(tmp_path), [ROOT / "rubrics"])
     wanted = {

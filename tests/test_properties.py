@@ -36,7 +36,7 @@ from grader.scoring.inputs import (
 from grader.scoring.params import ScoringParams
 from grader.scoring.rule import score_answer
 from tests.conftest import SEED_BANK
-from tests.test_loader import BANK, RUBRIC
+from tests.load.test_loader import BANK, RUBRIC
 
 CLOSED = """\
   - id: mc

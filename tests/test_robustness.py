@@ -28,7 +28,7 @@ from grader.grading import GradeOptions, grade
 from grader.load.loader import load_bank, validate_paths
 from grader.load.submissions import Submission, read_submissions
 from tests.conftest import ROOT, unprivileged
-from tests.test_loader import BANK, RUBRIC, make_bank
+from tests.load.test_loader import BANK, RUBRIC, make_bank
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -18,7 +18,7 @@ from grader.results import AnswerResult, Override, Results
 from grader.review.groups import answer_groups
 from grader.review.override_file import OverrideRow, load_overrides
 from grader.review.overrides import apply_overrides, overrides_as_graded_rows
-from tests.test_review import grade_class
+from tests.review.test_review import grade_class
 
 SAME_T2T = "t2t#" + hashlib.sha256(b"t5 is an encoder-decoder").hexdigest()[:12]
 

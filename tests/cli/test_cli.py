@@ -18,7 +18,7 @@ from grader.load.loader import load_bank
 from grader.load.submissions import read_submissions
 from grader.scoring.calibration import load_calibration
 from tests.conftest import EXAMPLE_SUBMISSIONS, ROOT, SEED_BANK
-from tests.test_loader import make_bank
+from tests.load.test_loader import make_bank
 
 
 def run(*args: str, input: str | None = None):

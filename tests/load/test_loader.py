@@ -222,7 +222,7 @@ def test_missing_file_and_empty_folder(tmp_path):
 
 
 def test_shipped_banks_validate():
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     assert validate_paths([root / "banks", root / "rubrics"]) == []
 
 

@@ -13,7 +13,7 @@ from grader.load.loader import load_bank
 from grader.load.submissions import Submission
 from tests.conftest import SEED_BANK
 
-PARAPHRASES = Path(__file__).parent / "data" / "paraphrases.yaml"
+PARAPHRASES = Path(__file__).parents[1] / "data" / "paraphrases.yaml"
 LANGUAGES = ("en", "ko", "ja", "ru")
 KINDS = ("paraphrase", "wrong", "off_topic")
 

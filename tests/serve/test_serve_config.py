@@ -1,4 +1,4 @@
-"""grader serve's configuration, without a server (the server itself: tests/test_serve.py)."""
+"""grader serve's configuration, without a server (the server itself: tests/serve/test_serve.py)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from grader.review.diff import SECTION_TITLE, AnswerChange, PartChange, StudentC
 from grader.review.diff_output import diff_section, diff_section_html, diff_to_dict, format_diff
 from grader.review.override_file import OverrideRow
 from grader.review.overrides import apply_overrides
-from tests.test_review import BANK_YAML, CLASS_CSV, grade_class
+from tests.review.test_review import BANK_YAML, CLASS_CSV, grade_class
 
 # the rubric edit: T5 alone no longer names the model, and naming the full title is penalised
 EDITED_BANK = BANK_YAML.replace(

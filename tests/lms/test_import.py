@@ -14,13 +14,13 @@ from grader.lms.import_ import bank_yaml_text, detect_format, import_questions, 
 from grader.load.loader import load_bank, validate_paths
 from grader.load.submissions import Submission
 
-FIXTURES = Path(__file__).parent / "fixtures" / "lms"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "lms"
 MOODLE = FIXTURES / "moodle_quiz.xml"
 GIFT = FIXTURES / "quiz.gift"
 # Our own files, each question reproducing a quirk of Moodle's XML and GIFT import fixtures
 # (moodle/moodle question/format/*/tests) or of quiz exports in public repositories; beside each,
 # the exact bank it must become (without the first comment line, which names the source path).
-DATA = Path(__file__).parent / "data" / "lms"
+DATA = Path(__file__).parents[1] / "data" / "lms"
 MOODLE_QUIRKS = DATA / "moodle_quirks.xml"
 GIFT_QUIRKS = DATA / "quirks.gift"
 

@@ -17,7 +17,7 @@ from grader.evidence.embedding import load_embedder
 from grader.evidence.minilm_numpy import MiniLM, erf, gelu
 from grader.evidence.models import MINILM
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-5  # per component; the cache key is shared with sentence-transformers' CPU rows
 
 LONG = " ".join(

@@ -31,7 +31,7 @@ from grader.evidence.models import (
     resolve_device,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 PARAPHRASES = {
     "en": (

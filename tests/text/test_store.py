@@ -84,7 +84,7 @@ def test_grading_without_the_cache_writes_no_analyses(tmp_path: Path) -> None:
     from grader.grading import GradeOptions, check_answer
     from grader.load.loader import load_bank
 
-    bank = load_bank(Path(__file__).parents[1] / "banks" / "transformer-triad.yaml")
+    bank = load_bank(Path(__file__).parents[2] / "banks" / "transformer-triad.yaml")
     folder = tmp_path / "cache"
     options = GradeOptions(model="none", cache_dir=folder, use_cache=False)
     check_answer(bank, "causal-mask", "It hides the later tokens.", "en", options)

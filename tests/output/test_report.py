@@ -57,7 +57,7 @@ from grader.results import (
     TermEvidence,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 UPDATE_GOLDENS = os.environ.get("UPDATE_GOLDENS") == "1"
 
 # ---------------------------------------------------------------- a small hand-made class
@@ -588,7 +588,9 @@ def check_golden(name: str, page: str) -> None:
     if UPDATE_GOLDENS:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"{path} is missing: run UPDATE_GOLDENS=1 pytest tests/test_report.py"
+    assert path.exists(), (
+        f"{path} is missing: run UPDATE_GOLDENS=1 pytest tests/output/test_report.py"
+    )
     expected = path.read_text(encoding="utf-8")
     assert text == expected, (
         f"{name} differs from the golden file; if intended: UPDATE_GOLDENS=1 pytest"

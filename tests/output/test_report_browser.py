@@ -13,12 +13,12 @@ from urllib.request import url2pathname
 import pytest
 
 from grader.output import report
-from tests.test_report import BANK, hostile_results
+from tests.output.test_report import BANK, hostile_results
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "report"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -311,7 +311,7 @@ def test_german_student_page_in_chromium(browser: Any, tmp_path: Path) -> None:
 
 
 def test_korean_student_page_in_chromium(browser: Any, tmp_path: Path) -> None:
-    from tests.test_report import make_results
+    from tests.output.test_report import make_results
 
     results = make_results()
     out = tmp_path / "html"

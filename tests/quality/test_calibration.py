@@ -480,7 +480,7 @@ def test_fit_calibration_with_the_real_grader(
 
 # ---------------------------------------------------------------- a real data set, end to end
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 
 @pytest.mark.slow
@@ -493,7 +493,7 @@ def test_calibrate_on_sciEntsBank_writes_a_file_evaluate_reads(tmp_path: Path) -
 
     from grader.cli import cli
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import agreement
 
     data_set = agreement.read_semeval(DATASETS, "sciEntsBank")

@@ -24,8 +24,8 @@ from grader.results import (
     Summary,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "lms"
-DATA = Path(__file__).parent / "data" / "lms"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "lms"
+DATA = Path(__file__).parents[1] / "data" / "lms"
 ROSTER = FIXTURES / "roster.csv"
 # A gradebook as Canvas exports it (lib/gradebook_exporter.rb): a BOM, Student, ID, SIS User ID,
 # SIS Login ID, Section, assignments as "Title (id)", group and course totals, a Manual Posting
