@@ -19,9 +19,9 @@ evidence.
    slopes. The intercept shipped is the mean of the intercepts of the data sets graded on a scale
    of points (a 0/1 "correct" label puts a partly right answer at 0: no level for points). The
    grader reads the curve from its value at zero evidence up (an unrelated answer earns nothing,
-   grader.scoring.rule.meaning_credit); fitting that reading directly levels the scores off early
-   and loses correlation on every data set, so the plain curve is fitted and the held-out table
-   measures the rule as the grader applies it.
+   grader.scoring.vectorised.meaning_credit); fitting that reading directly levels the scores off
+   early and loses correlation on every data set, so the plain curve is fitted and the held-out
+   table measures the rule as the grader applies it.
 4. The review estimate: a logistic fit of "the score is off from the human's by more than a
    quarter of the points" on held-out scores, and the cut that flags ``REVIEW_SHARE`` of the
    answers of the fitting data.
@@ -287,7 +287,7 @@ def logistic(
     set, or the anchors) and slopes shared by all. Returns the intercept of the grader's own
     scale, the mean of the ``level`` groups' intercepts, then the slopes. ``from_unrelated``: the
     curve is read as the grader reads it, from its value at zero evidence up
-    (grader.scoring.rule.meaning_credit), and fitted so."""
+    (grader.scoring.vectorised.meaning_credit), and fitted so."""
     from scipy.optimize import minimize
 
     names = sorted(set(groups.tolist()))
@@ -421,8 +421,9 @@ def fit_meaning(
 
 
 def predict(meaning: dict[str, dict[str, float]], table: Table, kind: str = "both") -> np.ndarray:
-    """Each answer's share under the grader's own rule (grader.scoring.rule.meaning_credit) with
-    this meaning map, the kind of evidence chosen by ``kind``; nothing where the rule negates it."""
+    """Each answer's share under the grader's own rule (grader.scoring.vectorised.meaning_credit)
+    with this meaning map, the kind of evidence chosen by ``kind``; nothing where the rule negates
+    it."""
     mapping = defaults_from_dict(
         {**yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8")), "meaning": meaning}
     ).meaning

@@ -9,7 +9,7 @@ many parameter sets with the same vectorised functions (``meaning_credit``, ``cr
   - keywords: the share of its keyword groups the answer states (outside a negated clause);
   - meaning: how close the answer comes to the criterion's concept (its closest sentence, or the
     whole answer), as a similarity ramped per model (0: unrelated text, 1: a paraphrase; see
-    ``grader.scoring.defaults.Ramp``), together with the share of the concept's own content words
+    ``grader.evidence.match.Ramp``), together with the share of the concept's own content words
     the answer states, read through the fitted meaning map into a credit 0..1.
   A criterion with keywords earns ``max(keyword credit, min(meaning credit, meaning_cap))``:
   meaning alone never gives it full credit, and where it decides, the criterion is "likely met"

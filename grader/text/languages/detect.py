@@ -1,6 +1,6 @@
 """Which Latin-script language a text is in: lingua, restricted to the languages that can occur.
 
-The script decides everything else (``grader.text.analysis.detect_language``): Hangul is Korean,
+The script decides everything else (``grader.text.scripts.detect_language``): Hangul is Korean,
 kana Japanese, and so on. Among Latin-script languages, the answer is the expected one (the
 submission's bank's first Latin-script language, else English) unless the text clearly says
 otherwise, because a wrong guess costs an honest answer its credit (a foreign-language penalty,
