@@ -147,6 +147,17 @@ class Closed:
     tolerance: float = 0.0
     units: tuple[str, ...] = ()
 
+    def value_text(self) -> str | None:
+        """A numeric question's right answer as shown: "12.5 ± 0.5 GB"; None without a value."""
+        if self.value is None:
+            return None
+        value = f"{self.value:g}"
+        if self.tolerance:
+            value += f" ± {self.tolerance:g}"
+        if self.units:
+            value += f" {self.units[0]}"
+        return value
+
 
 @dataclass(frozen=True)
 class WrongAnswer:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from grader.bank import (
     EMPTY_TEXT,
@@ -339,3 +340,20 @@ def list_of_mappings(
         else:
             check.add(line, f"each item of '{key}' in {where} must be a mapping, not {_kind(item)}")
     return items
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(
+    check: Checker, mapping: LineDict, key: str, kind: type[E], default: E, message: str
+) -> E | None:
+    """``mapping[key]`` as one of ``kind`` (``default`` when absent); None, and a problem saying
+    ``message`` with the choices, when it is none of them."""
+    value = mapping.get(key, default.value)
+    try:
+        return kind(value)
+    except ValueError:
+        fix = did_you_mean(value, [item.value for item in kind], "use one of: ")
+        check.add(line_of(mapping, key), message.replace("{value}", str(value)), fix)
+        return None

@@ -14,7 +14,6 @@ from grader.bank import (
     QuestionType,
     Rubric,
 )
-from grader.errors import did_you_mean
 from grader.load.fields import (
     INLINE_RUBRIC_KEYS,
     MULTIPLE_CHOICE_KEYS,
@@ -28,6 +27,7 @@ from grader.load.fields import (
     _kind,
     _number,
     check_keys,
+    choice,
     field_text,
     line_of,
     list_of_mappings,
@@ -41,14 +41,8 @@ from grader.values import MAX_MAGNITUDE
 
 
 def _question_type(check: Checker, mapping: LineDict, where: str) -> QuestionType | None:
-    value = mapping.get("type", QuestionType.SHORT_ANSWER.value)
-    try:
-        return QuestionType(value)
-    except ValueError:
-        choices = [t.value for t in QuestionType]
-        fix = did_you_mean(value, choices, "use one of: ")
-        check.add(line_of(mapping, "type"), f"unknown type '{value}' in {where}", fix)
-        return None
+    message = "unknown type '{value}' in " + where
+    return choice(check, mapping, "type", QuestionType, QuestionType.SHORT_ANSWER, message)
 
 
 def _question(

@@ -9,7 +9,6 @@ from grader.bank import (
     Reveal,
     Settings,
 )
-from grader.errors import did_you_mean
 from grader.load.fields import (
     MAX_DISPLAY_DECIMALS,
     RETIRED_SETTINGS,
@@ -17,6 +16,7 @@ from grader.load.fields import (
     Checker,
     _number,
     check_keys,
+    choice,
     line_of,
     require_mapping,
 )
@@ -102,11 +102,5 @@ def _display(check: Checker, mapping: LineDict) -> tuple[int | None, float | Non
 
 
 def _reveal(check: Checker, mapping: LineDict) -> Reveal:
-    value = mapping.get("reveal", DEFAULT_REVEAL.value)
-    try:
-        return Reveal(value)
-    except ValueError:
-        choices = [level.value for level in Reveal]
-        fix = did_you_mean(value, choices, "use one of: ")
-        check.add(line_of(mapping, "reveal"), f"settings: unknown reveal '{value}'", fix)
-        return DEFAULT_REVEAL
+    message = "settings: unknown reveal '{value}'"
+    return choice(check, mapping, "reveal", Reveal, DEFAULT_REVEAL, message) or DEFAULT_REVEAL

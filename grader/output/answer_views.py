@@ -291,14 +291,8 @@ class BankText:
                 for option in closed.options
                 if option.credit > 0
             )
-        if closed.value is None:
-            return ()
-        value = f"{closed.value:g}"
-        if closed.tolerance:
-            value += f" ± {closed.tolerance:g}"
-        if closed.units:
-            value += f" {closed.units[0]}"
-        return (("", value),)
+        value = closed.value_text()
+        return (("", value),) if value is not None else ()
 
     def chosen_options(self, answer: AnswerResult) -> tuple[str, ...]:
         gradable = self.gradable(answer.id)

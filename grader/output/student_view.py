@@ -407,14 +407,8 @@ def _model_answers(
                 for option in closed.options
                 if option.credit > 0
             )
-        if closed.value is None:
-            return ()
-        value = f"{closed.value:g}"
-        if closed.tolerance:
-            value += f" ± {closed.tolerance:g}"
-        if closed.units:
-            value += f" {closed.units[0]}"
-        return (Text(value),)
+        value = closed.value_text()
+        return (Text(value),) if value is not None else ()
     for code in (language, *languages, *gradable.answers):
         if code and gradable.answers.get(code):
             return tuple(Text(text, code) for text in gradable.answers[code])
