@@ -78,7 +78,6 @@ def gather(
     params: ScoringParams,
     words: ReferenceWords,
 ) -> Signals:
-
     analysis = answer.analysis
     reading = read(analysis)
     answer_words = content_words(analysis)
