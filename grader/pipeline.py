@@ -305,11 +305,9 @@ def describe_check(outcome: CheckOutcome) -> str:
             )
         )
     for hit in view.misconceptions:
-        penalty = f"{_('Penalty')} −{format_number(hit.penalty)}"
-        lines.append(
-            f"  [{_('Misconception')}] {penalty}"
-            + (f": {hit.feedback.text}" if hit.feedback else "")
-        )
+        penalty = f" {_('Penalty')} −{format_number(hit.penalty)}" if hit.penalty else ""
+        said = f": {hit.feedback.text}" if hit.feedback else ""
+        lines.append(f"  [{_('Misconception')}]{penalty}{said}")
     if view.feedback:
         lines.append(f"  [{_('About this question')}] {view.feedback.text}")
     if view.hint:

@@ -138,6 +138,12 @@ def large_submissions(path: Path, copies: int) -> None:
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
+def default_interrupt() -> None:
+    """Ctrl-C acts in the child even when this suite runs in the background of a shell without
+    job control, which starts it (and so every child) with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def read_until(fd: int, marker: bytes, seconds: float) -> bytes:
     seen = b""
     deadline = time.monotonic() + seconds
@@ -168,7 +174,12 @@ def test_interrupted_run_keeps_earlier_outputs_and_says_so(tmp_path, signum):
     command = [sys.executable, "-m", "grader", "grade", str(SEED_BANK), str(subs)]
     command += ["--out", str(out), "--model", "none", "--no-cache"]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=child, cwd=ROOT, env={**os.environ}
+        command,
+        stdout=subprocess.PIPE,
+        stderr=child,
+        cwd=ROOT,
+        env={**os.environ},
+        preexec_fn=default_interrupt,
     )
     os.close(child)
     try:

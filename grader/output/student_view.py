@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from grader.bank import DEFAULT_REVEAL, Reveal
 from grader.errors import GraderError
 from grader.evidence.closed import chosen_options
+from grader.scoring.rule import WRONG_ANSWER
 
 if TYPE_CHECKING:
     from grader.bank import Bank, Gradable, LocalText
@@ -370,12 +371,16 @@ def _rubric_criterion(gradable: Gradable | None, criterion_id: str) -> Any:
 
 def _misconceptions(answer: AnswerResult, policy: Policy) -> tuple[StudentMisconception, ...]:
     """The misconceptions found; under an override their feedback only (the penalty was the
-    automatic score's, which the override replaced)."""
+    automatic score's, which the override replaced). A known wrong answer (recorded as the
+    misconception ``wrong-answer``) shows its feedback only: its criteria already say it earns
+    nothing, and a penalty beside them would read as a second deduction."""
     shown = policy.reveal.names_missed()
     return tuple(
         StudentMisconception(
             Text(hit.feedback, hit.feedback_language) if shown else NO_TEXT,
-            0.0 if answer.override is not None else policy.display.round(hit.penalty),
+            0.0
+            if answer.override is not None or hit.id == WRONG_ANSWER
+            else policy.display.round(hit.penalty),
         )
         for hit in answer.misconceptions
     )

@@ -121,11 +121,6 @@ class Fitter:
             mapping = _isotonic_knots(shares, self.table.human[train])
         return Adjustment(shift, scale, mapping)
 
-    def _predict_bank(self, adjustment: Adjustment, indices: np.ndarray) -> np.ndarray:
-        return self.table.take(indices).shares(
-            adjustment.shift, adjustment.scale, adjustment.mapping
-        )
-
     def fit_bank(self, train: np.ndarray) -> Adjustment:
         """The recipe with the lowest inner cross-validated error whose held-out correlation is
         no worse than the defaults'; the defaults unless one beats them."""
@@ -141,8 +136,11 @@ class Fitter:
         for held in folds:
             inner = np.setdiff1d(train, held)
             for number, recipe in enumerate(recipes):
+                # Each recipe is judged with the per-question fits it would carry: a bank-wide
+                # map that flattens the scores leaves the questions' own shifts less to correct.
                 adjustment = self._apply_recipe(recipe, inner)
-                predicted[number, start : start + len(held)] = self._predict_bank(adjustment, held)
+                fitted = ModelCalibration(adjustment, self.fit_questions(adjustment, inner))
+                predicted[number, start : start + len(held)] = self.predict(fitted, held)
             start += len(held)
         human = self.table.human[order]
         errors = ((predicted - human) ** 2).mean(axis=1)
@@ -186,14 +184,13 @@ class Fitter:
                 else (shifts_only)
             )
             costs = np.array([abs(s) + abs(math.log(k)) for s, k in candidates])
-            table = self.question_tables[question]
-            shares = np.vstack(
-                [
-                    table.shares(bank.shift + shift, bank.scale * scale, bank.mapping)[chosen]
-                    for shift, scale in candidates
-                ]
-            )
-            choice = _choose_question_fit(shares, table.human[chosen], costs, self.options)
+            shares = self.question_tables[question].candidate_shares(
+                [bank.shift + shift for shift, _ in candidates],
+                [bank.scale * scale for _, scale in candidates],
+                bank.mapping,
+            )[:, chosen]
+            human = self.question_tables[question].human[chosen]
+            choice = _choose_question_fit(shares, human, costs, self.options)
             if choice is not None:
                 shift, scale = candidates[choice]
                 fitted[question] = QuestionFit(clamped("shift", shift), clamped("scale", scale))
@@ -252,10 +249,8 @@ def _choose_question_fit(
     count = errors.shape[1]
     total = errors.sum(axis=1)
     penalty = np.where(allowed, _TIE * costs, np.inf)
-    held_out = np.empty(count)
-    for left_out in range(count):
-        rest = (total - errors[:, left_out]) / (count - 1)
-        held_out[left_out] = errors[int(np.argmin(rest + penalty)), left_out]
+    rest = (total[:, None] - errors) / (count - 1) + penalty[:, None]  # fits leaving one out
+    held_out = errors[np.argmin(rest, axis=0), np.arange(count)]
     gains = errors[0] - held_out
     if float(held_out.sum()) >= float(total[0]) * (1.0 - options.question_margin):
         return None

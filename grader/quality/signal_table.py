@@ -241,6 +241,38 @@ class SignalTable:
         shares = map_share(shares, mapping or params.share_map)
         return np.where(self.fixed, self.recorded, shares)
 
+    def candidate_shares(
+        self,
+        shifts: Sequence[float],
+        scales: Sequence[float],
+        mapping: Sequence[tuple[float, float]] = (),
+    ) -> np.ndarray:
+        """``shares`` under each (shift, scale) pair at once: one row per pair."""
+        import numpy as np
+
+        count, copies = len(self), len(shifts)
+        offsets = np.repeat(np.arange(copies, dtype=np.int64) * count, len(self.owner))
+        tiled = replace(
+            self,
+            questions=self.questions * copies,
+            human=np.tile(self.human, copies),
+            recorded=np.tile(self.recorded, copies),
+            owner=np.tile(self.owner, copies) + offsets,
+            weight=np.tile(self.weight, copies),
+            keyword=np.tile(self.keyword, copies),
+            similarity=np.tile(self.similarity, copies),
+            overlap=np.tile(self.overlap, copies),
+            negated=np.tile(self.negated, copies),
+            void=np.tile(self.void, copies),
+            rubric=np.tile(self.rubric, copies),
+            factor=np.tile(self.factor, copies),
+            penalty=np.tile(self.penalty, copies),
+            fixed=np.tile(self.fixed, copies),
+        )
+        shift = np.repeat(np.asarray(shifts, dtype=np.float64), count)
+        scale = np.repeat(np.asarray(scales, dtype=np.float64), count)
+        return tiled.shares(shift, scale, mapping).reshape(copies, count)
+
     def _check_reproduction(self) -> None:
         """Answers whose recorded score the rule cannot reproduce keep that score."""
         import numpy as np

@@ -388,3 +388,20 @@ def test_check_speaks_only_the_answers_language(write):
         "de",
     )
     assert german.output.startswith("Punkte: ")  # no German rubric text: the labels still are
+
+
+def test_check_shows_a_known_wrong_answer_without_a_second_deduction():
+    """A known wrong answer earns nothing through its criteria; its feedback is shown, with no
+    "Penalty" beside it (the rubric's own misconception keeps its penalty line)."""
+    wrong = (
+        "Decoders are smaller and cheaper than encoders, so companies switched to save on hardware."
+    )
+    result = run("check", str(SEED_BANK), "decoder-shift", "--answer", wrong, "--lang", "en")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Score: 0 / 4"
+    assert "  [Misconception]: Today's decoders are far larger than BERT; they won because" in (
+        result.output
+    )
+    assert "Penalty −0" not in result.output
+    assert [line for line in lines if "Penalty −1:" in line], result.output

@@ -130,13 +130,20 @@ def _results(bank: Bank, answers: list[tuple[str, AnswerResult]]) -> Results:
     )
 
 
-def synthetic(bank: Bank, seed: int, noise: bool = False, per_question: int = 30) -> Results:
-    """Cosines that run higher or lower per question, a noisy overlap, humans who see quality."""
+def synthetic(
+    bank: Bank,
+    seed: int,
+    noise: bool = False,
+    per_question: int = 30,
+    offsets: tuple[float, ...] = (-0.2, -0.07, 0.07, 0.2),
+) -> Results:
+    """Cosines that run higher or lower per question (by ``offsets``), a noisy overlap, humans
+    who see quality."""
     generator = np.random.default_rng(seed)
     gradables = bank.gradables()
     answers = []
     for number, question in enumerate(QUESTIONS):
-        offset = 0.0 if noise else (-0.2, -0.07, 0.07, 0.2)[number]
+        offset = 0.0 if noise else offsets[number]
         for index in range(per_question):
             quality = float(generator.random())
             cosine = 0.2 + 0.5 * quality + offset + float(generator.normal(0.0, 0.04))
@@ -207,9 +214,15 @@ def test_calibration_improves_held_out_agreement(bank: Bank) -> None:
     assert after.pearson > before.pearson + 0.03
     assert after.rmse < before.rmse * 0.8
     fitted = fit.calibration.models[MODEL]
-    assert not fitted.bank.empty
     assert fitted.questions, "questions whose cosines run high or low get their own shift"
     assert fit.calibration.held_out["after"]["pearson"] == pytest.approx(after.pearson, abs=1e-4)
+
+
+def test_a_level_every_question_shares_is_fitted_bank_wide(bank: Bank) -> None:
+    results = synthetic(bank, seed=3, offsets=(-0.15,) * len(QUESTIONS))
+    fit = fit_from_results(bank, results, FitOptions(folds=5, seed=0, defaults=SCORING))
+    assert not fit.calibration.models[MODEL].bank.empty
+    assert fit.after.overall.rmse < fit.before.overall.rmse * 0.8
 
 
 def test_few_answers_per_question_still_help_on_unseen_answers(bank: Bank) -> None:

@@ -348,6 +348,16 @@ def test_english_negation_does_not_reach_back_over_and() -> None:
     assert not negated["reads"] and negated["GPT"]
 
 
+def test_a_negator_right_before_a_clause_word_denies_that_clause() -> None:
+    """ "It was not because X": X is denied; "X, but not because Y" leaves X standing."""
+    negated = _negated(analyze("It was not because decoders generate text"))
+    assert negated["generate"] and negated["text"]
+    negated = _negated(analyze("Decoders won, not because they generate text"))
+    assert not negated["won"] and negated["generate"]
+    negated = _negated(analyze("GPT is not small because it has many layers"))
+    assert negated["small"] and not negated["layers"]
+
+
 def test_english_negation_reaches_forward_over_or_but_not_back() -> None:
     negated = _negated(analyze("It does not use recurrence or convolution"))
     assert negated["recurrence"] and negated["convolution"]

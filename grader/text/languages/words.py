@@ -141,7 +141,7 @@ def mark_word_negation(raws: list[Raw], text: str, language: str) -> None:
     for index, raw in enumerate(words):
         word = surfaces[index]
         following = surfaces[index + 1] if index + 1 < len(words) else ""
-        if word in cues.clause_words:
+        if word in cues.clause_words and not _after_clause_negator(words, index):
             raw.boundary = BREAK_BEFORE
         elif word in cues.soft_words:
             raw.boundary = SOFT_BREAK
@@ -155,6 +155,11 @@ def mark_word_negation(raws: list[Raw], text: str, language: str) -> None:
             raw.negator = CLAUSE_NEGATOR
         elif word in cues.forward:
             raw.negator = _forward_kind(cues, following)
+
+
+def _after_clause_negator(words: list[Raw], index: int) -> bool:
+    """ "not because X", "nicht weil X": the clause word opens what the negator denies."""
+    return index > 0 and words[index - 1].negator == CLAUSE_NEGATOR
 
 
 def _is_contracted(word: str, cues: Negation) -> bool:
