@@ -25,6 +25,8 @@ import pytest
 from click.testing import CliRunner
 
 import grader.fsutil
+import grader.output.report
+import grader.review.pages
 from grader.cli import cli
 from grader.errors import GraderError
 from grader.fsutil import atomic_write
@@ -285,6 +287,12 @@ def fewer_submissions(tmp_path: Path, students: int) -> Path:
     return path
 
 
+def patch_page_writes(monkeypatch, replacement) -> None:  # type: ignore[no-untyped-def]
+    """The HTML pages (and fsutil's own files) are written through ``replacement``."""
+    for module in (grader.fsutil, grader.output.report, grader.review.pages):
+        monkeypatch.setattr(module, "atomic_write", replacement)
+
+
 def test_an_interruption_while_pages_are_written_leaves_every_earlier_output(tmp_path, monkeypatch):
     """Ctrl-C during rendering left new results.json, grades.csv and index.html beside 2,579 of
     3,000 old student pages, while the message said earlier outputs were intact."""
@@ -300,7 +308,7 @@ def test_an_interruption_while_pages_are_written_leaves_every_earlier_output(tmp
             raise KeyboardInterrupt
         real_write(path, data)
 
-    monkeypatch.setattr(grader.fsutil, "atomic_write", interrupted_write)
+    patch_page_writes(monkeypatch, interrupted_write)
     result = grade_into(out, fewer_submissions(tmp_path, 3))
     assert result.exit_code == 130
     assert result.output.endswith(
@@ -448,7 +456,7 @@ def test_sigterm_on_report_and_review_cleans_up_and_exits_130(tmp_path, monkeypa
             os.kill(os.getpid(), signal.SIGTERM)  # the handler raises in the write below
         real_write(path, data)
 
-    monkeypatch.setattr(grader.fsutil, "atomic_write", terminated_write)
+    patch_page_writes(monkeypatch, terminated_write)
     arguments = {
         "report": ("report", str(out / "results.json"), "--reveal", "all"),
         "review": ("review", str(SEED_BANK), str(out / "results.json")),
