@@ -1,4 +1,9 @@
-"""End-to-end jobs behind the CLI commands: load, grade, write. No click here."""
+"""End-to-end jobs behind the CLI commands: load, grade, write. No click here.
+
+The modules only a batch command needs (pages, review, evaluation, calibration fitting) are imported
+in the functions that use them: `grader check` is what a learner waits for, and importing them costs
+it about 0.1 s (benchmarks/throughput.py, command latency).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
+from grader.evidence import DEFAULT_DEVICE
 from grader.evidence.embedding import load_embedder
-from grader.evidence.models import DEFAULT_DEVICE, auto_model_for
+from grader.evidence.models import auto_model_for
 from grader.fsutil import staged_output
 from grader.grading import GradeOptions, check_answer, grade, timed
 from grader.i18n import gettext_for, label_language, ngettext_for
 from grader.load.loader import load_bank
 from grader.load.submissions import MAX_ANSWER_CHARS, read_submissions
 from grader.output.pages import check_reveal
-from grader.output.report import write_reports
-from grader.output.result_files import write_results
 from grader.output.results_json import load_results
 from grader.output.student_view import (
     answer_document,
@@ -28,15 +32,10 @@ from grader.output.student_view import (
     format_number,
     student_answer,
 )
-from grader.quality.calibration import fit_calibration_with_evidence
-from grader.quality.evaluation import evaluate, write_evaluation_page
 from grader.results import Results
-from grader.review.diff import diff_results
-from grader.review.diff_output import diff_section
 from grader.review.groups import DEFAULT_THRESHOLD, answer_groups
 from grader.review.override_file import load_overrides
 from grader.review.overrides import apply_overrides, overrides_as_graded_rows
-from grader.review.pages import write_review_pages
 from grader.scoring.calibration import load_calibration
 
 if TYPE_CHECKING:
@@ -122,6 +121,9 @@ def grade_to_folder(
     The outputs are written into a fresh folder inside ``out_dir`` and swapped in together when
     all are written (grader.fsutil.staged_output): an interruption leaves the earlier outputs as
     they were, and ``out_dir`` is locked against a second run meanwhile."""
+    from grader.output.result_files import write_results
+    from grader.review.diff import diff_results
+
     with contextlib.ExitStack() as stack:
         with timed(request.timings, "load"):
             bank = load_bank(request.bank, request.rubric_dirs)
@@ -202,6 +204,10 @@ def _write_reports(
     diff: ResultsDiff | None,
     folder: Path,
 ) -> list[Path]:
+    from grader.output.report import write_reports
+    from grader.review.diff_output import diff_section
+    from grader.review.pages import write_review_pages
+
     sections = [_review_link_section()]
     if diff is not None:
         sections.insert(0, diff_section(diff))
@@ -329,6 +335,8 @@ def rerender(
     Without ``bank_path`` the bank recorded in the results is used only if its sha256 is still
     the recorded one; a changed bank is left out (and ``warn`` says so). ``reveal``: what the
     student pages show (None: the bank's setting)."""
+    from grader.output.report import write_reports
+
     if reveal is not None:
         check_reveal(reveal)
     results = load_results(results_path)
@@ -366,6 +374,8 @@ def review_to_folder(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Path]:
     """Write review pages (answer groups per question) for saved results."""
+    from grader.review.pages import write_review_pages
+
     results = load_results(results_path)
     bank = load_bank(bank_path) if bank_path is not None else None
     embed = None
@@ -421,6 +431,8 @@ def evaluate_file(
     request: AgreementRequest, out_dir: Path | None = None
 ) -> tuple[Evaluation, list[Path]]:
     """Grade human-scored answers and measure agreement; optionally write the HTML page."""
+    from grader.quality.evaluation import evaluate, write_evaluation_page
+
     bank, rows = _graded_rows(request)
     evaluation = evaluate(bank, rows, _agreement_options(request))
     written = [write_evaluation_page(evaluation, out_dir)] if out_dir is not None else []
@@ -429,6 +441,8 @@ def evaluate_file(
 
 def calibrate_file(request: AgreementRequest, out: Path) -> CalibrationFit:
     """Fit a calibration to human-scored answers (cross-validated) and save it."""
+    from grader.quality.calibration import fit_calibration_with_evidence
+
     bank, rows = _graded_rows(request)
     fit = fit_calibration_with_evidence(bank, rows, _agreement_options(request))
     fit.calibration.save(out)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from grader.errors import ExitCode, GraderError, printable
-from grader.evidence.models import DEFAULT_DEVICE
+from grader.evidence import DEFAULT_DEVICE
 
 T = TypeVar("T")
 REVEAL_HELP = (

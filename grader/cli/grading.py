@@ -26,7 +26,7 @@ from grader.cli.common import (
     with_cache_options,
 )
 from grader.errors import format_problem
-from grader.review.groups import DEFAULT_THRESHOLD
+from grader.review import DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from grader.results import ProblemRecord

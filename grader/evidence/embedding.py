@@ -27,6 +27,7 @@ from grader.evidence.embed_cache import EmbeddingCache, text_digest
 
 if TYPE_CHECKING:
     import numpy as np
+from grader.evidence import DEFAULT_DEVICE
 from grader.evidence.backends import (
     CPU_BATCH,
     CUDA_BATCH,
@@ -38,7 +39,6 @@ from grader.evidence.backends import (
     UseEmbedder,
 )
 from grader.evidence.models import (
-    DEFAULT_DEVICE,
     DEVICE_PATTERN,
     MINILM,
     PACKAGED,

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-DEFAULT_DEVICE = "auto"  # a GPU when torch sees one, else the CPU
 MINILM = "minilm"
 USE_MULTILINGUAL = "use-multilingual"
 ENGLISH_ENSEMBLE = f"{MINILM}+{USE_MULTILINGUAL}"

@@ -27,6 +27,7 @@ from grader.grading.run import Run
 from grader.grading.score import score_answers
 from grader.load.submissions import Submission
 from grader.results import AnswerResult, Results
+from grader.text.analysis import keeping_analyses_in
 from grader.text.store import analysis_store
 
 __all__ = [
@@ -68,7 +69,7 @@ def grade(
 ) -> Results:
     """Grade every submission against the bank. Bad rows become problems; the rest are graded."""
     run = Run(bank, tuple(rows), options, source, list(problems))
-    with analysis_store(cache_folder(options)) as store:
+    with analysis_store(cache_folder(options)) as store, keeping_analyses_in(store):
         run.store = store
         for stage in STAGES:
             with timed(options.timings, stage.timing):

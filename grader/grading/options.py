@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.cache_file import default_cache_dir
-from grader.evidence.models import DEFAULT_DEVICE, Embedder
+from grader.evidence import DEFAULT_DEVICE
+from grader.evidence.models import Embedder
 
 if TYPE_CHECKING:
     from grader.scoring.calibration import Calibration

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from grader.results import StudentResult
+if TYPE_CHECKING:
+    from grader.results import StudentResult
 
 EXPORT_FORMATS = ("moodle-csv", "canvas-csv", "jsonl")
 ITEMS = ("questions", "total", "both")

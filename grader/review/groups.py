@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from grader.results import AnswerResult, Results
+from grader.review import DEFAULT_THRESHOLD
 from grader.text.normalize import normalize_text
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-DEFAULT_THRESHOLD = 0.92
 EMPTY_DIGEST = "empty"
 DIGEST_CHARS = 12
 EXACT_MARK = "#"

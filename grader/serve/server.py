@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
-from grader.evidence.models import DEFAULT_DEVICE
+from grader.evidence import DEFAULT_DEVICE
 
 if TYPE_CHECKING:
     from grader.bank import Bank, Gradable, Question

@@ -42,6 +42,9 @@ import bisect
 import re
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -170,6 +173,23 @@ class StoredAnalyses(Protocol):
     def put(self, text: str, language: str | None, found: Analysis) -> None: ...
 
 
+# The store of the grading run in progress, for the analyses of the bank's own texts (keyword
+# terms, model answers, concepts) that scoring asks for deep inside: without it each `grader
+# check` re-analyses them and loads their analysers (benchmarks/throughput.py, command latency).
+# A context variable, not a module global: concurrent checks in `grader serve` each see their own.
+_run_store: ContextVar[StoredAnalyses | None] = ContextVar("run_store", default=None)
+
+
+@contextmanager
+def keeping_analyses_in(store: StoredAnalyses | None) -> Iterator[None]:
+    """Within the block, ``analyze`` without a store of its own looks in ``store``."""
+    token = _run_store.set(store)
+    try:
+        yield
+    finally:
+        _run_store.reset(token)
+
+
 def analyze(
     text: str, language: str | None = None, store: StoredAnalyses | None = None
 ) -> Analysis:
@@ -182,7 +202,7 @@ def analyze(
             _cache.move_to_end(key)
             return _cache[key]
     with _analysis_lock:
-        analysis = _stored(text, key[1], store)
+        analysis = _stored(text, key[1], store if store is not None else _run_store.get())
     with _cache_lock:
         _cache[key] = analysis
         _cached_chars += len(text)

@@ -94,6 +94,26 @@ def test_grading_without_the_cache_writes_no_analyses(tmp_path: Path) -> None:
     assert list(folder.glob("analyses-*.sqlite3"))
 
 
+def test_a_second_check_analyses_none_of_the_banks_texts_again(tmp_path: Path, monkeypatch) -> None:
+    """The keyword terms and references that scoring analyses deep inside come from the run's
+    store too: a learner's second check (a new process) loads no analyser for them."""
+    from grader.evidence.term_index import term_pattern
+    from grader.grading import GradeOptions, check_answer
+    from grader.load.loader import load_bank
+
+    bank = load_bank(Path(__file__).parents[2] / "banks" / "transformer-triad.yaml")
+    options = GradeOptions(model="none", cache_dir=tmp_path)
+    analysis.clear_cache()
+    term_pattern.cache_clear()
+    first = check_answer(bank, "causal-mask", "It hides the later tokens.", "en", options)
+    analysis.clear_cache()
+    term_pattern.cache_clear()
+    monkeypatch.setattr(analysis, "_analyze", _refuse)
+    assert check_answer(bank, "causal-mask", "It hides the later tokens.", "en", options) == first
+    analysis.clear_cache()
+    term_pattern.cache_clear()
+
+
 DAMAGED_ROWS = {
     "not JSON": b"[not json",
     "not UTF-8": b"\xff\xfe[",
