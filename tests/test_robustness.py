@@ -1304,6 +1304,12 @@ DAMAGE = [
         "students[1] does not have the questions of students[0] in their order",
     ),
     (("summary",), None, "summary must be an object, not null"),
+    (
+        ("students", 0, "questions", 0, "answers"),
+        [],
+        "students[0].questions[0].answers is empty: a question has one answer, or one per "
+        "challenge step",
+    ),
 ]
 
 

@@ -211,6 +211,10 @@ _SLACK = 1e-6  # results.json rounds to 4 decimals
 def _check_range(built: Any) -> None:
     """Scores within their points, shares within 0..1, cosines within -1..1, spans in order."""
     checks: list[tuple[str, float, float, float]] = []  # (field, value, low, high)
+    if isinstance(built, QuestionResult) and not built.answers:
+        damaged = _Damaged("is empty: a question has one answer, or one per challenge step")
+        damaged.path.append("answers")
+        raise damaged
     if isinstance(built, AnswerResult | QuestionResult):
         checks += [("points", built.points, 0.0, math.inf)]
         checks += [("score", built.score, 0.0, built.points)]
