@@ -104,7 +104,9 @@ def _pools() -> dict[tuple[str, str], _Pools]:
             sentences = [
                 s.strip() for whole in wholes for s in _SENTENCE.findall(whole) if s.strip()
             ]
-            popular = sorted({*sentences[:4], *(w for w in wholes if len(w) < 120)}, key=len)[:6]
+            # by length, then text: a set's order changes with each process's string hashing
+            candidates = {*sentences[:4], *(w for w in wholes if len(w) < 120)}
+            popular = sorted(candidates, key=lambda text: (len(text), text))[:6]
             pools[(gradable_id, language)] = _Pools(sentences, popular)
     return pools
 
